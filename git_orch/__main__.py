@@ -1,0 +1,3 @@
+from git_orch.cli import entry_point
+
+entry_point()

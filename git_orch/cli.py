@@ -1,0 +1,129 @@
+"""The `git orch` command line: a thin click group over plain functions.
+
+Every command lives in git_orch/commands/<name>.py as `command` and is loaded
+only when used. Errors are mapped to exit codes here and nowhere else:
+0 ok, 1 refusal or user mistake (one line on stderr), 2 usage, 3 a bug
+(traceback saved to a file whose path is printed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from git_orch import __version__
+from git_orch.errors import OrchError
+
+# Command name -> module under git_orch.commands (kept in help order).
+COMMANDS: dict[str, str] = {
+    "init": "init",
+    "start": "start",
+    "status": "status",
+    "show": "show",
+    "handoff": "worker",
+    "block": "worker",
+}
+
+
+class LazyGroup(click.Group):
+    """Import a command's module only when that command runs (or help lists it)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"git_orch.commands.{module_name}")
+        command = getattr(module, cmd_name.replace("-", "_"))
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run as if started in DIR (like git -C).",
+)
+@click.version_option(__version__, prog_name="git-orch")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None) -> None:
+    """git-orch: supervise AI coding agents working in git worktrees.
+
+    All state lives in git: task contracts under refs/orch/tasks/*, the event
+    ledger as notes in refs/orch/ledger, policy in orch.toml.
+
+    \b
+    Typical loop:
+      git orch init
+      git orch start fix-login --title "Fix login redirect" --allow 'src/auth/**'
+      git orch status
+      git orch show fix-login
+    """
+    ctx.obj = directory
+
+
+def _crash_log(exc: BaseException) -> Path:
+    """Save the traceback where the user can find it; prefer the repo's runtime dir."""
+    text = "".join(traceback.format_exception(exc))
+    folder = Path(tempfile.gettempdir())
+    try:
+        from git_orch.repo import OrchRepo
+
+        folder = OrchRepo().runtime_dir / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:  # noqa: BLE001 - crash logging must never crash
+        pass
+    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (used by tests and the console script)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="git orch", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("git-orch: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except OrchError as exc:
+        click.echo(f"git-orch: {exc}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        click.echo("git-orch: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
+        path = _crash_log(exc)
+        click.echo(
+            f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
+            err=True,
+        )
+        return 3
+    return result if isinstance(result, int) else 0
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The worker's exits: handoff and block."""
+
+from __future__ import annotations
+
+import click
+
+from git_orch.output import emit_json, json_option, open_repo
+from git_orch.worker import block as do_block
+from git_orch.worker import handoff as do_handoff
+
+task_option = click.option("--task", "task_id", help="Task id (default: this worker worktree's).")
+
+
+@click.command()
+@task_option
+@click.option("--summary", help="What was done, in a sentence or two.")
+@click.option("--risk", "risks", multiple=True, help="A residual risk the reviewer should know.")
+@json_option
+@click.pass_context
+def handoff(
+    ctx: click.Context,
+    task_id: str | None,
+    summary: str | None,
+    risks: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Hand the task's committed work over for review.
+
+    Refuses with uncommitted changes or with no commits since the base.
+    Records completed-unreviewed with the head commit.
+
+    \b
+    Example (inside the worker worktree):
+      git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
+    """
+    event = do_handoff(open_repo(ctx), task_id, summary, list(risks))
+    if as_json:
+        emit_json(event)
+    else:
+        click.echo(f"handed off {event['task']} at {str(event['head'])[:12]}: awaiting review")
+
+
+@click.command()
+@task_option
+@click.option("--reason", required=True, help="Why the task cannot go on without a person.")
+@json_option
+@click.pass_context
+def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -> None:
+    """Stop and ask a person: records the task as blocked, with the reason.
+
+    \b
+    Example (inside the worker worktree):
+      git orch block --reason "needs the staging database password"
+    """
+    event = do_block(open_repo(ctx), task_id, reason)
+    if as_json:
+        emit_json(event)
+    else:
+        click.echo(f"blocked {event['task']}: {event['reason']}")

@@ -1,0 +1,153 @@
+"""Policy from orch.toml at the root of the main worktree (committed with the code).
+
+The file is edited with tomlkit so a person's comments and layout survive.
+Missing keys take the defaults below; a malformed file is refused clearly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from git_orch.errors import OrchError
+from git_orch.repo import OrchRepo, blob_bytes
+
+CONFIG_NAME = "orch.toml"
+
+TEMPLATE = """\
+# orch.toml: the policy of this repository's git-orch loop.
+# Commit this file: review, land and CI read the committed version.
+# Edit freely; git-orch keeps your comments when it changes this file.
+
+[orch]
+# The branch accepted work lands on.
+main_branch = "{main_branch}"
+# Where task worktrees go. Empty: a sibling folder "<repo>.orch/<task id>".
+worktree_root = ""
+# How many tasks may be active at once.
+max_active = 4
+# A task with no activity (commit, file change, run log) for this long is
+# flagged stale-needs-inspection. Units: s, m, h, d.
+stale_after = "2h"
+# Branches no worker may touch (workers may only move their own orch/<id>).
+protected_branches = ["{main_branch}"]
+# Paths every task is forbidden to change, on top of its own --forbid.
+forbid = ["orch.toml", ".github/workflows/**"]
+# Gate commands review may run (argv split on spaces, never a shell).
+# A task's gate runs on review only if it is listed here.
+gates = []
+"""
+
+
+@dataclass
+class Policy:
+    main_branch: str = "main"
+    worktree_root: str = ""
+    max_active: int = 4
+    stale_after_seconds: int = 7200
+    protected_branches: list[str] = field(default_factory=lambda: ["main"])
+    forbid: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)  # whole document, for later sections
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*([smhd]?)\s*")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int) -> int:
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _DURATION.fullmatch(str(text))
+    if not match:
+        raise OrchError(f"bad duration {text!r}: use a number with s, m, h or d (e.g. 2h)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def config_path(orepo: OrchRepo) -> Path:
+    return orepo.main_worktree / CONFIG_NAME
+
+
+def _typed(section: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = section.get(key, default)
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise OrchError(f"{CONFIG_NAME}: [orch].{key} must be a list of strings")
+        return [str(v) for v in value]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise OrchError(f"{CONFIG_NAME}: [orch].{key} must be an integer")
+    if kind is str and not isinstance(value, str):
+        raise OrchError(f"{CONFIG_NAME}: [orch].{key} must be a string")
+    return value
+
+
+def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
+    try:
+        doc = tomlkit.parse(text).unwrap()
+    except TOMLKitError as exc:
+        raise OrchError(f"{where}: not valid TOML: {exc}") from None
+    section = doc.get("orch", {})
+    if not isinstance(section, dict):
+        raise OrchError(f"{where}: [orch] must be a table")
+    default = Policy()
+    main_branch = _typed(section, "main_branch", str, default.main_branch)
+    return Policy(
+        main_branch=main_branch,
+        worktree_root=_typed(section, "worktree_root", str, ""),
+        max_active=_typed(section, "max_active", int, default.max_active),
+        stale_after_seconds=parse_duration(section.get("stale_after", "2h")),
+        protected_branches=_typed(section, "protected_branches", list, [main_branch]),
+        forbid=_typed(section, "forbid", list, []),
+        gates=_typed(section, "gates", list, []),
+        raw=doc,
+    )
+
+
+def load_policy(orepo: OrchRepo) -> Policy:
+    """The working copy of orch.toml in the main worktree, or defaults."""
+    path = config_path(orepo)
+    if not path.exists():
+        policy = Policy()
+        policy.main_branch = default_main_branch(orepo)
+        policy.protected_branches = [policy.main_branch]
+        return policy
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OrchError(f"cannot read {path}: {exc}") from None
+    return parse_policy(text, str(path))
+
+
+def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
+    """orch.toml as committed at rev (what review trusts for gates), if any."""
+    try:
+        commit = orepo.resolve_commit(rev)
+        entry = commit.tree[CONFIG_NAME]
+    except (KeyError, OrchError):
+        return None
+    try:
+        text = blob_bytes(orepo.pygit, entry.id).decode("utf-8")
+    except UnicodeDecodeError:
+        raise OrchError(f"{CONFIG_NAME} at {rev} is not UTF-8") from None
+    return parse_policy(text, f"{CONFIG_NAME} at {rev}")
+
+
+def default_main_branch(orepo: OrchRepo) -> str:
+    """The branch checked out in the main worktree, else init.defaultBranch, else main."""
+    for tree in orepo.worktrees[:1]:
+        if tree.branch and tree.branch.startswith("refs/heads/"):
+            return tree.branch[len("refs/heads/") :]
+    return orepo.config_get("init.defaultBranch") or "main"
+
+
+def worktree_root(orepo: OrchRepo, policy: Policy) -> Path:
+    if policy.worktree_root:
+        root = Path(policy.worktree_root).expanduser()
+        return root if root.is_absolute() else orepo.main_worktree / root
+    main = orepo.main_worktree
+    return main.parent / f"{main.name}.orch"

@@ -1,0 +1,77 @@
+"""Run the git binary with an argv list (never a shell) and a clean environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from git_orch.errors import OrchError
+
+# Variables a hook or an outer git sets that would point our git calls at the
+# wrong repository, worktree or index.
+_REPO_SCOPED_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+)
+
+
+class GitError(OrchError):
+    """git itself refused or failed; the message is git's own last line."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+        detail = lines[-1] if lines else f"exit status {returncode}"
+        if detail.startswith(("fatal: ", "error: ")):
+            detail = detail.split(": ", 1)[1]
+        super().__init__(f"git {args[0] if args else ''}: {detail}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_SCOPED_VARS}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(
+    args: Sequence[str],
+    cwd: str | Path | None = None,
+    *,
+    input: str | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `git ARGS`; raise GitError on failure unless check is False."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise GitError(list(args), proc.returncode, proc.stderr)
+    return proc
+
+
+def git(
+    args: Sequence[str],
+    cwd: str | Path | None = None,
+    *,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run git and return its stdout with the trailing newline removed."""
+    return run_git(args, cwd, input=input, env=env).stdout.rstrip("\n")

@@ -1,0 +1,336 @@
+"""The ledger: append-only JSON-lines event logs kept as git notes.
+
+`refs/orch/ledger` is a notes ref. The note on a task's contract commit is
+that task's event log, one JSON object per line. Notes are stored with git's
+2/38 fanout so that one write rewrites two small trees, not the whole ledger,
+and every write is a compare-and-swap of the ref through `git update-ref
+--stdin` (all refs of one write move together or not at all).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pygit2
+
+from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
+from git_orch.repo import OrchRepo, blob_bytes, peel
+
+LEDGER_REF = "refs/orch/ledger"
+TASKS_PREFIX = "refs/orch/tasks/"
+EVENT_VERSION = 1
+ZERO_OID = "0" * 40
+MAX_NOTE_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024
+WRITE_ATTEMPTS = 200
+_HEX40 = re.compile(r"[0-9a-f]{40}")
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+
+Event = dict[str, Any]
+
+
+class LedgerBusy(OrchError):
+    """Every compare-and-swap attempt lost the race."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode_event(event: Event) -> bytes:
+    """One canonical line: sorted keys, ASCII only, so control bytes never leak."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+@dataclass
+class EventLog:
+    """One note's events, plus what could not be read (never fatal)."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped_versions: int = 0
+
+    @property
+    def max_lamport(self) -> int:
+        return max((int(e["lamport"]) for e in self.events), default=0)
+
+
+def _valid_event(obj: object) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    return (
+        isinstance(obj.get("id"), str)
+        and isinstance(obj.get("type"), str)
+        and isinstance(obj.get("lamport"), int)
+        and not isinstance(obj.get("lamport"), bool)
+        and obj["lamport"] >= 0
+    )
+
+
+def parse_log(data: bytes, where: str = "note") -> EventLog:
+    """Parse a note. Unknown `v` lines are skipped; broken lines are reported."""
+    log = EventLog()
+    if len(data) > MAX_NOTE_BYTES:
+        log.problems.append(f"{where}: note is {len(data)} bytes, over the cap; ignored")
+        return log
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            log.problems.append(f"{where} line {number}: line too long; skipped")
+            continue
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            log.problems.append(f"{where} line {number}: not valid JSON; skipped")
+            continue
+        if isinstance(obj, dict) and obj.get("v") != EVENT_VERSION:
+            log.skipped_versions += 1
+            continue
+        if not _valid_event(obj):
+            log.problems.append(f"{where} line {number}: not a ledger event; skipped")
+            continue
+        log.events.append(obj)
+    log.events.sort(key=lambda e: (e["lamport"], e["id"]))
+    return log
+
+
+# --- the notes tree -------------------------------------------------------
+
+
+def _find_note(repo: pygit2.Repository, tree: pygit2.Tree, hexid: str) -> pygit2.Oid | None:
+    """Find a note blob under any fanout depth (git may write 2/38 or 2/2/36)."""
+    rest = hexid
+    while tree is not None:
+        if rest in tree:
+            entry = tree[rest]
+            return entry.id if entry.type_str == "blob" else None
+        head = rest[:2]
+        if len(rest) <= 2 or head not in tree:
+            return None
+        entry = tree[head]
+        if entry.type_str != "tree":
+            return None
+        tree = peel(repo, entry.id, pygit2.Tree)
+        rest = rest[2:]
+    return None
+
+
+def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[
+    tuple[str, pygit2.Oid]
+]:
+    """Yield (annotated object hex, note blob id) for every note, any fanout."""
+    for entry in tree:
+        if entry.name is None:
+            continue
+        name = prefix + entry.name
+        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name):
+            yield from iter_notes(repo, peel(repo, entry.id, pygit2.Tree), name)
+        elif entry.type_str == "blob" and _HEX40.fullmatch(name):
+            yield name, entry.id
+
+
+def _put_note(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, rest: str, blob: pygit2.Oid, depth: int
+) -> pygit2.Oid:
+    """Write `rest` -> blob into tree, keeping the fanout already there (2/38 when new)."""
+    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    if tree is not None and rest in tree:
+        builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
+        return builder.write()
+    head = rest[:2]
+    sub = None
+    if tree is not None and head in tree and tree[head].type_str == "tree":
+        sub = peel(repo, tree[head].id, pygit2.Tree)
+    if sub is not None or depth == 0:
+        sub_id = _put_note(repo, sub, rest[2:], blob, depth + 1)
+        builder.insert(head, sub_id, pygit2.GIT_FILEMODE_TREE)
+    else:
+        builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
+    return builder.write()
+
+
+def put_note(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, hexid: str, blob: pygit2.Oid
+) -> pygit2.Oid:
+    if tree is not None and hexid in tree:
+        # A flat note someone else wrote: move it into the fanout.
+        builder = repo.TreeBuilder(tree)
+        builder.remove(hexid)
+        tree = peel(repo, builder.write(), pygit2.Tree)
+    return _put_note(repo, tree, hexid, blob, 0)
+
+
+# --- reading --------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """The ledger as of one commit of refs/orch/ledger."""
+
+    repo: pygit2.Repository
+    tip: pygit2.Oid | None
+
+    @property
+    def tree(self) -> pygit2.Tree | None:
+        if self.tip is None:
+            return None
+        return peel(self.repo, self.tip, pygit2.Commit).tree
+
+    def note_bytes(self, hexid: str) -> bytes:
+        tree = self.tree
+        if tree is None:
+            return b""
+        blob = _find_note(self.repo, tree, hexid)
+        return blob_bytes(self.repo, blob) if blob is not None else b""
+
+    def log(self, hexid: str) -> EventLog:
+        return parse_log(self.note_bytes(hexid), f"{LEDGER_REF} note on {hexid[:12]}")
+
+    def notes(self) -> dict[str, pygit2.Oid]:
+        tree = self.tree
+        return dict(iter_notes(self.repo, tree)) if tree is not None else {}
+
+
+def snapshot(orepo: OrchRepo) -> Snapshot:
+    return Snapshot(orepo.pygit, orepo.ref_target(LEDGER_REF))
+
+
+def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
+    """Task id -> contract commit id, for every refs/orch/tasks/* ref."""
+    out = orepo.git_common(["for-each-ref", "--format=%(objectname) %(refname)", TASKS_PREFIX])
+    result: dict[str, pygit2.Oid] = {}
+    for line in out.splitlines():
+        oid, _, name = line.partition(" ")
+        result[name[len(TASKS_PREFIX) :]] = pygit2.Oid(hex=oid)
+    return result
+
+
+# --- writing --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref move inside a ledger write; old=None means 'must not exist yet'."""
+
+    name: str
+    new: str
+    old: str | None
+
+
+def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate]) -> tuple[bool, str]:
+    """Move all refs or none, each only if it still has its old value."""
+    lines = []
+    for upd in updates:
+        lines.append(f"update {upd.name} {upd.new} {upd.old or ZERO_OID}\n")
+    proc = run_git(
+        ["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"],
+        orepo.common_dir,
+        input="".join(lines),
+        check=False,
+    )
+    return proc.returncode == 0, proc.stderr.strip()
+
+
+EventMaker = Callable[[EventLog], Sequence[Event]]
+
+
+def append(
+    orepo: OrchRepo,
+    target: str,
+    make: EventMaker,
+    *,
+    extra_refs: Callable[[], Sequence[RefUpdate]] = lambda: (),
+    message: str = "git-orch: record events",
+) -> list[Event]:
+    """Append the events `make(log)` returns to the note on `target`.
+
+    `make` sees the current log each attempt and may raise OrchError to refuse
+    (so checks are redone after a lost race). Stamps v, id, lamport, at and
+    actor. Retries with jittered backoff when another writer moved the ref.
+    """
+    repo = orepo.pygit
+    last_error = ""
+    for attempt in range(WRITE_ATTEMPTS):
+        tip = orepo.ref_target(LEDGER_REF)
+        snap = Snapshot(repo, tip)
+        old_bytes = snap.note_bytes(target)
+        log = parse_log(old_bytes)
+        drafts = list(make(log))
+        if not drafts:
+            return []
+        clock = log.max_lamport
+        stamped: list[Event] = []
+        for draft in drafts:
+            clock += 1
+            event: Event = {
+                "v": EVENT_VERSION,
+                "id": new_event_id(),
+                "lamport": clock,
+                "at": now_iso(),
+                "actor": orepo.actor,
+            }
+            event.update(draft)
+            stamped.append(event)
+        if old_bytes and not old_bytes.endswith(b"\n"):
+            old_bytes += b"\n"
+        data = old_bytes + b"".join(encode_event(e) for e in stamped)
+        blob = repo.create_blob(data)
+        tree = put_note(repo, snap.tree, target, blob)
+        parents = [tip] if tip is not None else []
+        sig = orepo.signature
+        commit = repo.create_commit(None, sig, sig, message, tree, parents)
+        updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None)]
+        updates.extend(extra_refs())
+        ok, last_error = update_refs(orepo, updates)
+        if ok:
+            return stamped
+        time.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
+    raise LedgerBusy(
+        f"could not write {LEDGER_REF}: it kept moving ({WRITE_ATTEMPTS} attempts); "
+        f"last error: {last_error or 'unknown'}"
+    )
+
+
+# --- merging (used by sync) ------------------------------------------------
+
+
+def merge_logs(ours: bytes, theirs: bytes) -> bytes:
+    """Union of two logs, deduplicated by event id, in (lamport, id) order.
+
+    Lines that do not parse are kept (deduplicated by content) so a merge
+    never drops data it does not understand.
+    """
+    by_id: dict[str, bytes] = {}
+    order: dict[str, tuple[int, str]] = {}
+    opaque: dict[bytes, None] = {}
+    for data in (ours, theirs):
+        for raw in data.split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                obj = None
+            if _valid_event(obj) and isinstance(obj, dict):
+                if obj["id"] not in by_id:
+                    by_id[obj["id"]] = raw
+                    order[obj["id"]] = (obj["lamport"], obj["id"])
+            else:
+                opaque[raw] = None
+    lines = [by_id[k] for k in sorted(by_id, key=lambda k: order[k])]
+    lines.extend(opaque)
+    return b"".join(line + b"\n" for line in lines)
