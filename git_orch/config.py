@@ -1,18 +1,17 @@
 """Policy from orch.toml at the root of the main worktree (committed with the code).
 
-The file is edited with tomlkit so a person's comments and layout survive.
-Missing keys take the defaults below; a malformed file is refused clearly.
+Reading uses the standard library's tomllib (fast, on every command); edits
+go through tomlkit so a person's comments and layout survive. Missing keys
+take the defaults below; a malformed file is refused clearly.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
 
 from git_orch.errors import OrchError
 from git_orch.repo import OrchRepo, blob_bytes
@@ -88,8 +87,8 @@ def _typed(section: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 
 def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
     try:
-        doc = tomlkit.parse(text).unwrap()
-    except TOMLKitError as exc:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise OrchError(f"{where}: not valid TOML: {exc}") from None
     section = doc.get("orch", {})
     if not isinstance(section, dict):

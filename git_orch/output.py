@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,11 @@ json_option = click.option(
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    """Indented for a terminal; compact (and much faster) for pipes and programs."""
+    if sys.stdout.isatty():
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str))
 
 
 def open_repo(ctx: click.Context) -> OrchRepo:

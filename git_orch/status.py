@@ -32,6 +32,7 @@ from git_orch.state import (
     TaskState,
     fold,
 )
+from git_orch.summary_cache import Summary, SummaryCache
 
 STATUS_SCHEMA = 1
 STALE = "stale-needs-inspection"
@@ -104,7 +105,7 @@ def _parse_iso(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -161,28 +162,51 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     notes = snap.notes()
     heads = _branch_heads(orepo)
     worktrees = {str(w.path) for w in orepo.worktrees}
+    cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
     now = time.time()
     for task_id, oid in sorted(refs.items()):
         try:
-            contract = read_contract(repo, oid)
+            summary = _summary(repo, cache, task_id, str(oid), notes.get(str(oid)))
         except OrchError as exc:
             problems.append(f"refs/orch/tasks/{task_id}: {exc}; skipped")
             continue
-        blob = notes.get(str(oid))
-        data = blob_bytes(repo, blob) if blob is not None else b""
-        log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")
-        view = TaskView(contract, fold(task_id, log.events), problems=list(log.problems))
-        if log.skipped_versions:
+        view = TaskView(summary.contract, summary.state, problems=list(summary.problems))
+        if summary.skipped_versions:
             view.problems.append(
-                f"{log.skipped_versions} event(s) of an unknown version skipped (newer git-orch?)"
+                f"{summary.skipped_versions} event(s) of an unknown version skipped "
+                "(newer git-orch?)"
             )
         _derive(orepo, view, heads.get(task_id), worktrees, policy, now)
         views.append(view)
-        problems.extend(f"task {task_id}: {p}" for p in view.problems)
+        if view.problems:
+            problems.extend(f"task {task_id}: {p}" for p in view.problems)
+    cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     return Overview(views, problems, tip, policy)
+
+
+def _summary(
+    repo: pygit2.Repository,
+    cache: SummaryCache,
+    task_id: str,
+    contract_id: str,
+    blob: pygit2.Oid | None,
+) -> Summary:
+    """Contract + folded log of one task, from the cache when the objects are known."""
+    key = f"{contract_id}:{blob}"
+    cached = cache.get(key)
+    if cached is not None and cached.contract.task_id == task_id:
+        return cached
+    contract = read_contract(repo, contract_id)
+    if contract.task_id != task_id:
+        raise OrchError(f"contract names task {contract.task_id!r}, not {task_id!r}")
+    data = blob_bytes(repo, blob) if blob is not None else b""
+    log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")
+    summary = Summary(contract, fold(task_id, log.events), log.problems, log.skipped_versions)
+    cache.put(key, summary)
+    return summary
 
 
 def _derive(

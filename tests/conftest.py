@@ -90,6 +90,7 @@ def ledger_note(repo: Repo, rev: str) -> str:
     """The ledger note on rev, read with plain git as refs-schema.md shows."""
     proc = subprocess.run(
         ["git", "log", "-1", "--format=%N", rev], cwd=repo.path, capture_output=True, text=True,
+        errors="surrogateescape",
         env={**os.environ, "GIT_NOTES_REF": "refs/orch/ledger"}, check=True,
     )
     return proc.stdout.strip()
