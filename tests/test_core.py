@@ -162,3 +162,18 @@ def test_help_has_examples() -> None:
     for name in COMMANDS:
         result = orch(name, "--help", cwd=Path("."))
         assert result.code == 0 and "Example" in result.out, name
+
+
+def test_git_orch_works_as_a_git_subcommand(repo: Repo) -> None:
+    """The console script `git-orch` on PATH is what makes `git orch` work."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "git-orch").exists()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["git", "orch", "status", "--json"], cwd=repo.path, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tasks"] == []
