@@ -9,6 +9,7 @@ job and a pre-commit hook entry).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +46,22 @@ class Verification:
                 "ok": self.ok, "findings": [f.to_json() for f in self.findings]}
 
 
+def default_range() -> str:
+    """The range a pre-push hook checks: pre-commit's refs, else the upstream's."""
+    start, end = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
+    if start and end:
+        return f"{start}..{end}"
+    return "@{upstream}..HEAD"
+
+
 def verify(orepo: OrchRepo, rev_range: str) -> Verification:
     if not rev_range or rev_range.startswith("-"):
         raise OrchError(f"bad range {rev_range!r}: give a revision range like origin/main..HEAD")
     proc = run_git(["rev-list", "--no-merges", "--reverse", "--end-of-options", rev_range,
                     "--"], orepo.toplevel, check=False)
     if proc.returncode != 0:
-        raise OrchError(f"bad range {rev_range!r}: {proc.stderr.strip().splitlines()[-1:]}")
+        lines = proc.stderr.strip().splitlines()
+        raise OrchError(f"bad range {rev_range!r}: {lines[-1] if lines else 'git refused it'}")
     result = Verification(rev_range, proc.stdout.split())
     known = ledger.task_refs(orepo)
     contracts: dict[str, Contract] = {}
