@@ -331,3 +331,18 @@ def test_review_pack_and_text_output(repo: Repo, tmp_path: Path) -> None:
     assert "Orch-Evidence: local: unit tests pass" in (pack / "evidence.md").read_text()
     assert json.loads((pack / "findings.json").read_text())["verdict"] == "reject"
     assert repo.rev("orch/t1") in (pack / "reviewer-prompt.md").read_text()
+
+
+def test_odd_file_names_are_judged_and_shown(repo: Repo) -> None:
+    wt = repo.start("t1", "--allow", "src/**")
+    (wt / "src").mkdir(exist_ok=True)
+    (wt / "src" / "new\nline.py").write_text("a\n")
+    os.makedirs(wt / "lib", exist_ok=True)
+    (wt / os.fsdecode(b"lib/\xff\xfe name.py")).write_text("b\n")
+    wcommit(repo, wt, f"Odd\n\n{GOOD}")
+    text = repo.orch("review", "t1")
+    assert text.code == 1 and "Traceback" not in text.err and "internal error" not in text.err
+    _, data = review(repo)
+    finding = only(data, "outside-allow")
+    assert finding["path"] == os.fsdecode(b"lib/\xff\xfe name.py")
+    assert "src/new\nline.py" in [c["path"] for c in data["changes"]]
