@@ -69,7 +69,7 @@ def tree_has(tree: pygit2.Tree, path: str) -> bool:
         return False
     try:
         tree[clean]
-    except KeyError:
+    except (KeyError, ValueError, TypeError):  # absent, or a name libgit2 refuses
         return False
     return True
 

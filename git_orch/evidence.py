@@ -26,7 +26,7 @@ ORCH_KEYS = (TASK_KEY, EVIDENCE_KEY, GATE_KEY, ARTIFACT_KEY)
 # `proxy` label they claim more than the label can carry.
 OVERCLAIM = re.compile(
     r"\b(?:production|prod|live|deployed|on[- ]device|on (?:the |a )?(?:real )?device"
-    r"|real (?:device|hardware|users?)|customers?|in the field"
+    r"|real (?:device|hardware|users?)|in the field"
     r"|verified on (?:the )?target|on (?:the )?target)\b",
     re.IGNORECASE,
 )

@@ -14,12 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.findings import RULES, SEVERITIES, VERDICTS, verdict_of
 from git_orch.gitcmd import run_git
 from git_orch.ledger import Event
 from git_orch.repo import OrchRepo
-from git_orch.review import Review, branch_head, record_verdict
+from git_orch.review import Review, branch_head, record_verdict, review_base
 from git_orch.tasks import load_task
 
 PACK_FILES = ("diff.patch", "changed-files.txt", "evidence.md", "findings.json",
@@ -36,7 +37,11 @@ FINDING_KEYS = {"rule": True, "severity": True, "message": True, "path": False,
 
 
 def write_pack(orepo: OrchRepo, result: Review, folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OrchError(f"cannot create the review pack folder {folder}: "
+                        f"{exc.strerror or exc}") from None
     task = load_task(orepo, result.task_id)
     patch = run_git(["diff", "-M", "-C", "--no-ext-diff", "--no-color", result.base,
                      result.head, "--"], orepo.toplevel).stdout
@@ -49,10 +54,14 @@ def write_pack(orepo: OrchRepo, result: Review, folder: Path) -> list[Path]:
         "reviewer-prompt.md": _prompt(result),
     }
     written = []
-    for name in PACK_FILES:
-        path = folder / name
-        path.write_text(files[name], encoding="utf-8", errors="surrogateescape")
-        written.append(path)
+    try:
+        for name in PACK_FILES:
+            path = folder / name
+            path.write_text(files[name], encoding="utf-8", errors="surrogateescape")
+            written.append(path)
+    except OSError as exc:
+        raise OrchError(f"cannot write the review pack in {folder}: "
+                        f"{exc.strerror or exc}") from None
     return written
 
 
@@ -196,8 +205,7 @@ def import_verdict(orepo: OrchRepo, task_id: str, file: Path) -> Event:
     if doc["head"] != head:
         raise OrchError(f"{file}: verdict is for {doc['head'][:12]} but orch/{task_id} is at "
                         f"{head[:12]}: the branch moved; make a new pack")
-    base = run_git(["merge-base", head, task.contract.base], orepo.toplevel,
-                   check=False).stdout.strip() or task.contract.base
+    base = review_base(orepo, head, load_policy(orepo).main_branch, task.contract.base)
     return record_verdict(orepo, task_id, head=head, base=base, verdict=doc["verdict"],
                           findings=doc["findings"], source="import",
                           reviewer=f"{doc['reviewer']} (imported by {orepo.actor})")

@@ -346,3 +346,47 @@ def test_odd_file_names_are_judged_and_shown(repo: Repo) -> None:
     finding = only(data, "outside-allow")
     assert finding["path"] == os.fsdecode(b"lib/\xff\xfe name.py")
     assert "src/new\nline.py" in [c["path"] for c in data["changes"]]
+
+
+def test_gate_timeout_and_missing_command_fail(repo: Repo) -> None:
+    set_policy_gates(repo, ["sleep 5", "no-such-gate-command --flag"])
+    wt = repo.start("t1")
+    wcommit(repo, wt, f"Work\n\n{GOOD}\nOrch-Gate: sleep 5\n"
+            "Orch-Gate: no-such-gate-command --flag", {"src/a.py": "a\n"})
+    code, data = review(repo, "t1", "--rerun-gates", "--gate-timeout", "0.5")
+    assert code == 1
+    messages = sorted(f["message"] for f in data["findings"] if f["rule"] == "gate-failed")
+    assert "timed out after 0.5s" in messages[1] and "cannot run" in messages[0]
+    assert sorted(rules(data)) == ["gate-failed", "gate-failed"]
+    bad = repo.orch("review", "t1", "--gate-timeout", "0")
+    assert bad.code == 1 and "--gate-timeout must be a positive" in bad.err
+
+
+def test_review_from_the_worker_worktree_and_artifact_outside_repo(repo: Repo) -> None:
+    wt = repo.start("t1")
+    wcommit(repo, wt, "Direct\n\nOrch-Task: t1\nOrch-Evidence: direct: see log\n"
+            "Orch-Artifact: /etc/passwd", {"src/a.py": "a\n"})
+    result = repo.orch("review", "t1", "--json", cwd=wt / "src")
+    assert result.code == 1
+    data = result.json()
+    assert isinstance(data, dict)
+    assert "'/etc/passwd'" in only(data, "artifact-missing")["message"]
+
+
+def test_unwritable_pack_records_nothing(repo: Repo, tmp_path: Path) -> None:
+    wt = repo.start("t1")
+    wcommit(repo, wt, f"Work\n\n{GOOD}", {"src/a.py": "a\n"})
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder\n")
+    result = repo.orch("review", "t1", "--pack", str(blocker / "pack"))
+    assert result.code == 1 and "cannot create the review pack folder" in result.err
+    assert repo.status()["t1"]["review"] is None
+
+
+def test_word_list_does_not_flag_ordinary_words(repo: Repo) -> None:
+    wt = repo.start("t1")
+    wcommit(repo, wt, "Claims\n\nOrch-Task: t1\nOrch-Evidence: local: device driver and "
+            "product tests pass; deliver() returns early\n"
+            "Orch-Evidence: direct: seen in production\nOrch-Artifact: https://grafana.example/d/1",
+            {"src/a.py": "a\n"})
+    assert review(repo)[0] == 0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from git_orch.errors import OrchError
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.review import DEFAULT_GATE_TIMEOUT, record_review
 from git_orch.review import review as do_review
@@ -37,11 +38,13 @@ def review(ctx: click.Context, task_id: str, rerun_gates: bool, gate_timeout: fl
       git orch review fix-login
       git orch review fix-login --rerun-gates --pack /tmp/fix-login-pack
     """
+    if gate_timeout <= 0:
+        raise OrchError("--gate-timeout must be a positive number of seconds")
     orepo = open_repo(ctx)
     result = do_review(orepo, task_id, rerun_gates=rerun_gates, gate_timeout=gate_timeout)
-    event = record_review(orepo, result)
     if pack_dir is not None:
-        write_pack(orepo, result, pack_dir)
+        write_pack(orepo, result, pack_dir)  # before recording: a failed pack records nothing
+    event = record_review(orepo, result)
     if as_json:
         emit_json({**result.to_json(), "event": event["id"],
                    "pack": str(pack_dir) if pack_dir else None})
