@@ -6,9 +6,20 @@ import pygit2
 
 from git_orch import evidence
 from git_orch.changes import MODE_GITLINK, MODE_SYMLINK, Change
+from git_orch.errors import OrchError
 from git_orch.findings import Finding
-from git_orch.pathspecs import Matcher
+from git_orch.pathspecs import Matcher, check_pathspec
 from git_orch.trailers import Trailer, values
+
+
+def contract_matcher(patterns: list[str], task_id: str) -> Matcher:
+    """A Matcher for a contract's pathspecs, refusing a hand-made contract's bad ones."""
+    for pattern in patterns:
+        try:
+            check_pathspec(pattern)
+        except OrchError as exc:
+            raise OrchError(f"contract of task {task_id}: {exc}") from None
+    return Matcher(patterns)
 
 
 def scope_findings(

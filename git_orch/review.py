@@ -11,6 +11,7 @@ and the same verdict, with all findings, in the note on the reviewed head.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ import pygit2
 
 from git_orch import evidence, ledger
 from git_orch.changes import Change, diff_changes
-from git_orch.checks import kind_findings, scope_findings, trailer_findings
+from git_orch.checks import contract_matcher, kind_findings, scope_findings, trailer_findings
 from git_orch.config import committed_policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.findings import SEVERITIES, Finding, counts, verdict_of
@@ -26,7 +27,6 @@ from git_orch.gaterun import GateRun, run_gates
 from git_orch.gitcmd import run_git
 from git_orch.ids import task_branch
 from git_orch.ledger import Event
-from git_orch.pathspecs import Matcher
 from git_orch.repo import OrchRepo, peel
 from git_orch.state import ABANDONED, CLEANED, MERGED, PENDING, PUSHED
 from git_orch.tasks import Task, load_task, record
@@ -37,6 +37,7 @@ from git_orch.trailers import Trailer, parse_trailers
 NOT_REVIEWABLE = frozenset({PENDING, MERGED, PUSHED, CLEANED, ABANDONED})
 NOTE_FINDINGS_CAP = 200  # findings kept in the head note (a note line is capped at 64 KiB)
 DEFAULT_GATE_TIMEOUT = 600.0
+_CHECK_LINE = re.compile(r"(.+):(\d+): (.+)")
 
 
 @dataclass
@@ -119,12 +120,10 @@ def whitespace_findings(orepo: OrchRepo, base: str, head: str) -> list[Finding]:
                    check=False)
     found = []
     for line in proc.stdout.splitlines():
-        if line.startswith(("+", "-", " ")) or ": " not in line:
-            continue
-        where, _, message = line.partition(": ")
-        path, _, number = where.rpartition(":")
-        if not number.isdigit() or not path:
-            continue
+        match = _CHECK_LINE.fullmatch(line)
+        if match is None or line.startswith(("+", "-", " ")):
+            continue  # the offending line itself, shown after each report
+        path, number, message = match.groups()
         found.append(Finding("whitespace", f"line {number}: {message.rstrip('.')}", path=path))
     return found
 
@@ -186,7 +185,8 @@ def review(
     commits = range_commits(orepo, base, head)
     tree = peel(orepo.pygit, head, pygit2.Commit).tree
     contract = task.contract
-    findings = scope_findings(changes, Matcher(contract.allow), Matcher(contract.forbid))
+    findings = scope_findings(changes, contract_matcher(contract.allow, task_id),
+                              contract_matcher(contract.forbid, task_id))
     findings += kind_findings(changes)
     findings += whitespace_findings(orepo, base, head)
     findings += evidence_findings(task, commits, tree)

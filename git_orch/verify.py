@@ -17,12 +17,11 @@ import pygit2
 
 from git_orch import ledger
 from git_orch.changes import diff_changes
-from git_orch.checks import scope_findings, trailer_findings
+from git_orch.checks import contract_matcher, scope_findings, trailer_findings
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
 from git_orch.findings import Finding
 from git_orch.gitcmd import run_git
-from git_orch.pathspecs import Matcher
 from git_orch.repo import OrchRepo, peel
 from git_orch.trailers import parse_trailers, values
 
@@ -85,8 +84,9 @@ def verify(orepo: OrchRepo, rev_range: str) -> Verification:
             contract = contracts[name]
             parent = str(commit.parent_ids[0]) if commit.parent_ids else EMPTY_TREE
             changes = diff_changes(orepo, parent, oid)
-            result.findings += scope_findings(changes, Matcher(contract.allow),
-                                              Matcher(contract.forbid), commit=oid)
+            result.findings += scope_findings(changes, contract_matcher(contract.allow, name),
+                                              contract_matcher(contract.forbid, name),
+                                              commit=oid)
     return result
 
 

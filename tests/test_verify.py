@@ -128,3 +128,15 @@ def test_contrib_files_call_the_tested_command() -> None:
     assert "refs/orch/*" in (ROOT / "contrib/gitlab/git-orch-verify.yml").read_text()
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "entry: git-orch verify\n" in hooks and "stages: [pre-push]" in hooks
+
+
+def test_hand_made_contract_with_bad_pathspec_is_one_clear_line(repo: Repo) -> None:
+    tree = repo.rev("main^{tree}")
+    contract = repo.git("commit-tree", tree, "-p", "main", "-m",
+                        "Hand made\n\nOrch-Task: t9\nOrch-Schema: 1\nOrch-Allow: :(exclude)x")
+    repo.git("update-ref", "refs/orch/tasks/t9", contract)
+    repo.write("src/z.py", "z\n")
+    repo.commit_all("Z\n\nOrch-Task: t9\nOrch-Evidence: local: ok")
+    result = repo.orch("verify", "main~1..main")
+    assert result.code == 1 and len(result.err.splitlines()) == 1
+    assert "contract of task t9: pathspec ':(exclude)x'" in result.err
