@@ -23,7 +23,7 @@ from git_orch.checks import kind_findings, scope_findings
 from git_orch.cli import main as orch
 from git_orch.pathspecs import Matcher
 from git_orch.repo import OrchRepo
-from git_orch.review import review
+from git_orch.review import review, whitespace_findings
 
 FILES = int(os.environ.get("BENCH_FILES", "10000"))
 RUNS = 3
@@ -99,12 +99,14 @@ def main() -> int:
         diff = best(lambda: diff_changes(orepo, base, head))
         scope = best(lambda: (scope_findings(changes, allow_m, forbid_m),
                               kind_findings(changes)))
+        space = best(lambda: whitespace_findings(orepo, base, head))
         full = best(lambda: review(orepo, "t1"))
     print(f"review of {FILES} changed files, {len(allow) + len(forbid)} pathspecs "
           f"(verdict {result.verdict}, {len(result.findings)} findings)")
     print(f"  whole review          {full * 1000:8.1f} ms")
     print(f"  diff (raw + numstat)  {diff * 1000:8.1f} ms")
     print(f"  scope + kinds         {scope * 1000:8.1f} ms")
+    print(f"  git diff --check      {space * 1000:8.1f} ms")
     print(f"  plain git diff --raw  {plain * 1000:8.1f} ms")
     print(f"  review / plain git    {full / plain:8.1f} x")
     print(f"review_files={FILES}")
@@ -112,6 +114,7 @@ def main() -> int:
     print(f"review_seconds={full:.3f}")
     print(f"review_diff_seconds={diff:.3f}")
     print(f"review_scope_seconds={scope:.3f}")
+    print(f"review_whitespace_seconds={space:.3f}")
     print(f"plain_git_diff_seconds={plain:.3f}")
     print(f"review_vs_plain_git_ratio={full / plain:.1f}")
     print(f"review_target_met={int(full <= 1.0)}")

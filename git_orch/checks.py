@@ -30,7 +30,8 @@ def scope_findings(
     found: list[Finding] = []
     for change in changes:
         for path in dict.fromkeys(change.paths):
-            hit = forbid.first_match(path) if forbid else None
+            # One combined match first; the per-pattern search only names the hit.
+            hit = forbid.first_match(path) if forbid.matches(path) else None
             if hit is not None:
                 found.append(
                     Finding("forbidden", f"{_verb(change, path)} matches Orch-Forbid {hit!r}",
