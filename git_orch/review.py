@@ -219,8 +219,8 @@ def _rerun(orepo: OrchRepo, task: Task, result: Review, main_branch: str,
             tail = run.output_tail.strip().splitlines()[-1:] if run.output_tail.strip() else []
             detail = f" ({tail[0][:200]})" if tail else ""
             result.findings.append(Finding(
-                "gate-failed", f"claimed gate {run.command!r} failed in a clean worktree: "
-                f"{why}{detail}"))
+                "gate-failed", f"claimed gate {run.command!r} failed in a clean worktree "
+                f"(the claim is an overclaim): {why}{detail}"))
 
 
 def record_verdict(

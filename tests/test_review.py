@@ -390,3 +390,22 @@ def test_word_list_does_not_flag_ordinary_words(repo: Repo) -> None:
             "Orch-Evidence: direct: seen in production\nOrch-Artifact: https://grafana.example/d/1",
             {"src/a.py": "a\n"})
     assert review(repo)[0] == 0
+
+
+def test_copy_into_forbidden_path_and_empty_blocked_reason(repo: Repo) -> None:
+    repo.write("src/app.py", "".join(f"line {i}\n" for i in range(40)))
+    repo.commit_all("longer app")
+    wt = repo.start("t1", "--forbid", "src/vendor/**")
+    text = (wt / "src/app.py").read_text()
+    (wt / "src/vendor").mkdir()
+    (wt / "src/vendor/app.py").write_text(text)
+    (wt / "src/app.py").write_text(text + "one more\n")
+    wcommit(repo, wt, f"Copy\n\n{GOOD}")
+    _, data = review(repo)
+    assert [(c["status"], c["old_path"]) for c in data["changes"]] == [
+        ("M", None), ("C", "src/app.py")]
+    assert only(data, "forbidden")["path"] == "src/vendor/app.py"
+    wcommit(repo, wt, "Blocked\n\nOrch-Task: t1\nOrch-Evidence: blocked:", remove=(
+        "src/vendor/app.py",))
+    _, data = review(repo)
+    assert "'blocked:'" in only(data, "evidence-malformed")["message"]
