@@ -206,8 +206,9 @@ def _rerun(orepo: OrchRepo, task: Task, result: Review, main_branch: str,
     allowed = committed.gates if committed is not None else []
     runnable = []
     for gate in claimed_gates(task, result.commits):
-        if any(evidence.same_gate(gate, ok) for ok in allowed):
-            runnable.append(gate)
+        listed = [ok for ok in allowed if evidence.same_gate(gate, ok)]
+        if listed:
+            runnable.append(listed[0])  # run the policy's own text, never the claim's
         else:
             result.findings.append(Finding(
                 "gate-not-in-policy",
