@@ -30,6 +30,11 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "handoff": "worker",
     "block": "worker",
+    "review": "review",
+    "review-import": "review",
+    "accept": "decide",
+    "reject": "decide",
+    "verify": "verify",
 }
 
 

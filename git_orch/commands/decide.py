@@ -1,0 +1,53 @@
+"""`git orch accept ID` and `git orch reject ID`: a person's decision."""
+
+from __future__ import annotations
+
+import click
+
+from git_orch.accept import accept as do_accept
+from git_orch.accept import reject as do_reject
+from git_orch.output import emit_json, json_option, open_repo
+
+
+@click.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--override", help="Accept despite concerns, reject findings or blocked "
+              "evidence; say why (recorded with your name).")
+@json_option
+@click.pass_context
+def accept(ctx: click.Context, task_id: str, override: str | None, as_json: bool) -> None:
+    """Accept the reviewed head of orch/ID (ready to land).
+
+    Needs a review of the branch's current head; a verdict other than pass
+    needs --override REASON.
+
+    \b
+    Example:
+      git orch review fix-login && git orch accept fix-login
+      git orch accept fix-login --override "blocked device test checked by hand"
+    """
+    event = do_accept(open_repo(ctx), task_id, override)
+    if as_json:
+        emit_json(event)
+    else:
+        extra = f" overriding {event['verdict']}" if event.get("override") else ""
+        click.echo(f"accepted {task_id} at {str(event['head'])[:12]}{extra}")
+
+
+@click.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--reason", required=True, help="What the worker must fix.")
+@json_option
+@click.pass_context
+def reject(ctx: click.Context, task_id: str, reason: str, as_json: bool) -> None:
+    """Send the task back to its worker (state rejected; it may hand off again).
+
+    \b
+    Example:
+      git orch reject fix-login --reason "touches migrations/; add a test for the redirect"
+    """
+    event = do_reject(open_repo(ctx), task_id, reason)
+    if as_json:
+        emit_json(event)
+    else:
+        click.echo(f"rejected {task_id}: {event['reason']}")

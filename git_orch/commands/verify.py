@@ -1,0 +1,38 @@
+"""`git orch verify RANGE`: the CI check."""
+
+from __future__ import annotations
+
+import click
+
+from git_orch.output import emit_json, open_repo
+from git_orch.verify import default_range, render_github, render_text
+from git_orch.verify import verify as do_verify
+
+
+@click.command()
+@click.argument("rev_range", metavar="[RANGE]", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="Report format (github: workflow ::error annotations).")
+@click.pass_context
+def verify(ctx: click.Context, rev_range: str | None, fmt: str) -> int:
+    """Check every non-merge commit in RANGE against its task's contract.
+
+    Each commit must name a known task (Orch-Task; fetch refs/orch/* first),
+    change only paths its contract allows, and carry well-formed evidence
+    trailers. Exit 1 on any finding. Without RANGE (as the pre-commit hook
+    runs it): $PRE_COMMIT_FROM_REF..$PRE_COMMIT_TO_REF when pre-commit sets
+    them, else @{upstream}..HEAD.
+
+    \b
+    Example:
+      git fetch origin '+refs/orch/*:refs/orch/*'
+      git orch verify origin/main..HEAD --format github
+    """
+    result = do_verify(open_repo(ctx), rev_range or default_range())
+    if fmt == "json":
+        emit_json(result.to_json())
+    elif fmt == "github":
+        click.echo(render_github(result))
+    else:
+        click.echo(render_text(result))
+    return 0 if result.ok else 1
