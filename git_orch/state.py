@@ -70,6 +70,7 @@ class TaskState:
     runs: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     event_count: int = 0
+    recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -84,7 +85,8 @@ def _str(event: Event, key: str) -> str | None:
 def apply(task: TaskState, event: Event) -> None:
     kind = event.get("type")
     task.event_count += 1
-    task.updated_at = _str(event, "at") or task.updated_at
+    if kind != "flagged":  # a heartbeat's observation is not activity
+        task.updated_at = _str(event, "at") or task.updated_at
     if kind == "created":
         if task.created_at is not None:
             task.conflicts.append(f"created twice (event {str(event.get('id'))[:12]})")
@@ -141,6 +143,11 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.runs.append(dict(event))
     elif kind == "run-ended":
         task.runs.append(dict(event))
+    elif kind == "flagged":
+        flags = event.get("flags")
+        task.recorded_flags = (
+            sorted(f for f in flags if isinstance(f, str)) if isinstance(flags, list) else []
+        )
 
 
 def fold(task_id: str, events: list[Event]) -> TaskState:
