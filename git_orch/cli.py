@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "handoff": "worker",
     "block": "worker",
+    "land": "land",
+    "abandon": "land",
+    "heartbeat": "heartbeat",
 }
 
 
