@@ -32,7 +32,8 @@ def ready(repo: Repo, task_id: str, files: dict[str, str], *, accepted: bool = T
 
 
 def events(repo: Repo, task_id: str) -> list[dict[str, object]]:
-    return [json.loads(line) for line in ledger_note(repo, f"refs/orch/tasks/{task_id}").splitlines()]
+    note = ledger_note(repo, f"refs/orch/tasks/{task_id}")
+    return [json.loads(line) for line in note.splitlines()]
 
 
 def refs(repo: Repo) -> str:
