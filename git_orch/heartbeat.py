@@ -50,7 +50,11 @@ class BeatReport:
 
 
 def repo_flags(view: TaskView) -> list[str]:
-    return sorted(f for f in view.flags if f in reconcile.REPO_FLAGS)
+    """The flags a beat records. A running worker's tree is dirty between commits all
+    the time: that is not news, so `dirty` is recorded only for tasks past handoff."""
+    running = view.state.state in reconcile.RUNNING_STATES
+    return sorted(f for f in view.flags
+                  if f in reconcile.REPO_FLAGS and not (f == reconcile.DIRTY and running))
 
 
 def record_flags(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:

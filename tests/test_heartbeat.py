@@ -25,8 +25,10 @@ def runtime(repo: Repo) -> Path:
 def test_flags_from_real_situations_and_quiet_beat(repo: Repo) -> None:
     ready(repo, "landed", {"src/l.py": "l\n"})
     repo.orch_ok("land", "landed", "--keep-worktree")  # merged, worktree kept
-    dirty = repo.start("dirty")
-    repo.write("notes.txt", "uncommitted\n", cwd=dirty)
+    dirty = ready(repo, "dirty", {"src/d.py": "d\n"}, accepted=False)
+    repo.write("notes.txt", "uncommitted\n", cwd=dirty)  # after handoff: not under review
+    busy = repo.start("busy")
+    repo.write("wip.txt", "work in progress\n", cwd=busy)
     gone = repo.start("gone")
     shutil.rmtree(gone)
     repo.start("calm")
@@ -37,6 +39,9 @@ def test_flags_from_real_situations_and_quiet_beat(repo: Repo) -> None:
     assert flags["dirty"] == ["dirty"]
     assert flags["gone"] == ["orphan"]
     assert "calm" not in flags
+    assert flags["busy"] == ["dirty"]
+    # A worker's tree is dirty between commits all the time: not recorded for it.
+    assert [e for e in events(repo, "busy") if e["type"] == "flagged"] == []
     orphans = data["orphans"]
     assert isinstance(orphans, list)
     assert {o["kind"] for o in orphans} == {"missing-worktree"}

@@ -326,3 +326,36 @@ def test_bad_land_policy_is_refused(repo: Repo, toml: str, message: str) -> None
     ready(repo, "t1", {"src/a.py": "a\n"})
     result = repo.orch("land", "t1")
     assert result.code == 1 and message in result.err and "Traceback" not in result.err
+
+
+def test_rerun_finishes_checkout_update_cut_short_by_a_crash(repo: Repo) -> None:
+    ready(repo, "t1", {"src/a.py": "a\n"})
+    previous = repo.rev("main")
+    repo.orch_ok("land", "t1", "--keep-worktree")
+    merge = repo.rev("main")
+    # What a kill between the ref move and the checkout update leaves: HEAD at the
+    # merge, index and files still at the previous commit.
+    repo.git("read-tree", "-m", "-u", merge, previous)
+    assert not (repo.path / "src/a.py").exists() and repo.git("status", "--porcelain") != ""
+    repo.orch_ok("land", "t1")
+    assert (repo.path / "src/a.py").read_text() == "a\n"
+    assert repo.git("status", "--porcelain") == "" and repo.rev("main") == merge
+
+
+def test_land_adopts_a_task_already_merged_by_hand(repo: Repo) -> None:
+    ready(repo, "t1", {"src/a.py": "a\n"})
+    repo.git("merge", "-q", "--ff-only", "orch/t1")
+    main = repo.rev("main")
+    data = repo.orch_ok("land", "t1", "--json").json()
+    assert isinstance(data, dict) and data["commit"] == main and repo.rev("main") == main
+    merged = [e for e in events(repo, "t1") if e["type"] == "merged"][0]
+    assert merged["contained"] is True
+
+
+def test_push_without_remote_says_how_to_go_on(repo: Repo) -> None:
+    ready(repo, "t1", {"src/a.py": "a\n"})
+    result = repo.orch("land", "t1", "--push")
+    assert result.code == 1 and "no remote 'origin'" in result.err and "--no-push" in result.err
+    assert repo.status()["t1"]["state"] == "merged"
+    repo.orch_ok("land", "t1", "--no-push")
+    assert repo.status()["t1"]["state"] == "cleaned"
