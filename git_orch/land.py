@@ -230,7 +230,13 @@ def compute_merge(orepo: OrchRepo, task: Task, strategy: str, old: str, head: st
     tree = lines[0]
     parents = ["-p", old, "-p", head] if strategy == "merge" else ["-p", old]
     message = _message(task, strategy, head, orepo)
-    return orepo.git_common(["commit-tree", tree, *parents, "-F", "-"], input=message)
+    env: dict[str, str] = {}
+    if strategy == "squash":  # the squashed work keeps its author
+        author = orepo.pygit[head].author
+        env = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email}
+    proc = run_git(["--git-dir", str(orepo.common_dir), "commit-tree", tree, *parents, "-F", "-"],
+                   orepo.common_dir, input=message, env=env)
+    return proc.stdout.strip()
 
 
 def run_gates(
@@ -344,12 +350,21 @@ def _merge(
             "target": target, "previous": old, "head": head, "contained": contained,
         }]
 
+    seen_tips: list[str | None] = []
+
     def move_target() -> list[RefUpdate]:
         if contained:
             return []
         current = orepo.ref_target(target_ref)
         if current is None or str(current) != old:
             raise OrchError(f"{target} moved while landing {task_id}; nothing changed: run again")
+        tip = orepo.ref_target(ledger.LEDGER_REF)
+        seen_tips.append(str(tip) if tip else None)
+        if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
+            # Neither the ledger nor the target moved, yet the transaction kept failing.
+            raise OrchError(
+                f"git refused to move {target} (a reference-transaction hook?); nothing changed"
+            )
         return [RefUpdate(target_ref, new, old)]
 
     ledger.append(orepo, contract_oid(orepo, task_id), make, extra_refs=move_target,
@@ -446,6 +461,11 @@ def cleanup(
     for candidate in fresh_worktrees(orepo):
         if candidate.branch == f"refs/heads/{branch}":
             tree = candidate
+    if tree is not None and tree.path == orepo.main_worktree:
+        raise OrchError(
+            f"{branch} is checked out in the main worktree {tree.path}: switch it to another "
+            "branch, then run the command again"
+        )
     if tree is not None and tree.path.is_dir():
         if not force and is_dirty(tree.path):
             raise OrchError(

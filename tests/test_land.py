@@ -359,3 +359,29 @@ def test_push_without_remote_says_how_to_go_on(repo: Repo) -> None:
     assert repo.status()["t1"]["state"] == "merged"
     repo.orch_ok("land", "t1", "--no-push")
     assert repo.status()["t1"]["state"] == "cleaned"
+
+
+def test_land_refused_by_a_reference_transaction_hook_changes_nothing(repo: Repo) -> None:
+    ready(repo, "t1", {"src/a.py": "a\n"})
+    hook = repo.path / ".git" / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = prepared ] || exit 0\n'
+                    'grep -q " refs/heads/main$" && exit 1\nexit 0\n')
+    hook.chmod(0o755)
+    before = refs(repo)
+    result = repo.orch("land", "t1")
+    assert result.code == 1 and "refused to move main" in result.err
+    assert refs(repo) == before and repo.status()["t1"]["state"] == "accepted"
+    hook.unlink()
+
+
+def test_squash_keeps_the_workers_authorship(repo: Repo) -> None:
+    wt = repo.start("t1")
+    repo.write("src/a.py", "a\n", cwd=wt)
+    repo.git("add", "-A", cwd=wt)
+    repo.git("-c", "user.name=Worker Bee", "-c", "user.email=bee@example.com", "commit", "-q",
+             "--author=Worker Bee <bee@example.com>", "-m", "work", cwd=wt)
+    repo.orch_ok("handoff", cwd=wt)
+    accept(repo, "t1")
+    repo.orch_ok("land", "t1", "--squash")
+    assert repo.git("log", "-1", "--format=%an <%ae>|%cn", "main") == \
+        "Worker Bee <bee@example.com>|Ada Tester"
