@@ -184,6 +184,8 @@ def _message(task: Task, strategy: str, head: str, orepo: OrchRepo) -> str:
     verdict = "accepted"
     if st.review and isinstance(st.review.get("verdict"), str):
         verdict = " ".join(str(st.review["verdict"]).split()) or "accepted"
+    if st.override:
+        verdict += f" (accepted with override: {' '.join(st.override.split())})"
     title = task.contract.title
     summary = (st.summary or "").strip()
     parts = [

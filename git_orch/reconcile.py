@@ -162,7 +162,7 @@ def derive(
     out = Derived(head=facts.heads.get(task_id))
     path = st.worktree
     out.worktree_present = path is not None and path in facts.worktrees
-    activity = [parse_iso(st.updated_at)]
+    activity = [parse_iso(st.activity_at or st.created_at)]
     if out.head is not None and st.state not in ENDED:
         repo = orepo.pygit
         out.commits = count_commits(repo, out.head, contract.base)

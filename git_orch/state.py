@@ -71,6 +71,7 @@ class TaskState:
     conflicts: list[str] = field(default_factory=list)
     event_count: int = 0
     recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
+    activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -85,8 +86,7 @@ def _str(event: Event, key: str) -> str | None:
 def apply(task: TaskState, event: Event) -> None:
     kind = event.get("type")
     task.event_count += 1
-    if kind != "flagged":  # a heartbeat's observation is not activity
-        task.updated_at = _str(event, "at") or task.updated_at
+    task.updated_at = _str(event, "at") or task.updated_at
     if kind == "created":
         if task.created_at is not None:
             task.conflicts.append(f"created twice (event {str(event.get('id'))[:12]})")
@@ -110,6 +110,8 @@ def apply(task: TaskState, event: Event) -> None:
 
 
 def _record(task: TaskState, kind: str, event: Event) -> None:
+    if kind != "flagged":  # a heartbeat's observation is not activity
+        task.activity_at = _str(event, "at") or task.activity_at
     if kind == "activated":
         task.branch = _str(event, "branch")
         task.worktree = _str(event, "worktree")

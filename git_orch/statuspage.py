@@ -103,7 +103,7 @@ def running(overview: Overview) -> list[TaskView]:
 
 def landed(overview: Overview) -> list[TaskView]:
     done = [v for v in overview.tasks if v.state.state in LANDED]
-    done.sort(key=lambda v: v.state.updated_at or "", reverse=True)
+    done.sort(key=lambda v: v.state.activity_at or v.state.updated_at or "", reverse=True)
     return done[:RECENT]
 
 
