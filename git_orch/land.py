@@ -136,7 +136,8 @@ def target_worktree(orepo: OrchRepo, target: str) -> Worktree | None:
     ref = f"refs/heads/{target}"
     found = None
     for tree in fresh_worktrees(orepo):
-        if not tree.path.is_dir():
+        # Only a checkout of the target, or a detached HEAD (a rebase), can be busy with it.
+        if not tree.path.is_dir() or (tree.branch is not None and tree.branch != ref):
             continue
         gitdir = _git_dir(tree.path)
         if gitdir is None:

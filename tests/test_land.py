@@ -385,3 +385,17 @@ def test_squash_keeps_the_workers_authorship(repo: Repo) -> None:
     repo.orch_ok("land", "t1", "--squash")
     assert repo.git("log", "-1", "--format=%an <%ae>|%cn", "main") == \
         "Worker Bee <bee@example.com>|Ada Tester"
+
+
+def test_verdict_trailer_comes_from_the_review_and_override(repo: Repo) -> None:
+    from git_orch.tasks import record
+
+    ready(repo, "t1", {"src/a.py": "a\n"}, accepted=False)
+    orepo = OrchRepo(repo.path)
+    head = repo.rev("orch/t1")
+    record(orepo, "t1", lambda _s: [{"type": "reviewed", "head": head, "verdict": "concerns",
+                                     "findings": {}}])
+    transition(orepo, "t1", {"type": "accepted", "head": head, "override": "flaky CI only"})
+    repo.orch_ok("land", "t1")
+    expected = "Orch-Verdict: concerns (accepted with override: flaky CI only)"
+    assert expected in trailers(repo, "main")
