@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from git_orch import ledger
-from git_orch.config import CONFIG_NAME, Policy, load_policy, parse_duration
+from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
 from git_orch.ids import task_branch
@@ -518,7 +518,10 @@ def land(
     keep_worktree: bool = False,
 ) -> LandResult:
     policy = load_policy(orepo)
-    lp = land_policy(policy)
+    # [land] is read as committed on the target, like review's gates: an
+    # uncommitted edit cannot change what land runs or where it pushes.
+    committed = committed_policy(orepo, f"refs/heads/{policy.main_branch}")
+    lp = land_policy(committed or policy)
     strategy = strategy or lp.strategy
     do_push = lp.push if push is None else push
     task = load_task(orepo, task_id)

@@ -323,6 +323,7 @@ def test_abandon_refuses_landed_task(repo: Repo) -> None:
 def test_bad_land_policy_is_refused(repo: Repo, toml: str, message: str) -> None:
     config = repo.path / "orch.toml"
     config.write_text(config.read_text() + "\n" + toml)
+    repo.commit_all("bad land policy")
     ready(repo, "t1", {"src/a.py": "a\n"})
     result = repo.orch("land", "t1")
     assert result.code == 1 and message in result.err and "Traceback" not in result.err
@@ -399,3 +400,12 @@ def test_verdict_trailer_comes_from_the_review_and_override(repo: Repo) -> None:
     repo.orch_ok("land", "t1")
     expected = "Orch-Verdict: concerns (accepted with override: flaky CI only)"
     assert expected in trailers(repo, "main")
+
+
+def test_uncommitted_land_policy_is_not_trusted(repo: Repo) -> None:
+    ready(repo, "t1", {"src/a.py": "a\n"})
+    repo.git("checkout", "-q", "--detach")  # main is not checked out: no dirty-target refusal
+    config = repo.path / "orch.toml"
+    config.write_text(config.read_text() + '\n[land]\npost_merge_gates = ["false"]\n')
+    repo.orch_ok("land", "t1")
+    assert repo.status()["t1"]["state"] == "cleaned"
