@@ -293,8 +293,17 @@ def sync_worktree(tree: Worktree, previous: str, new: str) -> bool:
     """Move a clean checkout of the target from previous to new; False if it could not."""
     if previous == new:
         return True
+    run_git(["update-index", "-q", "--refresh"], tree.path, check=False)  # stat-only changes
     proc = run_git(["read-tree", "-m", "-u", previous, new], tree.path, check=False)
     return proc.returncode == 0
+
+
+def _stuck_checkout(tree: Worktree, target: str, previous: str, task_id: str) -> OrchError:
+    return OrchError(
+        f"{target} moved, but {tree.path} (where it is checked out) still has the files of "
+        f"{previous[:12]}: see git status there, then git orch land {task_id} again (or "
+        "git stash; git reset --hard HEAD to take the new files)"
+    )
 
 
 def _merge(
@@ -324,6 +333,7 @@ def _merge(
     else:
         new, contained = compute_merge(orepo, task, strategy, old, head), False
     if checkout is not None and not contained:
+        run_git(["update-index", "-q", "--refresh"], checkout.path, check=False)
         dry = run_git(["read-tree", "-m", "-u", "-n", old, new], checkout.path, check=False)
         if dry.returncode != 0:
             detail = GitError(["read-tree"], dry.returncode, dry.stderr)
@@ -375,13 +385,10 @@ def _merge(
     result.commit, result.strategy = new, strategy
     result.steps.append("merged" if not contained else "merged (already contained)")
     if checkout is not None and not sync_worktree(checkout, old, new):
-        raise OrchError(
-            f"{target} moved to {new[:12]} but {checkout.path} could not follow: "
-            f"run git reset --keep there after checking git status"
-        )
+        raise _stuck_checkout(checkout, target, old, task_id)
 
 
-def _resume_checkout(orepo: OrchRepo, merged: Event) -> None:
+def _resume_checkout(orepo: OrchRepo, task_id: str, merged: Event) -> None:
     """After a crash between the ref move and the worktree update, finish the update."""
     target, previous, new = merged.get("target"), merged.get("previous"), merged.get("commit")
     if not (isinstance(target, str) and isinstance(previous, str) and isinstance(new, str)):
@@ -393,7 +400,8 @@ def _resume_checkout(orepo: OrchRepo, merged: Event) -> None:
                                 check=False).returncode == 0
     if index_at_previous and not run_git(["diff-index", "--cached", "--quiet", new], tree.path,
                                          check=False).returncode == 0:
-        sync_worktree(tree, previous, new)
+        if not sync_worktree(tree, previous, new):
+            raise _stuck_checkout(tree, target, previous, task_id)
 
 
 # --- push ----------------------------------------------------------------------
@@ -537,7 +545,7 @@ def land(
     result.commit = result.commit or merged.get("commit")
     result.strategy = result.strategy or merged.get("strategy")
     if task.state.state == MERGED:
-        _resume_checkout(orepo, merged)
+        _resume_checkout(orepo, task_id, merged)
         if do_push:
             _push(orepo, task_id, result.target, lp.remote)
             result.steps.append(f"pushed to {lp.remote}")
