@@ -24,7 +24,7 @@ from git_orch.config import Policy, worktree_root
 from git_orch.contract import Contract
 from git_orch.gitcmd import run_git
 from git_orch.ids import task_branch
-from git_orch.repo import OrchRepo, Worktree, peel
+from git_orch.repo import OrchRepo, Worktree, hostname, peel
 from git_orch.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState
 
 STALE = "stale-needs-inspection"
@@ -51,6 +51,7 @@ class RepoFacts:
     missing_worktrees: dict[str, Worktree]  # path -> registered worktree whose folder is gone
     archives: dict[str, str]  # name -> refs/orch/archive/<name> target
     runtime_dir: Path
+    host: str  # this machine: worktrees recorded by another host are not ours to miss
 
 
 def _refs(orepo: OrchRepo, prefix: str) -> dict[str, str]:
@@ -73,6 +74,7 @@ def gather(orepo: OrchRepo) -> RepoFacts:
         missing_worktrees=missing,
         archives=_refs(orepo, ARCHIVE_PREFIX),
         runtime_dir=orepo.runtime_dir,
+        host=hostname(),
     )
 
 
@@ -181,8 +183,9 @@ def derive(
         out.flags.append(CLEANUP)
     if out.dirty:
         out.flags.append(DIRTY)
-    if st.state not in ENDED and path is not None and not out.worktree_present:
-        out.flags.append(ORPHAN)  # its worktree vanished
+    local = st.host is None or st.host == facts.host
+    if st.state not in ENDED and path is not None and not out.worktree_present and local:
+        out.flags.append(ORPHAN)  # its worktree vanished (on this machine)
     if st.conflicts:
         out.flags.append(CONFLICT)
     if problems:

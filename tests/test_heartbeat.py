@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Repo
 from test_land import events, ready
 
@@ -178,3 +179,19 @@ def test_missed_heartbeat_shows_in_status(repo: Repo) -> None:
 def test_heartbeat_bad_interval(repo: Repo) -> None:
     result = repo.orch("heartbeat", "--once", "--interval", "soon")
     assert result.code == 1 and "bad duration" in result.err
+
+
+def test_worktree_of_a_task_on_another_machine_is_not_an_orphan(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import git_orch.repo
+
+    monkeypatch.setattr(git_orch.repo.socket, "gethostname", lambda: "other-box")
+    wt = repo.start("remote-task")
+    monkeypatch.undo()
+    shutil.rmtree(wt)  # as seen from this machine: the path is not a worktree here
+    repo.git("worktree", "prune")
+    task = repo.status()["remote-task"]
+    assert task["host"] == "other-box" and "orphan" not in task["flags"]
+    out = repo.orch_ok("heartbeat", "--once", "--repair").out
+    assert "restored" not in out and not wt.exists()
