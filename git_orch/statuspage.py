@@ -68,6 +68,7 @@ def needs_groups(overview: Overview) -> list[Group]:
         Group("rejected", "Rejected reviews and overclaims"),
         Group("stale", "Stale: needs inspection"),
         Group("cleanup", "Cleanup needed"),
+        Group("dirty", "Uncommitted changes after handoff"),
         Group("conflicts", "Conflicts and ledger problems"),
         Group("orphaned", "Worktree vanished"),
         Group("setup-failed", "Setup failed"),
@@ -88,6 +89,8 @@ def needs_groups(overview: Overview) -> list[Group]:
             by_key["stale"].add(view, f"last activity {_age(view.last_activity)}")
         if reconcile.CLEANUP in view.flags:
             by_key["cleanup"].add(view, "worktree or branch still there (heartbeat --repair)")
+        if reconcile.DIRTY in view.flags and st.state not in reconcile.RUNNING_STATES:
+            by_key["dirty"].add(view, f"{st.worktree} has changes no review saw")
         if reconcile.CONFLICT in view.flags or reconcile.LEDGER_PROBLEM in view.flags:
             by_key["conflicts"].add(view, "; ".join([*st.conflicts, *view.problems][:3]))
         if reconcile.ORPHAN in view.flags:

@@ -25,6 +25,8 @@ def build_scene(repo: Repo) -> None:
     wt = repo.start("blocked-one", "--package", "core")
     repo.orch_ok("block", "--reason", f"needs a password {HOSTILE}", cwd=wt)
     ready(repo, "to-land", {"src/l.py": "l\n"})
+    review_wt = repo.worktree("review-me")
+    repo.write("late.txt", "edited after handoff\n", cwd=review_wt)
     ready(repo, "overclaim", {"src/o.py": "o\n"}, accepted=False)
     record(orepo, "overclaim", lambda _s: [{
         "type": "reviewed", "head": repo.rev("orch/overclaim"), "verdict": "overclaim",
@@ -51,7 +53,7 @@ def test_status_write_md_and_html(repo: Repo, tmp_path: Path) -> None:
         assert f'<section id="{section}"' in page
     for group, task in (("review-queue", "review-me"), ("blocked", "blocked-one"),
                         ("ready-to-land", "to-land"), ("rejected", "overclaim"),
-                        ("cleanup", "kept")):
+                        ("cleanup", "kept"), ("dirty", "review-me")):
         block = page.split(f'id="{group}"')[1].split("</div>")[0]
         assert f'data-task="{task}"' in block, group
     assert "review verdict: overclaim" in page
