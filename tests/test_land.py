@@ -409,3 +409,16 @@ def test_uncommitted_land_policy_is_not_trusted(repo: Repo) -> None:
     config.write_text(config.read_text() + '\n[land]\npost_merge_gates = ["false"]\n')
     repo.orch_ok("land", "t1")
     assert repo.status()["t1"]["state"] == "cleaned"
+
+
+def test_abandon_with_discard_changes_removes_a_dirty_worktree(repo: Repo) -> None:
+    wt = repo.start("t1")
+    repo.write("src/a.py", "a\n", cwd=wt)
+    head = repo.commit_all("partial", cwd=wt)
+    repo.write("scratch.txt", "throw away\n", cwd=wt)
+    data = repo.orch_ok("abandon", "t1", "--reason", "wrong approach", "--discard-changes",
+                        "--json").json()
+    assert isinstance(data, dict)
+    assert data["archive"] == "refs/orch/archive/t1" and data["head"] == head
+    assert not wt.exists() and repo.rev("refs/orch/archive/t1") == head
+    assert repo.status()["t1"]["state"] == "abandoned"

@@ -32,11 +32,11 @@ def status(
       git orch status fix-login --json | jq '.tasks[0].state'
       git orch status --write --out site/    # status.md + status.html
     """
+    if write and task_id is not None:
+        raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
     overview = collect(orepo, task_id)
     if write:
-        if task_id is not None:
-            raise OrchUsageError("--write shows every task: leave out ID")
         for path in write_pages(overview, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)
     if as_json:
