@@ -225,6 +225,8 @@ def find_orphans(
         if (owner is not None and owner not in tasks) or (under_root and owner is None):
             found.append(Orphan("worktree", path, f"on {branch or 'a detached HEAD'}; no task"))
     for path in sorted(facts.missing_worktrees):
+        if path in known_paths:
+            continue  # reported on the task itself (orphan or cleanup-needed)
         found.append(Orphan("missing-worktree", path, "registered but its folder is gone"))
     return found
 
