@@ -229,6 +229,8 @@ def compute_merge(orepo: OrchRepo, task: Task, strategy: str, old: str, head: st
             f"accepted; update {task_branch(task.task_id)} on the target and hand off again"
         )
     if proc.returncode != 0 or not lines:
+        if "write-tree" in proc.stderr or "usage:" in proc.stderr:
+            raise OrchError("land needs git 2.38 or newer (git merge-tree --write-tree)")
         raise GitError(["merge-tree"], proc.returncode, proc.stderr)
     tree = lines[0]
     parents = ["-p", old, "-p", head] if strategy == "merge" else ["-p", old]
