@@ -35,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "accept": "decide",
     "reject": "decide",
     "verify": "verify",
+    "land": "land",
+    "abandon": "land",
+    "heartbeat": "heartbeat",
 }
 
 

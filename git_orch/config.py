@@ -40,6 +40,18 @@ forbid = ["orch.toml", ".github/workflows/**"]
 # Gate commands review may run (argv split on spaces, never a shell).
 # A task's gate runs on review only if it is listed here.
 gates = []
+
+# How `git orch land` finishes accepted work (uncomment to change).
+# [land]
+# merge (a merge commit), squash (one commit) or ff (fast-forward only)
+# strategy = "merge"
+# Push the main branch and refs/orch together (atomically) after merging.
+# push = false
+# remote = "origin"
+# Checks run on the merge result, in a scratch worktree, before the main
+# branch moves (argv split like a shell, never run by one).
+# post_merge_gates = []
+# gate_timeout = "10m"
 """
 
 

@@ -70,6 +70,8 @@ class TaskState:
     runs: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     event_count: int = 0
+    recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
+    activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -108,6 +110,8 @@ def apply(task: TaskState, event: Event) -> None:
 
 
 def _record(task: TaskState, kind: str, event: Event) -> None:
+    if kind != "flagged":  # a heartbeat's observation is not activity
+        task.activity_at = _str(event, "at") or task.activity_at
     if kind == "activated":
         task.branch = _str(event, "branch")
         task.worktree = _str(event, "worktree")
@@ -141,6 +145,11 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.runs.append(dict(event))
     elif kind == "run-ended":
         task.runs.append(dict(event))
+    elif kind == "flagged":
+        flags = event.get("flags")
+        task.recorded_flags = (
+            sorted(f for f in flags if isinstance(f, str)) if isinstance(flags, list) else []
+        )
 
 
 def fold(task_id: str, events: list[Event]) -> TaskState:

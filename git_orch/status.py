@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from git_orch import ledger
+from git_orch import ledger, reconcile
 from git_orch.config import Policy, load_policy
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
 from git_orch.ids import task_branch
-from git_orch.repo import OrchRepo, blob_bytes, peel
+from git_orch.repo import OrchRepo, blob_bytes
 from git_orch.state import (
     ACCEPTED,
     ACTIVE,
     BLOCKED,
     ENDED,
     PENDING,
-    REJECTED,
     UNREVIEWED,
     TaskState,
     fold,
@@ -35,11 +33,13 @@ from git_orch.state import (
 from git_orch.summary_cache import Summary, SummaryCache
 
 STATUS_SCHEMA = 1
-STALE = "stale-needs-inspection"
-CLEANUP = "cleanup-needed"
-CONFLICT = "conflict"
-LEDGER_PROBLEM = "ledger-problem"
-RUNNING_STATES = frozenset({ACTIVE, PENDING, REJECTED})
+STALE = reconcile.STALE
+CLEANUP = reconcile.CLEANUP
+CONFLICT = reconcile.CONFLICT
+LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
+DIRTY = reconcile.DIRTY
+ORPHAN = reconcile.ORPHAN
+RUNNING_STATES = reconcile.RUNNING_STATES
 
 
 @dataclass
@@ -52,6 +52,7 @@ class TaskView:
     commits: int | None = None
     last_activity: float | None = None
     worktree_present: bool = False
+    dirty: bool = False
 
     @property
     def task_id(self) -> str:
@@ -68,6 +69,7 @@ class TaskView:
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
             "worktree_present": self.worktree_present,
+            "dirty": self.dirty,
             "host": st.host,
             "base": self.contract.base,
             "contract": self.contract.commit,
@@ -95,19 +97,7 @@ def _review_json(review: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: review.get(k) for k in ("head", "verdict", "at", "actor")}
 
 
-def _iso(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
+_iso = reconcile.iso
 
 
 @dataclass
@@ -116,6 +106,8 @@ class Overview:
     problems: list[str]
     ledger_tip: str | None
     policy: Policy
+    orphans: list[reconcile.Orphan] = field(default_factory=list)
+    heartbeat: reconcile.HeartbeatInfo | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,29 +116,9 @@ class Overview:
             "main_branch": self.policy.main_branch,
             "tasks": [t.to_json() for t in self.tasks],
             "problems": self.problems,
+            "orphans": [o.to_json() for o in self.orphans],
+            "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
         }
-
-
-def _branch_heads(orepo: OrchRepo) -> dict[str, str]:
-    out = orepo.git_common(
-        ["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/orch/"]
-    )
-    heads: dict[str, str] = {}
-    for line in out.splitlines():
-        oid, _, name = line.partition(" ")
-        heads[name[len("refs/heads/orch/") :]] = oid
-    return heads
-
-
-def _count_commits(repo: pygit2.Repository, head: str, base: str, limit: int = 10000) -> int:
-    walker = repo.walk(head)
-    walker.hide(base)
-    count = 0
-    for _ in walker:
-        count += 1
-        if count >= limit:
-            break
-    return count
 
 
 def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
@@ -154,14 +126,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     policy = load_policy(orepo)
     repo = orepo.pygit
     refs = ledger.task_refs(orepo)
+    all_ids = set(refs)
     if only is not None:
         if only not in refs:
             raise OrchError(f"no task {only!r} (git orch status lists the tasks)")
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    heads = _branch_heads(orepo)
-    worktrees = {str(w.path) for w in orepo.worktrees}
+    facts = reconcile.gather(orepo)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
@@ -178,13 +150,28 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
                 f"{summary.skipped_versions} event(s) of an unknown version skipped "
                 "(newer git-orch?)"
             )
-        _derive(orepo, view, heads.get(task_id), worktrees, policy, now)
+        derived = reconcile.derive(
+            orepo, summary.contract, view.state, view.problems, facts, policy, now
+        )
+        view.head = derived.head
+        view.commits = derived.commits
+        view.last_activity = derived.last_activity
+        view.worktree_present = derived.worktree_present
+        view.dirty = derived.dirty
+        view.flags = derived.flags
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
-    return Overview(views, problems, tip, policy)
+    orphans: list[reconcile.Orphan] = []
+    if only is None:
+        states = {v.task_id: v.state for v in views}
+        # A task whose contract could not be read still owns its branch.
+        states.update({i: TaskState(i) for i in all_ids - set(states)})
+        orphans = reconcile.find_orphans(orepo, facts, states, policy)
+    heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
+    return Overview(views, problems, tip, policy, orphans, heartbeat)
 
 
 def _summary(
@@ -209,34 +196,6 @@ def _summary(
     return summary
 
 
-def _derive(
-    orepo: OrchRepo,
-    view: TaskView,
-    head: str | None,
-    worktrees: set[str],
-    policy: Policy,
-    now: float,
-) -> None:
-    st = view.state
-    view.head = head
-    view.worktree_present = st.worktree is not None and st.worktree in worktrees
-    activity = [_parse_iso(st.updated_at)]
-    if head is not None and st.state not in ENDED:
-        repo = orepo.pygit
-        view.commits = _count_commits(repo, head, view.contract.base)
-        activity.append(float(peel(repo, head, pygit2.Commit).commit_time))
-    known = [a for a in activity if a is not None]
-    view.last_activity = max(known) if known else None
-    if st.state in RUNNING_STATES and view.last_activity is not None:
-        if now - view.last_activity > policy.stale_after_seconds:
-            view.flags.append(STALE)
-    if st.state in ENDED and (head is not None or view.worktree_present):
-        view.flags.append(CLEANUP)
-    if st.conflicts:
-        view.flags.append(CONFLICT)
-    if view.problems:
-        view.flags.append(LEDGER_PROBLEM)
-
 
 # --- the person's view -------------------------------------------------------
 
@@ -254,7 +213,7 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (CONFLICT, STALE, CLEANUP, LEDGER_PROBLEM):
+    for flag in (CONFLICT, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -319,6 +278,15 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append("  nothing")
     elif len(landed) > recent:
         out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
+    if overview.orphans:
+        out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
+        out.extend(f"  {o.kind} {o.name}: {o.detail}" for o in overview.orphans)
+    beat = overview.heartbeat
+    if beat is not None and beat.missed(now):
+        out.append(
+            f"Heartbeat missed: last {_age(beat.at, now)}, interval {beat.interval}s "
+            "(git orch heartbeat)"
+        )
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {p}" for p in overview.problems[:10])

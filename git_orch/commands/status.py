@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.status import collect, render_text
+from git_orch.statuspage import write_pages
 
 
 @click.command()
 @click.argument("task_id", metavar="[ID]", required=False)
+@click.option("--write", is_flag=True, help="Also write status.md and status.html.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for --write (default: <git common dir>/orch).")
 @json_option
 @click.pass_context
-def status(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
+def status(
+    ctx: click.Context, task_id: str | None, write: bool, out_dir: Path | None, as_json: bool
+) -> None:
     """What needs you, what is running, what ended: read from git itself.
 
     Tasks that need a person come first (review queue, blocked, ready to land,
@@ -21,8 +30,15 @@ def status(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     Example:
       git orch status
       git orch status fix-login --json | jq '.tasks[0].state'
+      git orch status --write --out site/    # status.md + status.html
     """
-    overview = collect(open_repo(ctx), task_id)
+    if write and task_id is not None:
+        raise OrchUsageError("--write shows every task: leave out ID")
+    orepo = open_repo(ctx)
+    overview = collect(orepo, task_id)
+    if write:
+        for path in write_pages(overview, out_dir or orepo.runtime_dir):
+            click.echo(f"wrote {path}", err=as_json)
     if as_json:
         emit_json(overview.to_json())
     else:

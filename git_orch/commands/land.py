@@ -1,0 +1,84 @@
+"""Finishing a task: land (merge, push, clean up) or abandon."""
+
+from __future__ import annotations
+
+import click
+
+from git_orch.land import STRATEGIES
+from git_orch.land import abandon as do_abandon
+from git_orch.land import land as do_land
+from git_orch.output import emit_json, json_option, open_repo
+
+
+@click.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--merge", "strategy", flag_value="merge", help="A merge commit (default).")
+@click.option("--squash", "strategy", flag_value="squash", help="One commit with the task's tree.")
+@click.option("--ff", "strategy", flag_value="ff", help="Fast-forward only.")
+@click.option("--push/--no-push", default=None,
+              help="Push the target and refs/orch atomically ([land].push).")
+@click.option("--keep-worktree", is_flag=True,
+              help="Leave the worktree and branch; land ID again later cleans up.")
+@json_option
+@click.pass_context
+def land(
+    ctx: click.Context,
+    task_id: str,
+    strategy: str | None,
+    push: bool | None,
+    keep_worktree: bool,
+    as_json: bool,
+) -> None:
+    """Merge an accepted task into the main branch, push, and clean up.
+
+    Works whether or not the main branch is checked out (a clean checkout is
+    moved along). Refuses, changing nothing, when the task is not accepted for
+    its current head, the merge conflicts, or the checkout is dirty or mid-merge.
+    Each step is recorded; after a failure, run the same command again to
+    finish. Defaults come from the [land] table of orch.toml.
+
+    \b
+    Example:
+      git orch land fix-login
+      git orch land fix-login --squash --push --json
+    """
+    assert strategy is None or strategy in STRATEGIES
+    result = do_land(open_repo(ctx), task_id, strategy=strategy, push=push,
+                     keep_worktree=keep_worktree)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    if not result.steps:
+        click.echo(f"{task_id} is {result.state}: nothing left to do")
+    for step in result.steps:
+        click.echo(f"{task_id}: {step}")
+    if result.commit:
+        click.echo(f"{result.target} at {result.commit[:12]} ({result.strategy}); "
+                   f"task {result.state}")
+
+
+@click.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the task stops without landing.")
+@click.option("--discard-changes", is_flag=True,
+              help="Remove the worktree even with uncommitted changes (they are lost).")
+@json_option
+@click.pass_context
+def abandon(
+    ctx: click.Context, task_id: str, reason: str, discard_changes: bool, as_json: bool
+) -> None:
+    """Stop a task without merging: remove its worktree and branch, keep its commits.
+
+    The branch head is kept at refs/orch/archive/ID (and in the abandoned
+    event), so `git log refs/orch/archive/ID` still shows the work.
+
+    \b
+    Example:
+      git orch abandon fix-login --reason "superseded by fix-auth"
+    """
+    result = do_abandon(open_repo(ctx), task_id, reason, discard=discard_changes)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    for step in result.steps:
+        click.echo(f"{task_id}: {step}")
