@@ -103,7 +103,7 @@ def parse_iso(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -173,7 +173,8 @@ def derive(
         out.dirty = is_dirty(Path(path))
         if st.state in RUNNING_STATES:
             activity.append(newest_mtime(Path(path)))
-    activity.append(run_log_mtime(facts.runtime_dir, task_id))
+    if st.state not in ENDED:
+        activity.append(run_log_mtime(facts.runtime_dir, task_id))
     known = [a for a in activity if a is not None]
     out.last_activity = max(known) if known else None
     if st.state in RUNNING_STATES and out.last_activity is not None:
