@@ -2,8 +2,12 @@
 
 Creates a throw-away repository, `git orch init`, `git orch start` (which
 installs the hooks), then times `git commit -a` in the worker worktree, in
-interleaved rounds with the hooks on and off (`git orch hooks uninstall` /
-`install`), so machine noise hits both sides alike. Each commit is a normal
+interleaved rounds (so machine noise hits every side alike) with:
+- git-orch's hooks (`git orch hooks install`);
+- no hooks (`git orch hooks uninstall`);
+- trivial hooks (`exit 0`) under the same names that run on a commit
+  (pre-commit, commit-msg, reference-transaction): what git's own hook
+  spawning costs, the floor for any hook-based guard. Each commit is a normal
 worker commit: one changed file inside the task's allowed paths, a message
 without trailers (the commit-msg hook adds Orch-Task).
 
@@ -75,13 +79,21 @@ def main() -> None:
         orch(["start", "bench", "--title", "Bench", "--allow", "src/**",
               "--forbid", "src/secret/"], repo, env)
         worker = Path(tmp) / "repo.orch" / "bench"
+        trivial_dir = Path(tmp) / "trivial-hooks"
+        trivial_dir.mkdir()
+        for name in ("pre-commit", "commit-msg", "reference-transaction"):
+            (trivial_dir / name).write_text("#!/bin/sh\nexit 0\n")
+            (trivial_dir / name).chmod(0o755)
         per_round = max(1, opts.commits // opts.rounds)
         hooked: list[float] = []
         plain: list[float] = []
+        trivial: list[float] = []
         for r in range(opts.rounds):
             hooked += commits(worker, per_round, env, f"hooked {r}")
             orch(["hooks", "uninstall"], worker, env)
             plain += commits(worker, per_round, env, f"plain {r}")
+            run(["git", "config", "--worktree", "core.hooksPath", str(trivial_dir)], worker, env)
+            trivial += commits(worker, per_round, env, f"trivial {r}")
             orch(["hooks", "install"], worker, env)
         log = run(["git", "log", "-1", "--format=%(trailers:key=Orch-Task,valueonly)",
                    "--grep=hooked"], worker, env)
@@ -89,18 +101,25 @@ def main() -> None:
             sys.exit("bench: hooked commits lack their Orch-Task trailer")
     with_ms = statistics.median(hooked) * 1000
     without_ms = statistics.median(plain) * 1000
+    trivial_ms = statistics.median(trivial) * 1000
     mean_with = statistics.fmean(hooked) * 1000
     mean_without = statistics.fmean(plain) * 1000
+    mean_trivial = statistics.fmean(trivial) * 1000
     print(f"{len(hooked)} commits each way in a worker worktree (median / mean ms per commit)")
-    print(f"  with hooks:    {with_ms:6.2f} / {mean_with:6.2f}")
-    print(f"  without hooks: {without_ms:6.2f} / {mean_without:6.2f}")
-    print(f"  added:         {with_ms - without_ms:6.2f} / {mean_with - mean_without:6.2f}")
-    print(f"  ratio:         {with_ms / without_ms:6.2f}x")
+    print(f"  with git-orch hooks: {with_ms:6.2f} / {mean_with:6.2f}")
+    print(f"  without hooks:       {without_ms:6.2f} / {mean_without:6.2f}")
+    print(f"  trivial hooks:       {trivial_ms:6.2f} / {mean_trivial:6.2f}")
+    print(f"  added by git-orch:   {with_ms - without_ms:6.2f} / {mean_with - mean_without:6.2f}"
+          f"   (ratio {with_ms / without_ms:.2f}x)")
+    print(f"  added by spawning:   {trivial_ms - without_ms:6.2f} / "
+          f"{mean_trivial - mean_without:6.2f}   (trivial hooks, same names)")
     print(f"commits={len(hooked)}")
     print(f"with_hooks_ms={with_ms:.2f}")
     print(f"without_hooks_ms={without_ms:.2f}")
+    print(f"trivial_hooks_ms={trivial_ms:.2f}")
     print(f"added_ms={with_ms - without_ms:.2f}")
     print(f"added_mean_ms={mean_with - mean_without:.2f}")
+    print(f"added_over_trivial_ms={with_ms - trivial_ms:.2f}")
     print(f"ratio={with_ms / without_ms:.2f}")
 
 

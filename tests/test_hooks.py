@@ -92,10 +92,8 @@ def test_merge_is_refused_true_merge_and_fast_forward(repo: Repo, worker: Path) 
     run("merge", "--abort", cwd=worker)
     # a worker with no commits of its own would fast-forward: refused as well
     fresh = repo.start("t2")
-    repo.git("update-ref", "refs/heads/main", repo.rev("main"))  # main is ahead of t2's base
     base = git("rev-parse", "HEAD", cwd=fresh)
     repo.git("checkout", "-q", "main")
-    repo.commit_all("Main again") if False else None
     repo.write("docs/new.md", "x\n")
     repo.commit_all("Main again")
     repo.git("checkout", "-q", "--detach")
@@ -329,6 +327,17 @@ def test_uninstall_restores_and_status_reports(repo: Repo, worker: Path) -> None
     assert "t1: hooks on" in text and "allow: src/**, docs/**" in text
 
 
+def test_status_names_repo_hooks_added_after_install(repo: Repo, worker: Path) -> None:
+    hook(repo.path / ".git" / "hooks", "post-commit", "true")
+    text = repo.orch_ok("hooks", "status").out
+    assert "NOT run (added after install): post-commit: run git orch hooks install" in text
+    repo.orch_ok("hooks", "install", "--task", "t1")
+    status = repo.orch_ok("hooks", "status", "--json").json()
+    assert isinstance(status, dict)
+    assert status["workers"][0]["chained"] == ["post-commit"]
+    assert status["workers"][0]["unchained"] == []
+
+
 def test_hooks_command_refusals(repo: Repo) -> None:
     result = repo.orch("hooks", "install", "--task", "nope")
     assert result.code == 1 and "task nope has no worktree" in result.err
@@ -346,3 +355,29 @@ def test_hooks_survive_a_moved_package(repo: Repo, worker: Path) -> None:
          "pre-merge-commit"]))
     for path in folder.iterdir():
         assert "python" not in path.read_text()
+
+
+@pytest.mark.parametrize("message", [
+    "Subject only",
+    "fix: conventional subject",
+    "Subject\n\nBody line one.\nBody line two.",
+    "Subject\n\nBody: with a colon",
+    "Subject\n\nBody.\n\nSigned-off-by: Ada <ada@example.com>",
+    "Subject\n\nSigned-off-by: Ada <ada@example.com>\n\n\n",
+    "Subject\n\nsee https://example.com/x",
+    "Subject\n\n--- not a patch",
+])
+def test_orch_task_trailer_agrees_with_git(repo: Repo, worker: Path, message: str) -> None:
+    """Whatever the message, the result reads as git's own trailer insertion would."""
+    expected = git("interpret-trailers", "--if-exists", "doNothing", "--if-missing", "add",
+                   "--trailer", "Orch-Task: t1",
+                   input=git("stripspace", input=message, cwd=worker) + "\n", cwd=worker)
+    repo.write("src/a.py", message, cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    repo.git("commit", "-q", "-m", message, cwd=worker)
+    parsed = git("interpret-trailers", "--parse", input=expected, cwd=worker)
+    assert trailers(worker) == parsed
+    assert "Orch-Task: t1" in parsed.splitlines()
+    body = git("log", "-1", "--format=%B", cwd=worker)
+    kept = [line for line in body.splitlines() if line.strip() and line != "Orch-Task: t1"]
+    assert kept == [line for line in message.splitlines() if line.strip()]
