@@ -47,3 +47,25 @@ def to_git_pathspecs(pattern: str) -> list[str]:
     else:
         globs = [body, f"{body}/**"]
     return [f":(top,glob){glob}" for glob in globs]
+
+
+def to_sh_rule(pattern: str) -> tuple[str, str] | None:
+    """A literal pattern as (kind, literal) for the hooks' no-process matcher.
+
+    Kinds: `A` the path or anything inside it, anchored at the root; `AD`
+    only what is inside it; `U`/`UD` the same at any depth. None when the
+    pattern has wildcards (or anything else that needs git to match).
+    """
+    body = _strip_trailing_spaces(pattern)
+    if not body or body.startswith("#") or any(ch in body for ch in "\\\t\n\r"):
+        return None
+    dir_only = body.endswith("/")
+    body = body.rstrip("/")
+    anchored = body.startswith("/") or "/" in body
+    body = body.lstrip("/")
+    if not dir_only and body.endswith("/**"):
+        body, dir_only = body[:-3], True
+    if not body or any(ch in body for ch in "*?[") or "//" in body:
+        return None
+    kind = ("A" if anchored else "U") + ("D" if dir_only else "")
+    return kind, body

@@ -26,7 +26,7 @@ from typing import Any
 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.gitglob import to_git_pathspecs
+from git_orch.gitglob import to_git_pathspecs, to_sh_rule
 from git_orch.ids import task_branch
 from git_orch.repo import OrchRepo
 
@@ -157,8 +157,20 @@ def _write_cache(worktree: Path, task_id: str, values: dict[str, list[str]]) -> 
     def lines(key: str) -> str:
         return "".join(f"{v}\n" for v in values.get(key, []))
 
+    def sh_rules(key: str) -> str:
+        """Lines `KIND<TAB>LITERAL<TAB>PATTERN`, only if every pattern is literal."""
+        out = []
+        for pattern in values.get(key, []):
+            rule = to_sh_rule(pattern)
+            if rule is None:
+                return ""
+            out.append(f"{rule[0]}\t{rule[1]}\t{pattern}\n")
+        return "".join(out)
+
     assignments = {
         "orch_task": task_id,
+        "orch_allow_sh": sh_rules("orch.allow"),
+        "orch_forbid_sh": sh_rules("orch.forbid"),
         "orch_repo_hooks": raw_hooks_path,
         "orch_allow": lines("orch.allow"),
         "orch_forbid": lines("orch.forbid"),

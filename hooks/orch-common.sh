@@ -27,7 +27,9 @@ orch_refuse() {
 # This worktree's git-orch settings: orch_task (empty outside a worker),
 # orch_allow / orch_forbid (patterns, one a line), orch_allow_specs /
 # orch_forbid_specs ("<rule number> <git pathspec>" lines) and orch_repo_hooks
-# (the repository's own core.hooksPath, empty for <common dir>/hooks).
+# (the repository's own core.hooksPath, empty for <common dir>/hooks); from
+# the cache only, orch_allow_sh / orch_forbid_sh ("KIND<TAB>LITERAL<TAB>PATTERN"
+# lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
 #
 # Fast path: `git orch hooks install` writes them to $GIT_DIR/orch-hooks.sh,
 # used while no config file it was derived from has changed since. Otherwise
@@ -44,6 +46,8 @@ orch_load() {
         return 0
     fi
     orch_task=
+    orch_allow_sh=
+    orch_forbid_sh=
     orch_repo_hooks=
     orch_allow=
     orch_forbid=
@@ -71,6 +75,17 @@ orch_load() {
     done <<ORCH_EOF
 $orch_cfg
 ORCH_EOF
+}
+
+# orch_sh_match KIND LITERAL PATH: a plain-path rule (see gitglob.to_sh_rule).
+orch_sh_match() {
+    case $1 in
+        A) case $3 in "$2" | "$2"/*) return 0 ;; esac ;;
+        AD) case $3 in "$2"/*) return 0 ;; esac ;;
+        U) case $3 in "$2" | "$2"/* | */"$2" | */"$2"/*) return 0 ;; esac ;;
+        UD) case $3 in "$2"/* | */"$2"/*) return 0 ;; esac ;;
+    esac
+    return 1
 }
 
 # The repository's own hook of this name (core.hooksPath from the shared,

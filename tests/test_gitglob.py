@@ -117,3 +117,36 @@ def test_random_patterns_agree(universe: Path) -> None:
         assert git_matches(universe, to_git_pathspecs(pattern)) == expected, pattern
 
     check()
+
+
+def test_plain_path_rules_in_sh_agree() -> None:
+    """The hooks' no-process matcher (orch_sh_match) agrees with the library."""
+    import subprocess
+    from importlib import resources
+
+    from git_orch.gitglob import to_sh_rule
+
+    library = resources.files("git_orch.hooks").joinpath("orch-common.sh")
+    simple = [(p, to_sh_rule(p)) for p in PATTERNS]
+    simple = [(p, r) for p, r in simple if r is not None]
+    assert len(simple) >= 12
+    script = [f". '{library}'"]
+    for pattern, (kind, literal) in simple:
+        for path in PATHS:
+            script.append(
+                f"orch_sh_match {kind} '{literal}' '{path}' && echo '{pattern}\t{path}'")
+    script.append("exit 0")
+    out = subprocess.run(["sh", "-c", "\n".join(script)], capture_output=True, text=True,
+                         check=False, cwd="/").stdout
+    got = set(out.splitlines())
+    expected = {f"{p}\t{path}" for p, _ in simple for path in PATHS
+                if Matcher([p]).matches(path)}
+    assert got == expected
+
+
+def test_wildcards_are_not_plain_paths() -> None:
+    from git_orch.gitglob import to_sh_rule
+
+    for pattern in ["*.md", "src/*.py", "a/**/b", "?.txt", "[ab].txt", "a/**/", "\\#x"]:
+        assert to_sh_rule(pattern) is None, pattern
+    assert to_sh_rule("src/**") == ("AD", "src") and to_sh_rule("orch.toml") == ("U", "orch.toml")

@@ -381,3 +381,27 @@ def test_orch_task_trailer_agrees_with_git(repo: Repo, worker: Path, message: st
     body = git("log", "-1", "--format=%B", cwd=worker)
     kept = [line for line in body.splitlines() if line.strip() and line != "Orch-Task: t1"]
     assert kept == [line for line in message.splitlines() if line.strip()]
+
+
+def test_wildcard_rules_are_matched_by_git(repo: Repo) -> None:
+    """Patterns with wildcards take the git :(glob) path; plain ones the sh path."""
+    w = repo.start("t7", "--allow", "src/*.py", "--allow", "docs/**", "--forbid", "**/*.md")
+    cache = (repo.path / ".git" / "worktrees" / "t7" / "orch-hooks.sh").read_text()
+    assert "orch_allow_sh=''" in cache  # src/*.py is not a plain path
+    repo.write("docs/guide.md", "changed\n", cwd=w)
+    repo.write("src/deep/x.py", "x\n", cwd=w)
+    repo.write("src/ok.py", "ok\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    err = refused(repo, w, ["commit", "-q", "-m", "Mixed"], "docs/guide.md: forbidden by "
+                  "Orch-Forbid: **/*.md")
+    assert "src/deep/x.py: outside Orch-Allow (src/*.py, docs/**)" in err
+    assert "src/ok.py" not in err
+    repo.git("reset", "-q", "docs/guide.md", "src/deep/x.py", cwd=w)
+    repo.git("commit", "-q", "-m", "Only ok", cwd=w)
+    assert trailers(w) == "Orch-Task: t7"
+
+
+def test_quoted_path_names_fall_back_to_git(repo: Repo, worker: Path) -> None:
+    repo.write('src/secret/we"ird', "k\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    refused(repo, worker, ["commit", "-q", "-m", "Odd"], "forbidden by Orch-Forbid: src/secret/")
