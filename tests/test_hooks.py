@@ -62,6 +62,9 @@ REF_CASES = [
     (["update-ref", "refs/orch/ledger", "HEAD"], "refs/orch/ledger is written by git orch only"),
     (["update-ref", "-d", "refs/heads/orch/t1"], "do not delete their task branch"),
     (["update-ref", "refs/notes/commits", "HEAD"], "may not update refs/notes/commits"),
+    (["update-ref", "refs/remotes/origin/main", "HEAD"], "may not update refs/remotes/origin/main"),
+    (["update-ref", "main-worktree/HEAD", "HEAD"], "may not update main-worktree/HEAD"),
+    (["update-ref", "lowercase", "HEAD"], "may not update lowercase"),
 ]
 
 
@@ -309,6 +312,7 @@ def test_uninstall_restores_and_status_reports(repo: Repo, worker: Path) -> None
     assert entry["allow"] == ["src/**", "docs/**"]
     assert entry["forbid"] == ["src/secret/", "docs/guide.md", "orch.toml", ".github/workflows/**"]
     assert entry["worktree"] == str(worker)
+    assert git("config", "--worktree", "--get", "maintenance.auto", cwd=worker) == "false"
 
     repo.orch_ok("hooks", "uninstall", cwd=worker)
     assert run("update-ref", "refs/heads/side", "HEAD", cwd=worker).returncode == 0
