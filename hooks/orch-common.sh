@@ -1,9 +1,8 @@
 # git-orch worker hooks: shared functions, sourced by every hook in this folder.
 #
 # POSIX sh on purpose: these run on every commit, so they must not start Python.
-# The happy path starts no git process of its own except where a check needs
-# one (pre-commit: diff-index, commit-msg: interpret-trailers). The checks apply only in
-# a worker worktree (`orch.task` in its per-worktree config); elsewhere the
+# The happy path starts no git process except where a check needs one
+# (pre-commit: diff-index). The checks apply only in a worker worktree (`orch.task` in its per-worktree config); elsewhere the
 # hooks only run the repository's own hook of the same name.
 
 orch_hook=${0##*/}
@@ -41,7 +40,9 @@ orch_load() {
     if [ -f "$orch_cache" ] &&
         ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ] &&
         ! [ "$orch_common_dir/config" -nt "$orch_cache" ] &&
-        ! [ "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" -nt "$orch_cache" ]; then
+        ! [ "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" -nt "$orch_cache" ] &&
+        ! [ "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" -nt "$orch_cache" ] &&
+        ! [ "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}" -nt "$orch_cache" ]; then
         . "$orch_cache"
         return 0
     fi
