@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from git_orch.errors import OrchError
-from git_orch.gitcmd import run_git
+from git_orch.gitcmd import GitError, run_git
 from git_orch.gitglob import to_git_pathspecs, to_sh_rule
 from git_orch.ids import task_branch
 from git_orch.repo import OrchRepo
@@ -111,7 +111,7 @@ def _config(worktree: Path, *args: str, check: bool = True) -> str:
     proc = run_git(["config", "--worktree", *args], worktree, check=False)
     # 5 = asked to unset a key that is not set: nothing to do.
     if check and proc.returncode not in (0, 5):
-        raise OrchError(f"git config {args[0]} in {worktree}: {proc.stderr.strip()}")
+        raise GitError(["config", *args], proc.returncode, proc.stderr)
     return proc.stdout
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from git_orch.gitglob import to_git_pathspecs
+from git_orch.gitglob import to_git_pathspecs, to_sh_rule
 from git_orch.pathspecs import Matcher, check_pathspec
 
 PATTERNS = [
@@ -106,7 +106,8 @@ def test_random_patterns_agree(universe: Path) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    segment = st.sampled_from(["a", "b", "c", "f", "*", "**", "?", "a*", "[ab]", "*.x", "b.?"])
+    segment = st.sampled_from(["a", "b", "c", "f", "*", "**", "?", "a*", "[ab]", "*.x", "b.?",
+                               "a.x", "b.y"])
 
     @settings(max_examples=80, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -115,8 +116,25 @@ def test_random_patterns_agree(universe: Path) -> None:
         pattern = ("/" if lead else "") + "/".join(segments) + ("/" if trail else "")
         expected = {p for p in UNIVERSE if Matcher([pattern]).matches(p)}
         assert git_matches(universe, to_git_pathspecs(pattern)) == expected, pattern
+        rule = to_sh_rule(pattern)
+        if rule is not None:
+            assert sh_matches(rule, UNIVERSE) == expected, pattern
 
     check()
+
+
+def sh_matches(rule: tuple[str, str], paths: list[str]) -> set[str]:
+    """The paths the hooks' orch_sh_match accepts for a plain-path rule."""
+    import subprocess
+    from importlib import resources
+
+    library = resources.files("git_orch.hooks").joinpath("orch-common.sh")
+    script = f""". '{library}'
+while IFS= read -r p; do orch_sh_match "$1" "$2" "$p" && printf '%s\\n' "$p"; done
+exit 0"""
+    out = subprocess.run(["sh", "-c", script, "sh", *rule], input="\n".join(paths) + "\n",
+                         capture_output=True, text=True, check=True, cwd="/").stdout
+    return set(out.splitlines())
 
 
 def test_plain_path_rules_in_sh_agree() -> None:
