@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "land": "land",
     "abandon": "land",
     "heartbeat": "heartbeat",
+    "hooks": "hooks",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_orch import ledger
+from git_orch import ledger, workerhooks
 from git_orch.config import load_policy, worktree_root
 from git_orch.contract import Contract, check_single_line, write_contract
 from git_orch.errors import OrchError
@@ -99,6 +99,7 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
             path.parent.mkdir(parents=True, exist_ok=True)
             orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
             orepo.git(["config", "--worktree", "orch.task", task_id], cwd=path)
+            workerhooks.install(orepo, path, task_id, contract.allow, contract.forbid)
     except (GitError, OSError) as exc:
         transition(orepo, task_id, {"type": "setup-failed", "error": str(exc)})
         raise OrchError(

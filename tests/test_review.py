@@ -174,6 +174,7 @@ def test_commit_naming_another_task(repo: Repo) -> None:
 
 def test_merge_commit(repo: Repo) -> None:
     wt = repo.start("t1")
+    repo.orch_ok("hooks", "uninstall", "--task", "t1")  # a worker that got around its hooks
     wcommit(repo, wt, f"One\n\n{GOOD}", {"src/a.py": "a\n"})
     repo.git("checkout", "-q", "-b", "side", "HEAD~1", cwd=wt)
     wcommit(repo, wt, f"Two\n\n{GOOD}", {"src/b.py": "b\n"})

@@ -25,6 +25,7 @@ def task_repo(repo: Repo) -> tuple[Repo, Path, str]:
 def test_clean_range_passes(task_repo: tuple[Repo, Path, str]) -> None:
     repo, wt, good = task_repo
     # A merge commit in the range is not checked (only the worker's commits are).
+    repo.orch_ok("hooks", "uninstall", "--task", "t1")  # the hooks would refuse the side branch
     repo.git("checkout", "-q", "-b", "side", "main", cwd=wt)
     wcommit(repo, wt, f"Side\n\n{GOOD}", {"src/b.py": "b\n"})
     repo.git("checkout", "-q", "orch/t1", cwd=wt)

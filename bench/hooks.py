@@ -1,0 +1,127 @@
+"""Cost of the worker hooks: 200 commits in a worker worktree, with and without.
+
+Creates a throw-away repository, `git orch init`, `git orch start` (which
+installs the hooks), then times `git commit -a` in the worker worktree, in
+interleaved rounds (so machine noise hits every side alike) with:
+- git-orch's hooks (`git orch hooks install`);
+- no hooks (`git orch hooks uninstall`);
+- trivial hooks (`exit 0`) under the same names that run on a commit
+  (pre-commit, commit-msg, reference-transaction): what git's own hook
+  spawning costs, the floor for any hook-based guard. Each commit is a normal
+worker commit: one changed file inside the task's allowed paths, a message
+without trailers (the commit-msg hook adds Orch-Task).
+
+Run: .venv/bin/python bench/hooks.py [--commits 200] [--rounds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def orch(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    return run([sys.executable, "-m", "git_orch", *args], cwd, env)
+
+
+def commits(worker: Path, count: int, env: dict[str, str], tag: str) -> list[float]:
+    """Seconds per `git commit`, file edits not counted."""
+    times = []
+    target = worker / "src" / "app.py"
+    for i in range(count):
+        with target.open("a") as handle:
+            handle.write(f"# {tag} {i}\n")
+        start = time.perf_counter()
+        run(["git", "commit", "-q", "-a", "-m", f"Edit app ({tag} {i})"], worker, env)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=200, help="commits each way")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+        env = {
+            **os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+            "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+        }
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
+        run(["git", "init", "-q", "-b", "main"], repo, env)
+        (repo / "src").mkdir()
+        (repo / "src" / "app.py").write_text("print('app')\n")
+        (repo / "README.md").write_text("bench\n")
+        run(["git", "add", "-A"], repo, env)
+        run(["git", "commit", "-q", "-m", "initial"], repo, env)
+        orch(["init"], repo, env)
+        run(["git", "add", "-A"], repo, env)
+        run(["git", "commit", "-q", "-m", "policy"], repo, env)
+        orch(["start", "bench", "--title", "Bench", "--allow", "src/**",
+              "--forbid", "src/secret/"], repo, env)
+        worker = Path(tmp) / "repo.orch" / "bench"
+        trivial_dir = Path(tmp) / "trivial-hooks"
+        trivial_dir.mkdir()
+        for name in ("pre-commit", "commit-msg", "reference-transaction"):
+            (trivial_dir / name).write_text("#!/bin/sh\nexit 0\n")
+            (trivial_dir / name).chmod(0o755)
+        per_round = max(1, opts.commits // opts.rounds)
+        hooked: list[float] = []
+        plain: list[float] = []
+        trivial: list[float] = []
+        for r in range(opts.rounds):
+            hooked += commits(worker, per_round, env, f"hooked {r}")
+            orch(["hooks", "uninstall"], worker, env)
+            plain += commits(worker, per_round, env, f"plain {r}")
+            run(["git", "config", "--worktree", "core.hooksPath", str(trivial_dir)], worker, env)
+            trivial += commits(worker, per_round, env, f"trivial {r}")
+            orch(["hooks", "install"], worker, env)
+        log = run(["git", "log", "-1", "--format=%(trailers:key=Orch-Task,valueonly)",
+                   "--grep=hooked"], worker, env)
+        if log.strip() != "bench":
+            sys.exit("bench: hooked commits lack their Orch-Task trailer")
+    with_ms = statistics.median(hooked) * 1000
+    without_ms = statistics.median(plain) * 1000
+    trivial_ms = statistics.median(trivial) * 1000
+    mean_with = statistics.fmean(hooked) * 1000
+    mean_without = statistics.fmean(plain) * 1000
+    mean_trivial = statistics.fmean(trivial) * 1000
+    print(f"{len(hooked)} commits each way in a worker worktree (median / mean ms per commit)")
+    print(f"  with git-orch hooks: {with_ms:6.2f} / {mean_with:6.2f}")
+    print(f"  without hooks:       {without_ms:6.2f} / {mean_without:6.2f}")
+    print(f"  trivial hooks:       {trivial_ms:6.2f} / {mean_trivial:6.2f}")
+    print(f"  added by git-orch:   {with_ms - without_ms:6.2f} / {mean_with - mean_without:6.2f}"
+          f"   (ratio {with_ms / without_ms:.2f}x)")
+    print(f"  added by spawning:   {trivial_ms - without_ms:6.2f} / "
+          f"{mean_trivial - mean_without:6.2f}   (trivial hooks, same names)")
+    print(f"commits={len(hooked)}")
+    print(f"with_hooks_ms={with_ms:.2f}")
+    print(f"without_hooks_ms={without_ms:.2f}")
+    print(f"trivial_hooks_ms={trivial_ms:.2f}")
+    print(f"added_ms={with_ms - without_ms:.2f}")
+    print(f"added_mean_ms={mean_with - mean_without:.2f}")
+    print(f"added_over_trivial_ms={with_ms - trivial_ms:.2f}")
+    print(f"ratio={with_ms / without_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""`git orch hooks install|uninstall|status`: the worker guardrails."""
+
+from __future__ import annotations
+
+import click
+
+from git_orch import workerhooks
+from git_orch.output import emit_json, json_option, open_repo
+from git_orch.tasks import load_task
+
+task_option = click.option(
+    "--task", "task_id",
+    help="Task id (default: this worker worktree's; from the main worktree: every worker).",
+)
+
+
+@click.group()
+def hooks() -> None:
+    """Worker guardrails: git hooks that refuse what a worker must not do.
+
+    In a worker worktree they refuse pushes, merges, moving any ref but the
+    task's own branch, tags, staged paths outside the contract, and add the
+    Orch-Task trailer. The main worktree is never affected. `git orch start`
+    installs them; see docs/hooks.md for what they cannot stop.
+
+    \b
+    Example:
+      git orch hooks status --json
+      git orch hooks install --task fix-login
+    """
+
+
+@hooks.command()
+@task_option
+@json_option
+@click.pass_context
+def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
+    """Install (or refresh) the hooks in worker worktrees.
+
+    Copies the hooks to <common dir>/orch/hooks, caches the task's
+    Orch-Allow/Orch-Forbid patterns in the worktree's config and sets its
+    per-worktree core.hooksPath.
+
+    \b
+    Example:
+      git orch hooks install               # every worker worktree
+      git orch hooks install --task fix-login
+    """
+    orepo = open_repo(ctx)
+    done = []
+    for task, path in workerhooks.worker_worktrees(orepo, task_id):
+        contract = load_task(orepo, task).contract
+        workerhooks.install(orepo, path, task, contract.allow, contract.forbid)
+        done.append(workerhooks.inspect(orepo, path, task))
+    if as_json:
+        emit_json({"hooks_dir": str(workerhooks.hooks_dir(orepo)),
+                   "workers": [w.to_json() for w in done]})
+        return
+    if not done:
+        click.echo("no worker worktrees")
+    for worker in done:
+        click.echo(f"installed hooks for {worker.task} in {worker.worktree}")
+
+
+@hooks.command()
+@task_option
+@json_option
+@click.pass_context
+def uninstall(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
+    """Switch the hooks off in worker worktrees (the worker marker stays).
+
+    \b
+    Example:
+      git orch hooks uninstall --task fix-login
+    """
+    orepo = open_repo(ctx)
+    done = []
+    for task, path in workerhooks.worker_worktrees(orepo, task_id):
+        workerhooks.uninstall(path)
+        done.append(workerhooks.inspect(orepo, path, task))
+    if as_json:
+        emit_json({"hooks_dir": str(workerhooks.hooks_dir(orepo)),
+                   "workers": [w.to_json() for w in done]})
+        return
+    if not done:
+        click.echo("no worker worktrees")
+    for worker in done:
+        click.echo(f"removed hooks for {worker.task} in {worker.worktree}")
+
+
+@hooks.command()
+@task_option
+@json_option
+@click.pass_context
+def status(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
+    """Show whether each worker's hooks are on, its cached rules, and chained hooks.
+
+    \b
+    Example:
+      git orch hooks status
+      git orch hooks status --task fix-login --json
+    """
+    orepo = open_repo(ctx)
+    workers = [
+        workerhooks.inspect(orepo, path, task)
+        for task, path in workerhooks.worker_worktrees(orepo, task_id)
+    ]
+    current = workerhooks.deployed_current(orepo)
+    if as_json:
+        emit_json({
+            "hooks_dir": str(workerhooks.hooks_dir(orepo)),
+            "hooks_current": current,
+            "workers": [w.to_json() for w in workers],
+        })
+        return
+    click.echo(f"hooks folder: {workerhooks.hooks_dir(orepo)}"
+               + ("" if current else " (missing or outdated: run git orch hooks install)"))
+    if not workers:
+        click.echo("no worker worktrees")
+    for w in workers:
+        state = "on" if w.installed else "OFF"
+        click.echo(f"{w.task}: hooks {state} in {w.worktree}")
+        if w.allow:
+            click.echo(f"  allow: {', '.join(w.allow)}")
+        if w.forbid:
+            click.echo(f"  forbid: {', '.join(w.forbid)}")
+        if w.chained:
+            click.echo(f"  runs the repository's own: {', '.join(w.chained)} "
+                       f"(from {w.repo_hooks_dir})")
+        if w.unchained:
+            click.echo(f"  NOT run (added after install): {', '.join(w.unchained)}: "
+                       "run git orch hooks install")

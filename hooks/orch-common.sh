@@ -1,0 +1,112 @@
+# git-orch worker hooks: shared functions, sourced by every hook in this folder.
+#
+# POSIX sh on purpose: these run on every commit, so they must not start Python.
+# The happy path starts no git process except where a check needs one
+# (pre-commit: diff-index). The checks apply only in a worker worktree (`orch.task` in its per-worktree config); elsewhere the
+# hooks only run the repository's own hook of the same name.
+
+orch_hook=${0##*/}
+orch_hooks_dir=${0%/*}
+orch_common_dir=${orch_hooks_dir%/orch/hooks}
+orch_tab='	'
+orch_nl='
+'
+
+# Pathspec behaviour must not be changed from outside: the checks rely on :(glob).
+unset GIT_LITERAL_PATHSPECS GIT_GLOB_PATHSPECS GIT_NOGLOB_PATHSPECS GIT_ICASE_PATHSPECS
+
+# Print each argument as one `git-orch:` line on stderr and fail the hook.
+orch_refuse() {
+    for orch_line in "$@"; do
+        printf 'git-orch: %s\n' "$orch_line" >&2
+    done
+    exit 1
+}
+
+# This worktree's git-orch settings: orch_task (empty outside a worker),
+# orch_allow / orch_forbid (patterns, one a line), orch_allow_specs /
+# orch_forbid_specs ("<rule number> <git pathspec>" lines) and orch_repo_hooks
+# (the repository's own core.hooksPath, empty for <common dir>/hooks); from
+# the cache only, orch_allow_sh / orch_forbid_sh ("KIND<TAB>LITERAL<TAB>PATTERN"
+# lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
+#
+# Fast path: `git orch hooks install` writes them to $GIT_DIR/orch-hooks.sh,
+# used while no config file it was derived from has changed since. Otherwise
+# one git call reads them; only per-worktree values count for orch.*, so a
+# value in the shared config never turns the main worktree into a worker.
+orch_load() {
+    orch_gitdir=${GIT_DIR:-$(git rev-parse --git-dir)}
+    orch_cache=$orch_gitdir/orch-hooks.sh
+    if [ -f "$orch_cache" ] &&
+        ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ] &&
+        ! [ "$orch_common_dir/config" -nt "$orch_cache" ] &&
+        ! [ "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" -nt "$orch_cache" ] &&
+        ! [ "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" -nt "$orch_cache" ] &&
+        ! [ "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}" -nt "$orch_cache" ]; then
+        . "$orch_cache"
+        return 0
+    fi
+    orch_task=
+    orch_allow_sh=
+    orch_forbid_sh=
+    orch_repo_hooks=
+    orch_allow=
+    orch_forbid=
+    orch_allow_specs=
+    orch_forbid_specs=
+    orch_cfg=$(git config --show-scope --get-regexp '^(orch\.|core\.hookspath$)' 2>/dev/null)
+    while IFS= read -r orch_line; do
+        orch_scope=${orch_line%%"$orch_tab"*}
+        orch_rest=${orch_line#*"$orch_tab"}
+        orch_key=${orch_rest%% *}
+        orch_value=${orch_rest#"$orch_key"}
+        orch_value=${orch_value# }
+        if [ "$orch_key" = core.hookspath ]; then
+            [ "$orch_scope" = worktree ] || orch_repo_hooks=$orch_value
+            continue
+        fi
+        [ "$orch_scope" = worktree ] || continue
+        case $orch_key in
+            orch.task) orch_task=$orch_value ;;
+            orch.allow) orch_allow=$orch_allow$orch_value$orch_nl ;;
+            orch.forbid) orch_forbid=$orch_forbid$orch_value$orch_nl ;;
+            orch.allowpathspec) orch_allow_specs=$orch_allow_specs$orch_value$orch_nl ;;
+            orch.forbidpathspec) orch_forbid_specs=$orch_forbid_specs$orch_value$orch_nl ;;
+        esac
+    done <<ORCH_EOF
+$orch_cfg
+ORCH_EOF
+}
+
+# orch_sh_match KIND LITERAL PATH: a plain-path rule (see gitglob.to_sh_rule).
+orch_sh_match() {
+    case $1 in
+        A) case $3 in "$2" | "$2"/*) return 0 ;; esac ;;
+        AD) case $3 in "$2"/*) return 0 ;; esac ;;
+        U) case $3 in "$2" | "$2"/* | */"$2" | */"$2"/*) return 0 ;; esac ;;
+        UD) case $3 in "$2"/* | */"$2"/*) return 0 ;; esac ;;
+    esac
+    return 1
+}
+
+# The repository's own hook of this name (core.hooksPath from the shared,
+# global or system config, else <common dir>/hooks), or nothing.
+orch_repo_hook() {
+    case $orch_repo_hooks in
+        '') orch_dir=$orch_common_dir/hooks ;;
+        '~/'*) orch_dir=$HOME/${orch_repo_hooks#'~/'} ;;
+        *) orch_dir=$orch_repo_hooks ;;
+    esac
+    orch_target=$orch_dir/$orch_hook
+    if [ -f "$orch_target" ] && [ -x "$orch_target" ] && ! [ "$orch_target" -ef "$0" ]; then
+        return 0
+    fi
+    orch_target=
+    return 1
+}
+
+# Hand over to the repository's own hook (same arguments, same stdin), or succeed.
+orch_chain() {
+    orch_repo_hook || exit 0
+    exec "$orch_target" "$@"
+}
