@@ -30,6 +30,12 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "handoff": "worker",
     "block": "worker",
+    "run": "run",
+    "logs": "run",
+    "stop": "run",
+    "plan": "plan",
+    "next": "next",
+    "dispatch": "dispatch",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pygit2
 
-from git_orch import ledger
+from git_orch import ledger, runner
 from git_orch.config import Policy, load_policy
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
@@ -38,6 +38,7 @@ STALE = "stale-needs-inspection"
 CLEANUP = "cleanup-needed"
 CONFLICT = "conflict"
 LEDGER_PROBLEM = "ledger-problem"
+RUN_DEAD = runner.RUN_DEAD
 RUNNING_STATES = frozenset({ACTIVE, PENDING, REJECTED})
 
 
@@ -115,6 +116,7 @@ class Overview:
     problems: list[str]
     ledger_tip: str | None
     policy: Policy
+    agents: dict[str, runner.BreakerState] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +125,7 @@ class Overview:
             "main_branch": self.policy.main_branch,
             "tasks": [t.to_json() for t in self.tasks],
             "problems": self.problems,
+            "agents": {name: b.to_json() for name, b in self.agents.items()},
         }
 
 
@@ -182,7 +185,12 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         views.append(view)
         problems.extend(f"task {task_id}: {p}" for p in view.problems)
     tip = str(snap.tip) if snap.tip is not None else None
-    return Overview(views, problems, tip, policy)
+    try:
+        breakers = runner.breakers(policy, [v.state for v in views], now)
+    except OrchError as exc:
+        problems.append(f"agent presets: {exc}")
+        breakers = {}
+    return Overview(views, problems, tip, policy, breakers)
 
 
 def _derive(
@@ -208,6 +216,8 @@ def _derive(
             view.flags.append(STALE)
     if st.state in ENDED and (head is not None or view.worktree_present):
         view.flags.append(CLEANUP)
+    if runner.dead_attempt(st) is not None:
+        view.flags.append(RUN_DEAD)
     if st.conflicts:
         view.flags.append(CONFLICT)
     if view.problems:
@@ -230,7 +240,7 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (CONFLICT, STALE, CLEANUP, LEDGER_PROBLEM):
+    for flag in (RUN_DEAD, CONFLICT, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -295,6 +305,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append("  nothing")
     elif len(landed) > recent:
         out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
+    tripped = {n: b for n, b in overview.agents.items() if b.state != "closed"}
+    if tripped:
+        out.append(f"Agent breakers ({len(tripped)})")
+        out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
+                   + (f", until {b.to_json()['until']}" if b.state == "open" else "")
+                   for n, b in tripped.items())
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {p}" for p in overview.problems[:10])

@@ -4,7 +4,6 @@ import click
 
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.start import StartRequest
-from git_orch.start import start as do_start
 
 
 @click.command()
@@ -17,6 +16,7 @@ from git_orch.start import start as do_start
 @click.option("--forbid", multiple=True, help="Pathspec the task must not change (repeatable).")
 @click.option("--gate", multiple=True, help="Check the worker must pass and claim (repeatable).")
 @click.option("--no-worktree", is_flag=True, help="Record task and branch only (remote worker).")
+@click.option("--agent", help="Launch this agent preset on the task (see git orch run).")
 @json_option
 @click.pass_context
 def start(
@@ -30,6 +30,7 @@ def start(
     forbid: tuple[str, ...],
     gate: tuple[str, ...],
     no_worktree: bool,
+    agent: str | None,
     as_json: bool,
 ) -> None:
     """Open a bounded task: contract, branch orch/ID, worktree, ledger entry.
@@ -42,9 +43,12 @@ def start(
       git orch start fix-login --title "Fix login redirect" \\
           --allow 'src/auth/**' --allow 'tests/auth/**' --forbid 'migrations/**' \\
           --gate "pytest tests/auth"
+      git orch start fix-login --title "Fix login redirect" --agent codex
     """
+    from git_orch.runner import start_and_run  # the agent machinery only when needed
+
     orepo = open_repo(ctx)
-    result = do_start(
+    result, run = start_and_run(
         orepo,
         StartRequest(
             task_id=task_id,
@@ -57,6 +61,7 @@ def start(
             gates=list(gate),
             worktree=not no_worktree,
         ),
+        agent,
     )
     if as_json:
         emit_json(
@@ -67,9 +72,13 @@ def start(
                 "base": result.base,
                 "branch": result.branch,
                 "worktree": str(result.worktree) if result.worktree else None,
+                "run": run.to_json() if run else None,
             }
         )
         return
     click.echo(f"started {result.task_id}: branch {result.branch} at {result.base[:12]}")
     if result.worktree:
         click.echo(f"worktree {result.worktree}")
+    if run:
+        click.echo(f"agent {run.agent} running: attempt {run.attempt}, pid {run.agent_pid}, "
+                   f"log {run.log}")
