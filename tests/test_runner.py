@@ -1,0 +1,295 @@
+"""Agent runs with the stand-in agent: real supervisor and agent processes.
+
+Timing: agents sleep well under a second and max_runtime is 1 s; every wait
+polls with a generous deadline so a loaded 2-core machine does not flake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Repo
+
+from git_orch import runner
+from git_orch.repo import OrchRepo
+
+OK_STEPS = """
+[[steps]]
+print = "hello from the stand-in"
+[[steps]]
+write = "src/app.py"
+content = "print('changed')\\n"
+[[steps]]
+commit = "Change the app"
+trailers = ["Orch-Evidence: local: python src/app.py prints changed"]
+[[steps]]
+handoff_file = "Changed the app; checked by running it."
+[[steps]]
+handoff = "app changed"
+"""
+
+HANG_STEPS = """
+[[steps]]
+spawn_sleeper = 60
+[[steps]]
+pid_file = "{pid_file}"
+[[steps]]
+print = "hanging"
+[[steps]]
+sleep = 60
+"""
+
+
+def add_agent(repo: Repo, name: str, steps: str, **options: object) -> Path:
+    """An [agents.NAME] preset playing `steps` with the stand-in agent."""
+    scenario = repo.path.parent / f"{name}.toml"
+    scenario.write_text(steps)
+    argv = ["{python}", "-m", "git_orch.standin", "--scenario", str(scenario),
+            "--worktree", "{worktree}", "--handoff-file", "{handoff_file}"]
+    lines = [f"\n[agents.{name}]", f"argv = {json.dumps(argv)}"]
+    options.setdefault("max_runtime", "30s")
+    for key, value in options.items():
+        inline = isinstance(value, str) and value.startswith("{")  # an inline table
+        lines.append(f"{key} = {value if inline else json.dumps(value)}")
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return scenario
+
+
+def wait_until(check: Callable[[], object], what: str, deadline: float = 30.0) -> Any:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def events(repo: Repo, task_id: str, kind: str) -> list[dict[str, Any]]:
+    data = repo.orch_ok("show", task_id, "--json").json()
+    assert isinstance(data, dict)
+    return [e for e in data["events"] if e["type"] == kind]
+
+
+def read_pids(path: Path) -> tuple[int, int]:
+    text = wait_until(lambda: path.exists() and path.read_text().strip(), "pid file")
+    own, child = text.split()
+    return int(own), int(child)
+
+
+def test_successful_run_records_start_and_end(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    wt = repo.start("t1", "--allow", "src/**")
+    result = repo.orch("run", "t1", "--agent", "ok", "--wait", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert isinstance(data, dict) and data["ok"] is True
+    assert repo.status()["t1"]["state"] == "completed-unreviewed"
+    (started,) = events(repo, "t1", "run-started")
+    assert started["agent"] == "ok" and started["attempt"] == 1
+    assert isinstance(started["pid"], int) and started["host"] and started["started"]
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["ok"] is True and ended["outcome"] == "succeeded"
+    assert ended["exit_code"] == 0 and ended["handoff_file"] and ended["commits"]
+    assert ended["handoff"] is True
+    # The envelope lives in the runtime folder, never in the task's diff.
+    envelope = repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md"
+    assert "`src/**`" in envelope.read_text() and "Orch-Evidence" in envelope.read_text()
+    assert repo.git("status", "--porcelain", cwd=wt) == ""
+    assert repo.git("diff", "--name-only", "main", "orch/t1") == "src/app.py"
+    log = repo.orch_ok("logs", "t1")
+    assert "hello from the stand-in" in log.out
+
+
+def test_exit_code_one_fails_the_attempt(repo: Repo) -> None:
+    add_agent(repo, "bad", '[[steps]]\nprint = "giving up"\n[[steps]]\nexit = 1\n')
+    repo.start("t1")
+    result = repo.orch("run", "t1", "--agent", "bad", "--wait")
+    assert result.code == 1
+    assert "attempt 1: failed (exit code 1" in result.out
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["ok"] is False and ended["exit_code"] == 1
+    assert repo.status()["t1"]["state"] == "active"
+
+
+def test_exit_zero_without_handoff_is_a_failed_attempt(repo: Repo) -> None:
+    steps = OK_STEPS.rsplit("[[steps]]", 1)[0]  # everything but the handoff
+    add_agent(repo, "lazy", steps)
+    repo.start("t1")
+    result = repo.orch("run", "t1", "--agent", "lazy", "--wait")
+    assert result.code == 1
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["exit_code"] == 0 and ended["commits"] and ended["handoff_file"]
+    assert ended["ok"] is False and ended["reason"] == "git orch handoff was not called"
+
+
+def test_timeout_kills_the_whole_process_group(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=pid_file), max_runtime="1s",
+              kill_grace="0.5s")
+    repo.start("t1")
+    orepo = OrchRepo(repo.path)
+    result = runner.run(orepo, "t1", "hang")
+    agent_pid, sleeper_pid = read_pids(pid_file)
+    assert agent_pid == result.agent_pid
+    runner.wait(orepo, "t1", timeout=60)
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["outcome"] == "timeout" and ended["ok"] is False
+    assert "timed out after 1s" in ended["reason"]
+    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+               "agent and its child to be gone", 10)
+
+
+def test_retries_then_breaker_opens_and_refuses(repo: Repo) -> None:
+    add_agent(repo, "bad", "[[steps]]\nexit = 3\n", max_attempts=3, backoff="0.1s",
+              breaker="{ failures = 3, window = \"1h\", cooldown = \"1h\" }")
+    repo.start("t1")
+    result = repo.orch("run", "t1", "--agent", "bad", "--wait", "--json")
+    assert result.code == 1
+    data = result.json()
+    assert isinstance(data, dict)
+    assert [a["attempt"] for a in data["attempts"]] == [1, 2, 3]
+    assert all(a["exit_code"] == 3 for a in data["attempts"])
+    status = repo.orch_ok("status", "--json").json()
+    assert isinstance(status, dict)
+    assert status["agents"]["bad"]["state"] == "open"
+    assert status["agents"]["bad"]["failures"] == 3
+    assert "bad              open after 3 failures" in repo.orch_ok("status").out
+    refused = repo.orch("run", "t1", "--agent", "bad")
+    assert refused.code == 1 and "circuit breaker open" in refused.err
+    assert len(events(repo, "t1", "run-started")) == 3
+    for attempt in (1, 2, 3):
+        assert (repo.path / ".git" / "orch" / "runs" / "t1" / f"attempt-{attempt}.log").exists()
+
+
+def test_retry_succeeds_on_second_attempt(repo: Repo) -> None:
+    steps = '[[steps]]\nexit = 1\nattempts = [1]\n' + OK_STEPS
+    add_agent(repo, "flaky", steps, max_attempts=3, backoff="0.1s")
+    repo.start("t1", "--allow", "src/**")
+    result = runner.run(OrchRepo(repo.path), "t1", "flaky", wait=True, timeout=60)
+    assert result.ok is True
+    assert [e["outcome"] for e in result.ended] == ["failed", "succeeded"]
+
+
+def test_stop_kills_the_agent_and_records_it(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=pid_file), kill_grace="0.5s")
+    repo.start("t1")
+    repo.orch_ok("run", "t1", "--agent", "hang")
+    agent_pid, sleeper_pid = read_pids(pid_file)
+    again = repo.orch("run", "t1", "--agent", "hang")
+    assert again.code == 1 and "already has a run going" in again.err
+    stopped = repo.orch("stop", "t1")
+    assert stopped.code == 0, stopped.err
+    assert "attempt 1: stopped" in stopped.out
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["outcome"] == "stopped"
+    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+               "agent and its child to be gone", 10)
+    nothing = repo.orch("stop", "t1")
+    assert nothing.code == 1 and "no run going" in nothing.err
+
+
+def test_logs_follow_until_the_run_ends(repo: Repo) -> None:
+    steps = "".join(f'[[steps]]\nprint = "line {n}"\n[[steps]]\nsleep = 0.1\n'
+                    for n in range(3))
+    add_agent(repo, "chatty", steps + "[[steps]]\nexit = 0\n")
+    repo.start("t1")
+    repo.orch_ok("run", "t1", "--agent", "chatty")
+    followed = repo.orch("logs", "t1", "-f")
+    assert followed.code == 0
+    assert [ln for ln in followed.out.splitlines() if ln.startswith("line")] == [
+        "line 0", "line 1", "line 2"]
+    assert repo.orch("logs", "nope").code == 1
+
+
+def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=pid_file), kill_grace="0.5s")
+    repo.start("t1")
+    orepo = OrchRepo(repo.path)
+    result = runner.run(orepo, "t1", "hang")
+    agent_pid, sleeper_pid = read_pids(pid_file)
+    assert runner.dead_runs(orepo) == []
+    os.kill(result.supervisor_pid, signal.SIGKILL)
+    wait_until(lambda: not runner.supervisor_alive(result.supervisor_pid), "supervisor death")
+    dead = runner.dead_runs(orepo)
+    assert [(d.task_id, d.number, d.supervisor_pid) for d in dead] == [
+        ("t1", 1, result.supervisor_pid)]
+    view = repo.status()["t1"]
+    assert "run-dead" in view["flags"]
+    assert "[run-dead]" in repo.orch_ok("status").out
+    # The agent outlived its supervisor; stop closes the run and kills it.
+    assert runner.pid_alive(agent_pid)
+    repo.orch_ok("stop", "t1")
+    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+               "orphaned agent to be gone", 10)
+    assert "run-dead" not in repo.status()["t1"]["flags"]
+
+
+def test_run_refusals(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    repo.start("t1")
+    unknown = repo.orch("run", "t1", "--agent", "nope")
+    assert unknown.code == 1 and "no agent preset 'nope'" in unknown.err
+    assert repo.orch("run", "missing", "--agent", "ok").code == 1
+    wt = repo.worktree("t1")
+    repo.orch_ok("block", "--reason", "waiting", cwd=wt)
+    blocked = repo.orch("run", "t1", "--agent", "ok")
+    assert blocked.code == 1 and "is blocked" in blocked.err
+    # A launch that cannot exec is a failed attempt, not a crash.
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[agents.ghost]\nargv = ["/nonexistent/agent", "{task}"]\n')
+    repo.start("t2")
+    ghost = repo.orch("run", "t2", "--agent", "ghost", "--wait")
+    assert ghost.code == 1
+    (ended,) = events(repo, "t2", "run-ended")
+    assert ended["outcome"] == "launch-failed" and "/nonexistent/agent" in ended["reason"]
+
+
+def test_start_with_agent_checks_it_first(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    refused = repo.orch("start", "t0", "--title", "x", "--agent", "nope")
+    assert refused.code == 1 and "no agent preset" in refused.err
+    assert "t0" not in repo.status()
+    out = repo.orch_ok("start", "t1", "--title", "Change", "--allow", "src/**", "--agent", "ok")
+    assert "agent ok running" in out.out
+    orepo = OrchRepo(repo.path)
+    runner.wait(orepo, "t1", timeout=60)
+    assert repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_placeholders_are_substituted_per_argv_element(repo: Repo, tmp_path: Path) -> None:
+    """A title or path with spaces and quotes never splits into more arguments."""
+    out = tmp_path / "argv.json"
+    script = tmp_path / "dump.py"
+    script.write_text(
+        "import json, os, sys\n"
+        f"open({str(out)!r}, 'w').write(json.dumps([sys.argv[1:], os.environ['MY_TASK']]))\n")
+    argv = [sys.executable, str(script), "{task}", "--file={envelope}", "{worktree} x",
+            "{unknown} {{task}}"]
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f'\n[agents.dump]\nargv = {json.dumps(argv)}\n'
+                     'env = { MY_TASK = "task={task}" }\n')
+    repo.start("t1")
+    runner.run(OrchRepo(repo.path), "t1", "dump", wait=True, timeout=60)
+    args, env_value = json.loads(out.read_text())
+    envelope = repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md"
+    assert args == ["t1", f"--file={envelope}", f"{repo.worktree('t1')} x", "{unknown} {t1}"]
+    assert env_value == "task=t1"
+
+
+@pytest.mark.parametrize("value,seconds", [("1.5s", 1.5), ("30m", 1800), (2, 2.0), ("0", 0)])
+def test_parse_seconds(value: object, seconds: float) -> None:
+    from git_orch.agents import parse_seconds
+
+    assert parse_seconds(value, "x") == seconds
