@@ -110,14 +110,16 @@ def pid_alive(pid: int | None) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def supervisor_alive(pid: int | None) -> bool:
-    """The pid is alive and (where /proc tells) still a git-orch supervisor."""
+def supervisor_alive(pid: int | None, task_id: str | None = None) -> bool:
+    """The pid is alive and (where /proc tells) still a git-orch supervisor (of task_id)."""
     if not pid_alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+    if task_id is not None and b"\0--task\0" + task_id.encode() + b"\0" not in cmdline:
+        return False
     return b"git_orch.supervise" in cmdline
 
 
@@ -255,7 +257,7 @@ def dead_attempt(state: TaskState) -> Attempt | None:
     att = open_attempt(state)
     if att is None or att.host != hostname():
         return None
-    return None if supervisor_alive(att.supervisor_pid) else att
+    return None if supervisor_alive(att.supervisor_pid, att.task_id) else att
 
 
 def _all_states(orepo: OrchRepo) -> list[TaskState]:
@@ -566,7 +568,7 @@ def _read_ready(fd: int) -> str:
 def wait(orepo: OrchRepo, task_id: str, timeout: float | None = None) -> None:
     """Block until no supervisor is running for the task (polling; works across processes)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while supervisor_alive(read_supervisor(orepo, task_id).get("pid")):
+    while supervisor_alive(read_supervisor(orepo, task_id).get("pid"), task_id):
         if deadline is not None and time.monotonic() > deadline:
             raise OrchError(f"run of {task_id} still going after {timeout}s")
         time.sleep(0.1)
@@ -591,12 +593,12 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0) -> list[Event]:
         raise OrchError(f"task {task_id} runs on {att.host}: stop it there")
     sup = read_supervisor(orepo, task_id).get("pid")
     stopped_something = False
-    if supervisor_alive(sup):
+    if supervisor_alive(sup, task_id):
         assert isinstance(sup, int)
         os.kill(sup, signal.SIGTERM)
         stopped_something = True
         deadline = time.monotonic() + grace + 10
-        while supervisor_alive(sup) and time.monotonic() < deadline:
+        while supervisor_alive(sup, task_id) and time.monotonic() < deadline:
             time.sleep(0.05)
     if att is None:
         if not stopped_something:
@@ -653,7 +655,7 @@ def logs(orepo: OrchRepo, task_id: str, write: Callable[[bytes], None],
             current, offset = newest, 0
             write(f"--- attempt {current} ---\n".encode())
             continue
-        if not supervisor_alive(read_supervisor(orepo, task_id).get("pid")):
+        if not supervisor_alive(read_supervisor(orepo, task_id).get("pid"), task_id):
             final = log_path(orepo, task_id, current)
             if final.exists() and final.stat().st_size > offset:
                 continue

@@ -50,6 +50,18 @@ ACTIONS = ("write", "commit", "handoff", "block", "handoff_file", "sleep", "spaw
            "pid_file", "print", "exit")
 
 
+def preset_argv(scenario: str | Path) -> list[str]:
+    """The argv of an [agents.NAME] preset that plays `scenario` (for the demo and tests)."""
+    return ["{python}", "-m", "git_orch.standin", "--scenario", str(scenario),
+            "--worktree", "{worktree}", "--handoff-file", "{handoff_file}"]
+
+
+def preset_toml(name: str, scenario: str | Path, max_runtime: str = "2m") -> str:
+    """An `[agents.NAME]` table to append to orch.toml."""
+    return (f"\n[agents.{name}]\nargv = {json.dumps(preset_argv(scenario))}\n"
+            f"max_runtime = {json.dumps(max_runtime)}\n")
+
+
 def load_scenario(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

@@ -18,7 +18,8 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
     Stays in the current package until all its tasks ended, respects
     max_active, never picks a task whose write set may overlap a live task's,
     waits for dependencies to land, and starts nothing while dispatch is drain
-    or paused. Exits 1 when nothing is recommended.
+    or paused. When nothing is recommended it says why (exit status 0 either
+    way; with --json, "task" is null and "reasons" explains).
 
     \b
     Example:
@@ -47,7 +48,7 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
         click.echo(f"{verb}: {task.id} in package {task.package}{agent} - {task.title}")
         if rec.run:
             click.echo(f"  agent pid {rec.run['pid']}, log {rec.run['log']}")
-    return 0 if task is not None else 1
+    return 0
 
 
 next = next_task  # noqa: A001 - the CLI looks commands up by name
