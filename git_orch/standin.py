@@ -25,6 +25,8 @@ table with one action key:
     [[steps]]
     pid_file = "/tmp/pids"          # write "<our pid> <sleeper pid or ->" there
     [[steps]]
+    ignore_sigterm = true           # from now on, only SIGKILL stops us
+    [[steps]]
     print = "working..."            # a line on stdout (goes to the attempt log)
     [[steps]]
     exit = 1                        # exit now with this code
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 ACTIONS = ("write", "commit", "handoff", "block", "handoff_file", "sleep", "spawn_sleeper",
-           "pid_file", "print", "exit")
+           "pid_file", "ignore_sigterm", "print", "exit")
 
 
 def preset_argv(scenario: str | Path) -> list[str]:
@@ -128,6 +131,8 @@ class Standin:
         elif "pid_file" in step:
             child = str(self.children[-1].pid) if self.children else "-"
             Path(str(step["pid_file"])).write_text(f"{os.getpid()} {child}\n")
+        elif "ignore_sigterm" in step:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         elif "print" in step:
             print(str(step["print"]), flush=True)
         elif "exit" in step:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -293,3 +294,75 @@ def test_parse_seconds(value: object, seconds: float) -> None:
     from git_orch.agents import parse_seconds
 
     assert parse_seconds(value, "x") == seconds
+
+
+def test_timeout_escalates_to_sigkill(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    steps = "[[steps]]\nignore_sigterm = true\n" + HANG_STEPS.format(pid_file=pid_file)
+    add_agent(repo, "stubborn", steps, max_runtime="1s", kill_grace="0.3s")
+    repo.start("t1")
+    orepo = OrchRepo(repo.path)
+    runner.run(orepo, "t1", "stubborn")
+    agent_pid, sleeper_pid = read_pids(pid_file)
+    runner.wait(orepo, "t1", timeout=60)
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["outcome"] == "timeout" and ended["signal"] == signal.SIGKILL
+    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+               "agent and its child to be gone", 10)
+
+
+def test_stop_between_attempts_cancels_the_retries(repo: Repo) -> None:
+    add_agent(repo, "bad", "[[steps]]\nexit = 1\n", max_attempts=3, backoff="30s")
+    repo.start("t1")
+    orepo = OrchRepo(repo.path)
+    result = runner.run(orepo, "t1", "bad")
+    wait_until(lambda: events(repo, "t1", "run-ended"), "the first attempt to end")
+    assert runner.supervisor_alive(result.supervisor_pid)  # backing off before attempt 2
+    repo.orch_ok("stop", "t1")
+    wait_until(lambda: not runner.supervisor_alive(result.supervisor_pid), "supervisor exit")
+    assert len(events(repo, "t1", "run-started")) == 1
+
+
+def test_standin_plays_a_json_scenario(repo: Repo, tmp_path: Path) -> None:
+    wt = repo.start("t1")
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"steps": [
+        {"write": "notes.txt", "content": "one\n"},
+        {"write": "notes.txt", "content": "two\n", "append": True},
+        {"commit": "Add notes", "trailers": ["Orch-Evidence: blocked: no tests for notes"]},
+        {"block": "need a person", "attempts": [2]},
+        {"exit": 7},
+    ]}))
+    proc = subprocess.run([sys.executable, "-m", "git_orch.standin", str(scenario)], cwd=wt,
+                          env={**os.environ, "ORCH_TASK": "t1", "ORCH_ATTEMPT": "1"},
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 7, proc.stderr
+    assert (wt / "notes.txt").read_text() == "one\ntwo\n"
+    message = repo.git("log", "-1", "--format=%B", "orch/t1")
+    assert "Orch-Task: t1" in message and "Orch-Evidence: blocked: no tests" in message
+    assert repo.status()["t1"]["state"] == "active"  # the block step was for attempt 2 only
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[steps]]\nfly = true\n")
+    refused = subprocess.run([sys.executable, "-m", "git_orch.standin", str(bad)], cwd=wt,
+                             capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "has no action" in refused.stderr
+
+
+def test_breaker_states_from_events() -> None:
+    from git_orch.agents import AgentPreset, Breaker
+
+    preset = AgentPreset("a", ["x"], breaker=Breaker(failures=2, window=600, cooldown=60))
+    t0 = 1_800_000_000.0
+
+    def ended(offset: float, outcome: str, agent: str = "a") -> dict[str, object]:
+        return {"agent": agent, "outcome": outcome, "ended": runner.iso(t0 + offset)}
+
+    two = [ended(0, "failed"), ended(10, "timeout"), ended(11, "failed", "other")]
+    assert runner.breaker_state(preset, two, t0 + 20).state == "open"
+    assert runner.breaker_state(preset, two, t0 + 100).state == "half-open"
+    assert runner.breaker_state(preset, two, t0 + 2000).state == "closed"  # out of window
+    healed = [*two, ended(30, "succeeded")]
+    assert runner.breaker_state(preset, healed, t0 + 40).state == "closed"
+    honest = [ended(0, "stopped"), ended(1, "blocked"), ended(2, "dead"), ended(3, "failed")]
+    state = runner.breaker_state(preset, honest, t0 + 5)
+    assert state.state == "closed" and state.failures == 1
