@@ -82,6 +82,17 @@ def expand(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+_NAME_IN_BRACES = re.compile(r"\{([a-z_]+)\}")
+
+
+def _check_placeholders(text: str, where: str) -> None:
+    """Catch typos like {worktre}: a braced lowercase name must be a placeholder."""
+    for name in _NAME_IN_BRACES.findall(text):
+        if name not in PLACEHOLDERS:
+            raise OrchError(f"{where}: unknown placeholder {{{name}}} (known: "
+                            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ")")
+
+
 def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: int) -> int:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -100,11 +111,15 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         or not all(isinstance(a, str) and a for a in argv)
     ):
         raise OrchError(f"{where}.argv must be a non-empty list of non-empty strings")
+    for part in argv:
+        _check_placeholders(part, f"{where}.argv")
     env = table.get("env", {})
     if not isinstance(env, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         raise OrchError(f"{where}.env must be a table of strings")
+    for value in env.values():
+        _check_placeholders(value, f"{where}.env")
     raw_breaker = table.get("breaker", {})
     if not isinstance(raw_breaker, Mapping):
         raise OrchError(f"{where}.breaker must be a table")

@@ -30,6 +30,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT
 
 from git_orch import dispatch, ledger
 from git_orch.config import CONFIG_NAME, Policy, config_path, load_policy, parse_policy
@@ -156,6 +157,8 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
     if "packages" not in doc:
         doc.append("packages", tomlkit.aot())
     aot = doc["packages"]
+    if not isinstance(aot, AoT):
+        raise OrchError(f"{path}: write packages as [[packages]] tables to let plan add edit it")
     target = next((p for p in aot if p.get("name") == task.package), None)
     if target is None:
         target = tomlkit.table()
@@ -163,6 +166,9 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
         aot.append(target)
     if "tasks" not in target:
         target.append("tasks", tomlkit.aot())
+    if not isinstance(target["tasks"], AoT):
+        raise OrchError(f"{path}: write the tasks of package {task.package} as "
+                        "[[packages.tasks]] tables to let plan add edit them")
     entry = tomlkit.table()
     entry["id"] = task.id
     entry["title"] = task.title

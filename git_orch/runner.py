@@ -609,9 +609,11 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0) -> list[Event]:
         "agent": att.agent, "host": hostname(), "ok": False, "outcome": STOPPED,
         "reason": f"stopped by {orepo.actor}", "exit_code": None,
     })
+    if event is not None:
+        return [event]
     st = load_task(orepo, task_id).state
-    return [a.ended for a in attempts(st) if a.run_id == att.run_id and a.ended] if event is None \
-        else [event]
+    return [a.ended for a in attempts(st)
+            if a.run_id == att.run_id and a.number == att.number and a.ended]
 
 
 # --- logs ------------------------------------------------------------------------

@@ -83,6 +83,13 @@ def test_plan_add_refusals(repo: Repo, args: list[str], message: str) -> None:
     assert (repo.path / "orch.toml").read_text() == before
 
 
+def test_plan_add_refuses_a_roadmap_it_cannot_edit(repo: Repo) -> None:
+    path = repo.path / "orch.toml"
+    path.write_text('packages = [{ name = "inline" }]\n' + path.read_text())
+    result = repo.orch("plan", "add", "--package", "inline", "--task", "a", "--title", "t")
+    assert result.code == 1 and "[[packages]] tables" in result.err
+
+
 def test_next_stays_in_the_current_package(repo: Repo) -> None:
     plan(repo, "core", "a1", "--allow", "src/a/**")
     plan(repo, "core", "a2", "--allow", "src/b/**")

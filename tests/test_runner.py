@@ -242,6 +242,12 @@ def test_run_refusals(repo: Repo) -> None:
     repo.start("t1")
     unknown = repo.orch("run", "t1", "--agent", "nope")
     assert unknown.code == 1 and "no agent preset 'nope'" in unknown.err
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[agents.typo]\nargv = ["agent", "{worktre}"]\n')
+    typo = repo.orch("run", "t1", "--agent", "ok")
+    assert typo.code == 1 and "unknown placeholder {worktre}" in typo.err
+    toml = (repo.path / "orch.toml").read_text()
+    (repo.path / "orch.toml").write_text(toml.replace('"{worktre}"', '"{worktree}"'))
     assert repo.orch("run", "missing", "--agent", "ok").code == 1
     wt = repo.worktree("t1")
     repo.orch_ok("block", "--reason", "waiting", cwd=wt)
@@ -277,7 +283,7 @@ def test_placeholders_are_substituted_per_argv_element(repo: Repo, tmp_path: Pat
         "import json, os, sys\n"
         f"open({str(out)!r}, 'w').write(json.dumps([sys.argv[1:], os.environ['MY_TASK']]))\n")
     argv = [sys.executable, str(script), "{task}", "--file={envelope}", "{worktree} x",
-            "{unknown} {{task}}"]
+            '{"k": 1} {{task}}']
     with open(repo.path / "orch.toml", "a") as handle:
         handle.write(f'\n[agents.dump]\nargv = {json.dumps(argv)}\n'
                      'env = { MY_TASK = "task={task}" }\n')
@@ -285,7 +291,7 @@ def test_placeholders_are_substituted_per_argv_element(repo: Repo, tmp_path: Pat
     runner.run(OrchRepo(repo.path), "t1", "dump", wait=True, timeout=60)
     args, env_value = json.loads(out.read_text())
     envelope = repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md"
-    assert args == ["t1", f"--file={envelope}", f"{repo.worktree('t1')} x", "{unknown} {t1}"]
+    assert args == ["t1", f"--file={envelope}", f"{repo.worktree('t1')} x", '{"k": 1} {t1}']
     assert env_value == "task=t1"
 
 
