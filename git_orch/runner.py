@@ -244,6 +244,19 @@ def attempts(state: TaskState) -> list[Attempt]:
     return list(found.values())
 
 
+def latest_run_json(state: TaskState) -> dict[str, Any] | None:
+    """The task's latest attempt for status: who runs it and how it ended."""
+    found = attempts(state)
+    if not found:
+        return None
+    att = found[-1]
+    ended = att.ended or {}
+    return {"run": att.run_id, "attempt": att.number, "agent": att.agent, "host": att.host,
+            "pid": att.pid, "started": att.started.get("started"),
+            "running": att.ended is None, "outcome": ended.get("outcome"),
+            "reason": ended.get("reason")}
+
+
 def open_attempt(state: TaskState) -> Attempt | None:
     """The latest attempt with no run-ended yet, if any."""
     for att in reversed(attempts(state)):

@@ -84,6 +84,7 @@ class TaskView:
             "error": st.error,
             "review": _review_json(st.review),
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
+            "run": runner.latest_run_json(st),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -265,6 +266,9 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
         parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
     parts.append(f"last {_age(view.last_activity, now)}")
     parts.append(f"- {view.contract.title}")
+    run = runner.latest_run_json(st)
+    if run is not None and run["running"]:
+        parts.append(f"[agent {run['agent']}, attempt {run['attempt']}]")
     detail = st.reason or st.error
     text = " ".join(parts)
     if detail:

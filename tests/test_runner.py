@@ -372,3 +372,18 @@ def test_breaker_states_from_events() -> None:
     honest = [ended(0, "stopped"), ended(1, "blocked"), ended(2, "dead"), ended(3, "failed")]
     state = runner.breaker_state(preset, honest, t0 + 5)
     assert state.state == "closed" and state.failures == 1
+
+
+def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=pid_file), kill_grace="0.5s")
+    repo.start("t1")
+    assert repo.status()["t1"]["run"] is None
+    repo.orch_ok("run", "t1", "--agent", "hang")
+    read_pids(pid_file)
+    run = repo.status()["t1"]["run"]
+    assert isinstance(run, dict) and run["running"] is True and run["agent"] == "hang"
+    assert "[agent hang, attempt 1]" in repo.orch_ok("status").out
+    repo.orch_ok("stop", "t1")
+    run = repo.status()["t1"]["run"]
+    assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
