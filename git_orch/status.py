@@ -15,7 +15,7 @@ from typing import Any
 
 import pygit2
 
-from git_orch import ledger, runner
+from git_orch import breaker, ledger, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
@@ -38,7 +38,7 @@ STALE = "stale-needs-inspection"
 CLEANUP = "cleanup-needed"
 CONFLICT = "conflict"
 LEDGER_PROBLEM = "ledger-problem"
-RUN_DEAD = runner.RUN_DEAD
+RUN_DEAD = runlog.RUN_DEAD
 RUNNING_STATES = frozenset({ACTIVE, PENDING, REJECTED})
 
 
@@ -84,7 +84,7 @@ class TaskView:
             "error": st.error,
             "review": _review_json(st.review),
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
-            "run": runner.latest_run_json(st),
+            "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -117,7 +117,7 @@ class Overview:
     problems: list[str]
     ledger_tip: str | None
     policy: Policy
-    agents: dict[str, runner.BreakerState] = field(default_factory=dict)
+    agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,7 +187,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.extend(f"task {task_id}: {p}" for p in view.problems)
     tip = str(snap.tip) if snap.tip is not None else None
     try:
-        breakers = runner.breakers(policy, [v.state for v in views], now)
+        breakers = breaker.breakers(policy, [v.state for v in views], now)
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
@@ -217,7 +217,7 @@ def _derive(
             view.flags.append(STALE)
     if st.state in ENDED and (head is not None or view.worktree_present):
         view.flags.append(CLEANUP)
-    if runner.dead_attempt(st) is not None:
+    if runlog.dead_attempt(st) is not None:
         view.flags.append(RUN_DEAD)
     if st.conflicts:
         view.flags.append(CONFLICT)
@@ -266,7 +266,7 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
         parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
     parts.append(f"last {_age(view.last_activity, now)}")
     parts.append(f"- {view.contract.title}")
-    run = runner.latest_run_json(st)
+    run = runlog.latest_run_json(st)
     if run is not None and run["running"]:
         parts.append(f"[agent {run['agent']}, attempt {run['attempt']}]")
     detail = st.reason or st.error

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch import agents, runner
+from git_orch import agents, breaker, procs, runlog, runner
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env
@@ -83,13 +83,13 @@ class Supervisor:
                 break
             if retry:
                 policy = load_policy(self.orepo)
-                found = runner.breakers(policy, runner._all_states(self.orepo))
+                found = breaker.breakers(policy, runlog.all_states(self.orepo))
                 if found[self.preset.name].state == "open":
                     print(f"agent {self.preset.name}: breaker open; not retrying", flush=True)
                     break
             attempt = 1 + sum(1 for e in state.runs if e.get("type") == "run-started")
             ended = self.attempt(attempt, Path(state.worktree or "."))
-            if self.stop_requested or ended.get("outcome") not in runner.BREAKER_OUTCOMES:
+            if self.stop_requested or ended.get("outcome") not in runlog.BREAKER_OUTCOMES:
                 break
         return 0
 
@@ -116,7 +116,7 @@ class Supervisor:
         log = runner.log_path(orepo, task_id, attempt)
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
-            "host": hostname(), "supervisor_pid": os.getpid(), "started": runner.iso(),
+            "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
         }
         with open(log, "wb") as out:
@@ -126,30 +126,30 @@ class Supervisor:
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                 )
             except OSError as exc:
-                started = runner.record_started(orepo, task_id, {**fields, "pid": None,
+                started = runlog.record_started(orepo, task_id, {**fields, "pid": None,
                                                                  "pgid": None})
                 self.report(f"started {attempt} -")
                 return self.end(started, attempt, {
-                    "ok": False, "outcome": runner.LAUNCH_FAILED, "exit_code": None,
+                    "ok": False, "outcome": runlog.LAUNCH_FAILED, "exit_code": None,
                     "reason": f"cannot launch {argv[0]}: {exc.strerror or exc}",
                 })
-            started = runner.record_started(orepo, task_id, {**fields, "pid": proc.pid,
+            started = runlog.record_started(orepo, task_id, {**fields, "pid": proc.pid,
                                                              "pgid": proc.pid})
             self.open = (started, attempt)
             self.report(f"started {attempt} {proc.pid}")
             how = self.watch(proc)
         # Whatever the agent left running in its group goes with it.
-        runner.kill_group(proc.pid, self.preset.kill_grace)
+        procs.kill_group(proc.pid, self.preset.kill_grace)
         code = proc.returncode
-        if how == runner.TIMEOUT:
-            verdict = {"ok": False, "outcome": runner.TIMEOUT, "exit_code": code,
+        if how == runlog.TIMEOUT:
+            verdict = {"ok": False, "outcome": runlog.TIMEOUT, "exit_code": code,
                        "reason": f"timed out after {self.preset.max_runtime:g}s; "
                                  "process group killed"}
-        elif how == runner.STOPPED:
-            verdict = {"ok": False, "outcome": runner.STOPPED, "exit_code": code,
+        elif how == runlog.STOPPED:
+            verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
-            verdict = runner.judge(orepo, task_id, started, code, handoff)
+            verdict = runlog.judge(orepo, task_id, started, code, handoff)
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
@@ -164,19 +164,19 @@ class Supervisor:
                 pass
             over = time.monotonic() > deadline
             if self.stop_requested or over:
-                runner.kill_group(proc.pid, self.preset.kill_grace,
+                procs.kill_group(proc.pid, self.preset.kill_grace,
                                   exited=lambda: proc.poll() is not None)
                 proc.wait()
-                return runner.STOPPED if self.stop_requested else runner.TIMEOUT
+                return runlog.STOPPED if self.stop_requested else runlog.TIMEOUT
 
     def end(self, started: Event, attempt: int, verdict: dict[str, Any]) -> dict[str, Any]:
         fields = {"agent": self.preset.name, "host": hostname(), **verdict}
-        runner.record_ended(self.orepo, self.task_id, self.run_id, attempt, fields)
+        runlog.record_ended(self.orepo, self.task_id, self.run_id, attempt, fields)
         self.open = None
         try:
             policy = load_policy(self.orepo)
-            runner.save_breakers(self.orepo,
-                                 runner.breakers(policy, runner._all_states(self.orepo)))
+            breaker.save_breakers(self.orepo,
+                                 breaker.breakers(policy, runlog.all_states(self.orepo)))
         except (OrchError, OSError) as exc:
             print(f"could not save breaker cache: {exc}", flush=True)
         print(f"attempt {attempt}: {verdict.get('outcome')} {verdict.get('reason') or ''}",
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         except BlockingIOError:
             raise OrchError(f"another supervisor is running for task {args.task}") from None
         info = {"pid": os.getpid(), "run": args.run, "agent": args.agent, "host": hostname(),
-                "started": runner.iso()}
+                "started": runlog.iso()}
         runner.supervisor_file(orepo, args.task).write_text(json.dumps(info))
         sup = Supervisor(orepo, args.task, args.agent, args.run, ready)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -224,7 +224,7 @@ def _fail(sup: Supervisor | None, ready: IO[str] | None, why: str) -> None:
     if sup is not None and sup.open is not None:
         started, attempt = sup.open
         try:
-            sup.end(started, attempt, {"ok": False, "outcome": runner.FAILED,
+            sup.end(started, attempt, {"ok": False, "outcome": runlog.FAILED,
                                        "exit_code": None, "reason": why})
         except Exception:  # noqa: BLE001 - nothing more we can do; the run shows as dead
             traceback.print_exc()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import Repo
 
-from git_orch import runner
+from git_orch import breaker, procs, runlog, runner
 from git_orch.repo import OrchRepo
 
 OK_STEPS = """
@@ -146,7 +146,7 @@ def test_timeout_kills_the_whole_process_group(repo: Repo, tmp_path: Path) -> No
     (ended,) = events(repo, "t1", "run-ended")
     assert ended["outcome"] == "timeout" and ended["ok"] is False
     assert "timed out after 1s" in ended["reason"]
-    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+    wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "agent and its child to be gone", 10)
 
 
@@ -194,7 +194,7 @@ def test_stop_kills_the_agent_and_records_it(repo: Repo, tmp_path: Path) -> None
     assert "attempt 1: stopped" in stopped.out
     (ended,) = events(repo, "t1", "run-ended")
     assert ended["outcome"] == "stopped"
-    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+    wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "agent and its child to be gone", 10)
     nothing = repo.orch("stop", "t1")
     assert nothing.code == 1 and "no run going" in nothing.err
@@ -222,7 +222,7 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
     agent_pid, sleeper_pid = read_pids(pid_file)
     assert runner.dead_runs(orepo) == []
     os.kill(result.supervisor_pid, signal.SIGKILL)
-    wait_until(lambda: not runner.supervisor_alive(result.supervisor_pid), "supervisor death")
+    wait_until(lambda: not procs.supervisor_alive(result.supervisor_pid), "supervisor death")
     dead = runner.dead_runs(orepo)
     assert [(d.task_id, d.number, d.supervisor_pid) for d in dead] == [
         ("t1", 1, result.supervisor_pid)]
@@ -230,9 +230,9 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
     assert "run-dead" in view["flags"]
     assert "[run-dead]" in repo.orch_ok("status").out
     # The agent outlived its supervisor; stop closes the run and kills it.
-    assert runner.pid_alive(agent_pid)
+    assert procs.pid_alive(agent_pid)
     repo.orch_ok("stop", "t1")
-    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+    wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]
 
@@ -313,7 +313,7 @@ def test_timeout_escalates_to_sigkill(repo: Repo, tmp_path: Path) -> None:
     runner.wait(orepo, "t1", timeout=60)
     (ended,) = events(repo, "t1", "run-ended")
     assert ended["outcome"] == "timeout" and ended["signal"] == signal.SIGKILL
-    wait_until(lambda: not runner.pid_alive(agent_pid) and not runner.pid_alive(sleeper_pid),
+    wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "agent and its child to be gone", 10)
 
 
@@ -323,9 +323,9 @@ def test_stop_between_attempts_cancels_the_retries(repo: Repo) -> None:
     orepo = OrchRepo(repo.path)
     result = runner.run(orepo, "t1", "bad")
     wait_until(lambda: events(repo, "t1", "run-ended"), "the first attempt to end")
-    assert runner.supervisor_alive(result.supervisor_pid)  # backing off before attempt 2
+    assert procs.supervisor_alive(result.supervisor_pid)  # backing off before attempt 2
     repo.orch_ok("stop", "t1")
-    wait_until(lambda: not runner.supervisor_alive(result.supervisor_pid), "supervisor exit")
+    wait_until(lambda: not procs.supervisor_alive(result.supervisor_pid), "supervisor exit")
     assert len(events(repo, "t1", "run-started")) == 1
 
 
@@ -361,16 +361,16 @@ def test_breaker_states_from_events() -> None:
     t0 = 1_800_000_000.0
 
     def ended(offset: float, outcome: str, agent: str = "a") -> dict[str, object]:
-        return {"agent": agent, "outcome": outcome, "ended": runner.iso(t0 + offset)}
+        return {"agent": agent, "outcome": outcome, "ended": runlog.iso(t0 + offset)}
 
     two = [ended(0, "failed"), ended(10, "timeout"), ended(11, "failed", "other")]
-    assert runner.breaker_state(preset, two, t0 + 20).state == "open"
-    assert runner.breaker_state(preset, two, t0 + 100).state == "half-open"
-    assert runner.breaker_state(preset, two, t0 + 2000).state == "closed"  # out of window
+    assert breaker.breaker_state(preset, two, t0 + 20).state == "open"
+    assert breaker.breaker_state(preset, two, t0 + 100).state == "half-open"
+    assert breaker.breaker_state(preset, two, t0 + 2000).state == "closed"  # out of window
     healed = [*two, ended(30, "succeeded")]
-    assert runner.breaker_state(preset, healed, t0 + 40).state == "closed"
+    assert breaker.breaker_state(preset, healed, t0 + 40).state == "closed"
     honest = [ended(0, "stopped"), ended(1, "blocked"), ended(2, "dead"), ended(3, "failed")]
-    state = runner.breaker_state(preset, honest, t0 + 5)
+    state = breaker.breaker_state(preset, honest, t0 + 5)
     assert state.state == "closed" and state.failures == 1
 
 
