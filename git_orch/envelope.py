@@ -16,14 +16,20 @@ def _items(values: list[str], empty: str) -> str:
 
 
 def render(contract: Contract, worktree: Path | None, handoff_file: Path,
-           main_branch: str) -> str:
+           main_branch: str, feedback: list[str] | None = None) -> str:
+    """The envelope text; `feedback` (review findings of a rejected task) comes first."""
     task = contract.task_id
+    rework = ""
+    if feedback:
+        lines = "\n".join(f"- {item}" for item in feedback)
+        rework = (f"## Rework\n\nA reviewer rejected the previous hand-off. Fix this first, "
+                  f"on top of the commits already on the branch:\n{lines}\n\n")
     body = contract.body.strip() or "(no further description)"
     where = str(worktree) if worktree else "(no worktree: check out the branch yourself)"
     return f"""\
 # Task {task}: {contract.title}
 
-## Goal
+{rework}## Goal
 
 {body}
 

@@ -36,6 +36,22 @@ LAUNCH_FAILED = "launch-failed"
 BREAKER_OUTCOMES = frozenset({FAILED, TIMEOUT, LAUNCH_FAILED})
 
 
+def run_dir(orepo: OrchRepo, task_id: str) -> Path:
+    """Per-machine run files of a task: logs, envelope, supervisor state."""
+    return orepo.runtime_dir / "runs" / task_id
+
+
+def log_activity(orepo: OrchRepo, task_id: str) -> float | None:
+    """When an agent of this task last wrote to its log (a sign of life), if ever."""
+    times = []
+    for path in run_dir(orepo, task_id).glob("attempt-*.log"):
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times) if times else None
+
+
 def iso(stamp: float | None = None) -> str:
     moment = datetime.fromtimestamp(time.time() if stamp is None else stamp, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -41,9 +41,10 @@ from git_orch.runlog import (
     record_ended,
 )
 from git_orch.runlog import dead_runs as dead_runs  # the heartbeat calls runner.dead_runs
+from git_orch.runlog import run_dir as run_dir
 from git_orch.start import StartRequest, StartResult
 from git_orch.start import start as start_task
-from git_orch.state import ACTIVE, REJECTED
+from git_orch.state import ACTIVE, REJECTED, TaskState
 from git_orch.tasks import load_task
 
 RUNNABLE = frozenset({ACTIVE, REJECTED})
@@ -51,10 +52,6 @@ READY_TIMEOUT = 60.0
 
 
 # --- paths -------------------------------------------------------------------
-
-
-def run_dir(orepo: OrchRepo, task_id: str) -> Path:
-    return orepo.runtime_dir / "runs" / task_id
 
 
 def log_path(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
@@ -149,13 +146,27 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
     return preset
 
 
+def review_feedback(state: TaskState) -> list[str]:
+    """Why a rejected task was rejected: the reason and the latest review's findings."""
+    if state.state != REJECTED:
+        return []
+    found = [state.reason] if state.reason else []
+    findings = (state.review or {}).get("findings")
+    if isinstance(findings, list):
+        for item in findings:
+            if isinstance(item, dict):
+                item = item.get("message") or item.get("text") or json.dumps(item, sort_keys=True)
+            found.append(" ".join(str(item).split()))
+    return found
+
+
 def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
     """The envelope for one attempt (it names that attempt's handoff file)."""
     policy = load_policy(orepo)
     task = load_task(orepo, task_id)
     worktree = Path(task.state.worktree) if task.state.worktree else None
     text = envelope.render(task.contract, worktree, handoff_path(orepo, task_id, attempt),
-                           policy.main_branch)
+                           policy.main_branch, review_feedback(task.state))
     return envelope.write(envelope_path(orepo, task_id), text)
 
 

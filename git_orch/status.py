@@ -210,6 +210,7 @@ def _derive(
         repo = orepo.pygit
         view.commits = _count_commits(repo, head, view.contract.base)
         activity.append(float(peel(repo, head, pygit2.Commit).commit_time))
+    activity.append(runlog.log_activity(orepo, view.task_id))  # an agent writing its log
     known = [a for a in activity if a is not None]
     view.last_activity = max(known) if known else None
     if st.state in RUNNING_STATES and view.last_activity is not None:

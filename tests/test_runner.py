@@ -21,6 +21,7 @@ from conftest import Repo
 
 from git_orch import breaker, procs, runlog, runner
 from git_orch.repo import OrchRepo
+from git_orch.tasks import record, transition
 
 OK_STEPS = """
 [[steps]]
@@ -387,3 +388,46 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
+
+
+def test_rework_envelope_carries_the_review_feedback(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    wt = repo.start("t1", "--allow", "src/**")
+    repo.write("src/first.py", "x = 1\n", cwd=wt)
+    head = repo.commit_all("First try\n\nOrch-Task: t1", cwd=wt)
+    orepo = OrchRepo(repo.path)
+    transition(orepo, "t1", {"type": "handoff", "head": head, "summary": "s", "risks": []})
+    record(orepo, "t1", lambda _st: [{"type": "reviewed", "head": head, "verdict": "fail",
+                                      "findings": ["no test for first.py"]}])
+    transition(orepo, "t1", {"type": "rejected", "reason": "untested"})
+    result = runner.run(orepo, "t1", "ok", wait=True, timeout=60)
+    assert result.ok is True
+    text = (repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md").read_text()
+    assert "## Rework" in text and "- untested" in text and "- no test for first.py" in text
+
+
+def test_two_runs_at_once_start_one_agent(repo: Repo, tmp_path: Path) -> None:
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=tmp_path / "pids"), kill_grace="0.5s")
+    repo.start("t1")
+    argv = [sys.executable, "-m", "git_orch", "run", "t1", "--agent", "hang"]
+    procs_ = [subprocess.Popen(argv, cwd=repo.path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs_]
+    try:
+        assert sorted(code for code, _ in outcomes) == [0, 1], outcomes
+        loser = next(err for code, err in outcomes if code == 1)
+        assert "already has a run going" in loser or "another supervisor" in loser
+        assert len(events(repo, "t1", "run-started")) == 1
+    finally:
+        repo.orch("stop", "t1")
+
+
+def test_a_writing_agent_keeps_its_task_from_going_stale(repo: Repo) -> None:
+    path = repo.path / "orch.toml"
+    path.write_text(path.read_text().replace('stale_after = "2h"', 'stale_after = "1s"'))
+    repo.start("t1")
+    wait_until(lambda: "stale-needs-inspection" in repo.status()["t1"]["flags"], "staleness")
+    log = repo.path / ".git" / "orch" / "runs" / "t1" / "attempt-1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("still working\n")
+    assert "stale-needs-inspection" not in repo.status()["t1"]["flags"]
