@@ -223,11 +223,15 @@ def _has_commits(orepo: OrchRepo, task_id: str, base: str) -> bool:
     return next(iter(walker), None) is not None
 
 
-def judge(orepo: OrchRepo, task_id: str, started: Event, exit_code: int | None,
+def judge(orepo: OrchRepo, task_id: str, since: int, exit_code: int | None,
           handoff_file: Path) -> dict[str, Any]:
-    """The signals of a finished attempt and whether together they mean success."""
+    """The signals of a finished attempt and whether together they mean success.
+
+    `since` is the log's largest lamport just before the agent was spawned: a
+    fast agent may hand off before its run-started is even written.
+    """
     task = load_task(orepo, task_id)
-    after = [e for e in task.log.events if e["lamport"] > started.get("lamport", 0)]
+    after = [e for e in task.log.events if e["lamport"] > since]
     handed_off = any(e.get("type") == "handoff" for e in after)
     blocked = [e for e in after if e.get("type") == "blocked"]
     signals = {

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from git_orch import agents, envelope, ledger
+from git_orch import agents, envelope, ledger, roadmap
 from git_orch.breaker import check_breaker
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
@@ -98,8 +98,6 @@ def choose_agent(orepo: OrchRepo, policy: Policy, task_id: str, agent: str | Non
     """--agent, else the roadmap task's agent, else [orch].default_agent or the only preset."""
     if agent:
         return agent
-    from git_orch import roadmap  # local: roadmap imports status, which imports us
-
     planned = roadmap.find_task(roadmap.load(policy), task_id)
     if planned is not None and planned.agent:
         return planned.agent
@@ -192,7 +190,10 @@ def run(orepo: OrchRepo, task_id: str, agent: str | None = None, *, wait: bool =
         os.close(read_fd)
     kind, _, rest = line.partition(" ")
     if kind != "started":
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # still busy; its log says what it does
         detail = rest or f"exited before starting the agent (see {folder / 'supervisor.log'})"
         raise OrchError(f"run of {task_id} did not start: {detail}")
     attempt_text, _, pid_text = rest.partition(" ")
@@ -332,7 +333,6 @@ def logs(orepo: OrchRepo, task_id: str, write: Callable[[bytes], None],
                 continue
             return
         time.sleep(poll)
-
 
 
 def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,

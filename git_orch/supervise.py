@@ -119,6 +119,7 @@ class Supervisor:
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
         }
+        since = load_task(orepo, task_id).log.max_lamport
         with open(log, "wb") as out:
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
@@ -149,7 +150,7 @@ class Supervisor:
             verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
-            verdict = runlog.judge(orepo, task_id, started, code, handoff)
+            verdict = runlog.judge(orepo, task_id, since, code, handoff)
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
