@@ -155,6 +155,8 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
     except TOMLKitError as exc:
         raise OrchError(f"{path}: not valid TOML: {exc}") from None
     if "packages" not in doc:
+        if not text.endswith("\n\n"):
+            doc.add(tomlkit.nl())  # a blank line between what was there and the roadmap
         doc.append("packages", tomlkit.aot())
     aot = doc["packages"]
     if not isinstance(aot, AoT):

@@ -65,6 +65,12 @@ def preset_toml(name: str, scenario: str | Path, max_runtime: str = "2m") -> str
             f"max_runtime = {json.dumps(max_runtime)}\n")
 
 
+def write_scenario(path: Path, steps: list[dict[str, Any]]) -> Path:
+    """Write a JSON scenario (the demo builds its agents' scripts with this)."""
+    path.write_text(json.dumps({"steps": steps}, indent=2), encoding="utf-8")
+    return path
+
+
 def load_scenario(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

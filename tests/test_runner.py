@@ -21,6 +21,7 @@ from conftest import Repo
 
 from git_orch import breaker, procs, runlog, runner
 from git_orch.repo import OrchRepo
+from git_orch.standin import write_scenario
 from git_orch.tasks import record, transition
 
 OK_STEPS = """
@@ -332,14 +333,13 @@ def test_stop_between_attempts_cancels_the_retries(repo: Repo) -> None:
 
 def test_standin_plays_a_json_scenario(repo: Repo, tmp_path: Path) -> None:
     wt = repo.start("t1")
-    scenario = tmp_path / "s.json"
-    scenario.write_text(json.dumps({"steps": [
+    scenario = write_scenario(tmp_path / "s.json", [
         {"write": "notes.txt", "content": "one\n"},
         {"write": "notes.txt", "content": "two\n", "append": True},
         {"commit": "Add notes", "trailers": ["Orch-Evidence: blocked: no tests for notes"]},
         {"block": "need a person", "attempts": [2]},
         {"exit": 7},
-    ]}))
+    ])
     proc = subprocess.run([sys.executable, "-m", "git_orch.standin", str(scenario)], cwd=wt,
                           env={**os.environ, "ORCH_TASK": "t1", "ORCH_ATTEMPT": "1"},
                           capture_output=True, text=True, check=False)

@@ -48,6 +48,8 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
         click.echo(f"{verb}: {task.id} in package {task.package}{agent} - {task.title}")
         if rec.run:
             click.echo(f"  agent pid {rec.run['pid']}, log {rec.run['log']}")
+        elif not rec.started:
+            click.echo("  start it with: git orch next --start")
     return 0
 
 
