@@ -431,3 +431,18 @@ def test_a_writing_agent_keeps_its_task_from_going_stale(repo: Repo) -> None:
     log.parent.mkdir(parents=True)
     log.write_text("still working\n")
     assert "stale-needs-inspection" not in repo.status()["t1"]["flags"]
+
+
+def test_logs_follow_moves_on_to_the_retry(repo: Repo) -> None:
+    steps = ('[[steps]]\nprint = "first try"\nattempts = [1]\n'
+             '[[steps]]\nexit = 1\nattempts = [1]\n'
+             '[[steps]]\nprint = "second try"\n[[steps]]\nexit = 0\n')
+    add_agent(repo, "flaky", steps, max_attempts=2, backoff="1s")
+    repo.start("t1")
+    repo.orch_ok("run", "t1", "--agent", "flaky")
+    followed = repo.orch_ok("logs", "t1", "-f").out
+    assert "first try" in followed and "--- attempt 2 ---" in followed
+    assert followed.index("first try") < followed.index("second try")
+    first = repo.orch_ok("logs", "t1", "--attempt", "1").out
+    assert "first try" in first and "second try" not in first
+    assert repo.orch("logs", "t1", "--attempt", "9").code == 1
