@@ -124,11 +124,19 @@ class Attempt:
 
 
 def attempts(state: TaskState) -> list[Attempt]:
-    """Pair run-started and run-ended events by (run, attempt), in start order."""
+    """Pair run-started and run-ended events by (run, attempt), in start order.
+
+    A run-started without a string run id and host and an integer attempt is
+    malformed (hand-written or from a buggy tool) and ignored, so it can never
+    hold a task as "running" forever.
+    """
     found: dict[tuple[object, object], Attempt] = {}
     for event in state.runs:
         key = (event.get("run"), event.get("attempt"))
         if event.get("type") == "run-started":
+            if not (isinstance(key[0], str) and isinstance(event.get("host"), str)
+                    and isinstance(key[1], int) and not isinstance(key[1], bool)):
+                continue
             found.setdefault(key, Attempt(event))
         elif event.get("type") == "run-ended" and key in found and found[key].ended is None:
             found[key].ended = event

@@ -255,12 +255,24 @@ def read_supervisor(orepo: OrchRepo, task_id: str) -> dict[str, Any]:
 # --- stop ------------------------------------------------------------------------
 
 
-def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0) -> list[Event]:
-    """Stop a task's run: the supervisor kills the agent's group and records `stopped`."""
+def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False) -> list[Event]:
+    """Stop a task's run: the supervisor kills the agent's group and records `stopped`.
+
+    A run on another host can only be killed there; with force, its end is
+    recorded here (outcome dead) for a machine that is gone for good.
+    """
     st = load_task(orepo, task_id).state
     att = open_attempt(st)
     if att is not None and att.host != hostname():
-        raise OrchError(f"task {task_id} runs on {att.host}: stop it there")
+        if not force:
+            raise OrchError(f"task {task_id} runs on {att.host}: stop it there "
+                            "(or --force if that machine is gone: records the end, kills nothing)")
+        event = record_ended(orepo, task_id, att.run_id, att.number, {
+            "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
+            "reason": f"closed from {hostname()} by {orepo.actor}; the run was on {att.host}",
+            "exit_code": None,
+        })
+        return [event] if event else []
     sup = read_supervisor(orepo, task_id).get("pid")
     stopped_something = False
     if supervisor_alive(sup, task_id):

@@ -229,3 +229,21 @@ def test_template_presets_parse_when_uncommented(repo: Repo) -> None:
     proc = subprocess.run([sys.executable, "-m", "git_orch.standin", "--help"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "scenario" in proc.stdout
+
+
+@pytest.mark.parametrize("roadmap,message", [
+    ('[[packages]]\ntitle = "x"\n', "needs a name"),
+    ('[[packages]]\nname = "p"\n[[packages.tasks]]\nid = "a"\n', "needs id and title"),
+    ('[[packages]]\nname = "p"\n[[packages.tasks]]\nid = "a"\ntitle = "t"\n'
+     '[[packages.tasks]]\nid = "a"\ntitle = "u"\n', "planned twice"),
+    ('[[packages]]\nname = "p"\n[[packages.tasks]]\nid = "a"\ntitle = "t"\n'
+     'depends_on = "b"\n', "depends_on must be a list of strings"),
+    ('[[packages]]\nname = "p"\n[[packages.tasks]]\nid = "-a"\ntitle = "t"\n', "not allowed"),
+])
+def test_malformed_roadmap_is_refused_clearly(repo: Repo, roadmap: str, message: str) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write("\n" + roadmap)
+    for args in (["next"], ["plan", "show"]):
+        result = repo.orch(*args)
+        assert result.code == 1 and message in result.err, (args, result.err)
+        assert len(result.err.strip().splitlines()) == 1

@@ -446,3 +446,42 @@ def test_logs_follow_moves_on_to_the_retry(repo: Repo) -> None:
     first = repo.orch_ok("logs", "t1", "--attempt", "1").out
     assert "first try" in first and "second try" not in first
     assert repo.orch("logs", "t1", "--attempt", "9").code == 1
+
+
+def test_foreign_and_malformed_runs(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    repo.start("t1", "--allow", "src/**")
+    orepo = OrchRepo(repo.path)
+    # Hand-written garbage never counts as a running agent.
+    record(orepo, "t1", lambda _st: [{"type": "run-started", "run": 5, "attempt": "x"}])
+    assert repo.status()["t1"]["run"] is None
+    # A run recorded by another machine is not judged (nor killed) here.
+    record(orepo, "t1", lambda _st: [{"type": "run-started", "run": "abc", "attempt": 1,
+                                      "agent": "ok", "host": "elsewhere", "pid": 1,
+                                      "supervisor_pid": 1}])
+    assert "run-dead" not in repo.status()["t1"]["flags"]
+    busy = repo.orch("run", "t1", "--agent", "ok")
+    assert busy.code == 1 and "run going on elsewhere" in busy.err
+    refused = repo.orch("stop", "t1")
+    assert refused.code == 1 and "stop it there" in refused.err
+    forced = repo.orch_ok("stop", "t1", "--force", "--json").json()
+    assert isinstance(forced, dict) and forced["ended"][0]["outcome"] == "dead"
+    assert runner.run(orepo, "t1", "ok", wait=True, timeout=60).ok is True
+
+
+@pytest.mark.parametrize("table,message", [
+    ('argv = "codex exec"', "argv must be a non-empty list"),
+    ('argv = ["a"]\nenv = { X = 1 }', "env must be a table of strings"),
+    ('argv = ["a"]\nmax_runtime = "soon"', "bad duration 'soon'"),
+    ('argv = ["a"]\nmax_attempts = 0', "max_attempts must be an integer >= 1"),
+    ('argv = ["a"]\nbreaker = { failures = "many" }', "breaker.failures must be an integer"),
+])
+def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f"\n[agents.bad]\n{table}\n")
+    repo.start("t1")
+    result = repo.orch("run", "t1", "--agent", "bad")
+    assert result.code == 1 and message in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    status = repo.orch_ok("status", "--json").json()
+    assert isinstance(status, dict) and any("agent presets" in p for p in status["problems"])

@@ -78,18 +78,21 @@ def logs(ctx: click.Context, task_id: str, attempt: int | None, follow: bool) ->
 
 @click.command()
 @click.argument("task_id", metavar="ID")
+@click.option("--force", is_flag=True,
+              help="For a run on another (dead) machine: record its end without killing.")
 @json_option
 @click.pass_context
-def stop(ctx: click.Context, task_id: str, as_json: bool) -> None:
+def stop(ctx: click.Context, task_id: str, force: bool, as_json: bool) -> None:
     """Stop a task's agent run: kill its process group, record run-ended (stopped).
 
     Also closes a dead run (its supervisor died) and kills what is left of it.
+    Runs on another machine are stopped there; --force only records their end.
 
     \b
     Example:
       git orch stop fix-login
     """
-    ended = runner.stop(open_repo(ctx), task_id)
+    ended = runner.stop(open_repo(ctx), task_id, force=force)
     if as_json:
         emit_json({"task": task_id, "ended": ended})
         return
