@@ -146,9 +146,18 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
         check_single_line("--gate", gate)
     if find_task(packages, task.id) is not None:
         raise OrchError(f"task {task.id!r} is already in the roadmap")
-    known = {t.id for p in packages for t in p.tasks} | set(ledger.task_refs(orepo))
+    # Packages are worked in order, so a dependency must come from this package
+    # or an earlier one: a later one would never start while this one is open.
+    names = [p.name for p in packages]
+    upto = names.index(task.package) + 1 if task.package in names else len(names)
+    earlier = {t.id for p in packages[:upto] for t in p.tasks}
+    later = {t.id for p in packages[upto:] for t in p.tasks}
+    recorded = set(ledger.task_refs(orepo))
     for dep in task.depends_on:
-        if dep not in known:
+        if dep in later and dep not in recorded:
+            raise OrchError(f"--depends-on {dep}: it is in a later package, which cannot "
+                            f"start while {task.package} is open")
+        if dep not in earlier | later | recorded:
             raise OrchError(f"--depends-on {dep}: no such task in the roadmap or the ledger")
     try:
         doc = tomlkit.parse(text)

@@ -72,11 +72,13 @@ def test_plan_add_keeps_comments_and_layout(repo: Repo) -> None:
 @pytest.mark.parametrize("args,message", [
     (["--task", "login"], "already in the roadmap"),
     (["--task", "x", "--depends-on", "ghost"], "no such task"),
+    (["--task", "x", "--depends-on", "later"], "in a later package"),
     (["--task", "x", "--allow", ":(exclude)src"], "pathspec magic"),
     (["--task", "bad id"], "not allowed"),
 ])
 def test_plan_add_refusals(repo: Repo, args: list[str], message: str) -> None:
     plan(repo, "auth", "login")
+    plan(repo, "docs", "later")
     before = (repo.path / "orch.toml").read_text()
     result = repo.orch("plan", "add", "--package", "auth", "--title", "t", *args)
     assert result.code == 1 and message in result.err
