@@ -275,6 +275,10 @@ def test_start_with_agent_checks_it_first(repo: Repo) -> None:
     orepo = OrchRepo(repo.path)
     runner.wait(orepo, "t1", timeout=60)
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
+    waited = repo.orch("start", "t2", "--title", "Change", "--agent", "ok", "--wait", "--json")
+    assert waited.code == 0, waited.err
+    data = waited.json()
+    assert isinstance(data, dict) and data["run"]["ok"] is True
 
 
 def test_placeholders_are_substituted_per_argv_element(repo: Repo, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from git_orch.start import StartRequest
 @click.option("--gate", multiple=True, help="Check the worker must pass and claim (repeatable).")
 @click.option("--no-worktree", is_flag=True, help="Record task and branch only (remote worker).")
 @click.option("--agent", help="Launch this agent preset on the task (see git orch run).")
+@click.option("--wait", is_flag=True, help="With --agent: wait until the run is over.")
 @json_option
 @click.pass_context
 def start(
@@ -31,8 +32,9 @@ def start(
     gate: tuple[str, ...],
     no_worktree: bool,
     agent: str | None,
+    wait: bool,
     as_json: bool,
-) -> None:
+) -> int:
     """Open a bounded task: contract, branch orch/ID, worktree, ledger entry.
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
@@ -62,6 +64,7 @@ def start(
             worktree=not no_worktree,
         ),
         agent,
+        wait=wait,
     )
     if as_json:
         emit_json(
@@ -75,10 +78,14 @@ def start(
                 "run": run.to_json() if run else None,
             }
         )
-        return
+        return 1 if run and wait and not run.ok else 0
     click.echo(f"started {result.task_id}: branch {result.branch} at {result.base[:12]}")
     if result.worktree:
         click.echo(f"worktree {result.worktree}")
     if run:
         click.echo(f"agent {run.agent} running: attempt {run.attempt}, pid {run.agent_pid}, "
                    f"log {run.log}")
+        for ended in run.ended:
+            reason = f" ({ended.get('reason')})" if ended.get("reason") else ""
+            click.echo(f"attempt {ended.get('attempt')}: {ended.get('outcome')}{reason}")
+    return 1 if run and wait and not run.ok else 0
