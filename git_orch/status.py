@@ -15,7 +15,7 @@ from typing import Any
 
 import pygit2
 
-from git_orch import breaker, ledger, runlog
+from git_orch import breaker, dispatch, ledger, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
@@ -118,6 +118,7 @@ class Overview:
     ledger_tip: str | None
     policy: Policy
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
+    dispatch: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +128,7 @@ class Overview:
             "tasks": [t.to_json() for t in self.tasks],
             "problems": self.problems,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
+            "dispatch": self.dispatch,
         }
 
 
@@ -191,7 +193,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
-    return Overview(views, problems, tip, policy, breakers)
+    return Overview(views, problems, tip, policy, breakers, dispatch.current(orepo))
 
 
 def _derive(
@@ -296,6 +298,11 @@ def render_text(overview: Overview, recent: int = 5) -> str:
             landed.append(view)
     landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
     out: list[str] = []
+    mode = overview.dispatch.get("mode")
+    if mode and mode != dispatch.ACTIVE:
+        note = overview.dispatch.get("note")
+        out.append(f"Dispatch: {mode}" + (f" ({note})" if note else "")
+                   + ": git orch next starts nothing")
     out.append(f"Needs you ({len(needs)})")
     out.extend(_line(v, now, why) for v, why in needs)
     if not needs:

@@ -168,6 +168,9 @@ def test_dispatch_drain_and_paused_start_nothing(repo: Repo) -> None:
     assert "a1" not in repo.status()
     repo.orch_ok("dispatch", "paused")
     assert "dispatch is paused" in nxt(repo)["reasons"][0]
+    assert repo.orch_ok("status").out.startswith("Dispatch: paused: git orch next starts nothing")
+    status = repo.orch_ok("status", "--json").json()
+    assert isinstance(status, dict) and status["dispatch"]["mode"] == "paused"
     state = repo.orch_ok("dispatch", "--json").json()
     assert isinstance(state, dict) and state["mode"] == "paused"
     assert "paused" in repo.orch_ok("dispatch").out
