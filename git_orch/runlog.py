@@ -137,7 +137,7 @@ def attempts(state: TaskState) -> list[Attempt]:
             if not (isinstance(key[0], str) and isinstance(event.get("host"), str)
                     and isinstance(key[1], int) and not isinstance(key[1], bool)):
                 continue
-            found.setdefault(key, Attempt(event))
+            found.setdefault(key, Attempt({**event, "task": state.task_id}))
         elif event.get("type") == "run-ended" and key in found and found[key].ended is None:
             found[key].ended = event
     return list(found.values())
