@@ -489,3 +489,20 @@ def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and any("agent presets" in p for p in status["problems"])
+
+
+def test_a_new_run_closes_a_dead_one_first(repo: Repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=pid_file), kill_grace="0.5s")
+    add_agent(repo, "ok", OK_STEPS)
+    repo.start("t1", "--allow", "src/**")
+    orepo = OrchRepo(repo.path)
+    first = runner.run(orepo, "t1", "hang")
+    agent_pid, _ = read_pids(pid_file)
+    os.kill(first.supervisor_pid, signal.SIGKILL)
+    wait_until(lambda: not procs.supervisor_alive(first.supervisor_pid), "supervisor death")
+    second = runner.run(orepo, "t1", "ok", wait=True, timeout=60)
+    assert second.ok is True and second.attempt == 2
+    outcomes = [e["outcome"] for e in events(repo, "t1", "run-ended")]
+    assert outcomes == ["dead", "succeeded"]
+    wait_until(lambda: not procs.pid_alive(agent_pid), "orphaned agent to be gone", 10)
