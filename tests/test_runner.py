@@ -450,6 +450,9 @@ def test_logs_follow_moves_on_to_the_retry(repo: Repo) -> None:
     first = repo.orch_ok("logs", "t1", "--attempt", "1").out
     assert "first try" in first and "second try" not in first
     assert repo.orch("logs", "t1", "--attempt", "9").code == 1
+    data = repo.orch_ok("logs", "t1", "--json").json()
+    assert isinstance(data, dict) and data["attempt"] == 2 and "second try" in data["text"]
+    assert repo.orch("logs", "t1", "--json", "-f").code == 2
 
 
 def test_foreign_and_malformed_runs(repo: Repo) -> None:

@@ -58,15 +58,29 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, as_json
 @click.argument("task_id", metavar="ID")
 @click.option("--attempt", type=int, help="Which attempt (default: the latest).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run is over.")
+@json_option
 @click.pass_context
-def logs(ctx: click.Context, task_id: str, attempt: int | None, follow: bool) -> None:
+def logs(ctx: click.Context, task_id: str, attempt: int | None, follow: bool,
+         as_json: bool) -> None:
     """Print an agent run's log (stdout and stderr of the agent).
 
     \b
     Example:
       git orch logs fix-login
       git orch logs fix-login -f
+      git orch logs fix-login --attempt 1 --json | jq -r .text
     """
+    if as_json:
+        if follow:
+            raise click.UsageError("--json and --follow do not go together")
+        orepo = open_repo(ctx)
+        chunks: list[bytes] = []
+        runner.logs(orepo, task_id, chunks.append, attempt=attempt)
+        number = attempt or runner.latest_attempt(orepo, task_id)
+        emit_json({"task": task_id, "attempt": number,
+                   "path": str(runner.log_path(orepo, task_id, number or 0)),
+                   "text": b"".join(chunks).decode("utf-8", "replace")})
+        return
     out = sys.stdout
 
     def write(chunk: bytes) -> None:
