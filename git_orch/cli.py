@@ -39,6 +39,12 @@ COMMANDS: dict[str, str] = {
     "abandon": "land",
     "heartbeat": "heartbeat",
     "hooks": "hooks",
+    "run": "run",
+    "logs": "run",
+    "stop": "run",
+    "plan": "plan",
+    "next": "next",
+    "dispatch": "dispatch",
 }
 
 

@@ -40,6 +40,8 @@ forbid = ["orch.toml", ".github/workflows/**"]
 # Gate commands review may run (argv split on spaces, never a shell).
 # A task's gate runs on review only if it is listed here.
 gates = []
+# Agent used by `git orch run` when neither --agent nor the roadmap names one.
+# default_agent = "codex"
 
 # How `git orch land` finishes accepted work (uncomment to change).
 # [land]
@@ -52,6 +54,56 @@ gates = []
 # branch moves (argv split like a shell, never run by one).
 # post_merge_gates = []
 # gate_timeout = "10m"
+
+# Agent presets: how `git orch run ID --agent NAME` launches an agent CLI.
+# argv is a list, never run through a shell; these placeholders are replaced
+# inside each element: {{envelope}} (task envelope file), {{worktree}}, {{task}},
+# {{handoff_file}} (where the agent writes its summary), {{attempt}}, {{run_dir}},
+# {{git_common_dir}} (commits are written there), {{python}}.
+# Optional keys (defaults): env (a table), max_runtime ("30m"), max_attempts (1),
+# backoff ("10s", doubled per retry up to backoff_max "5m"), kill_grace ("5s":
+# SIGTERM to SIGKILL), and breaker, an inline table: failures (3) failed runs
+# within window ("30m") open it for cooldown ("15m"). See docs/agents.md.
+#
+# [agents.codex]
+# argv = ["codex", "--ask-for-approval", "never", "exec", "--sandbox", "workspace-write",
+#         "--cd", "{{worktree}}", "--add-dir", "{{git_common_dir}}",
+#         "--output-last-message", "{{handoff_file}}",
+#         "Read the task envelope {{envelope}} and do exactly what it says."]
+# max_runtime = "45m"
+# max_attempts = 2
+#
+# [agents.claude]
+# argv = ["claude", "-p", "Read the task envelope {{envelope}} and do exactly what it says.",
+#         "--permission-mode", "acceptEdits", "--add-dir", "{{git_common_dir}}",
+#         "--allowedTools", "Bash(git:*)", "Bash(pytest:*)"]
+# max_runtime = "45m"
+#
+# [agents.aider]
+# # Older aider releases spell --yes-always as --yes.
+# argv = ["aider", "--yes-always", "--no-auto-commits", "--message-file", "{{envelope}}"]
+# max_runtime = "30m"
+#
+# [agents.custom]
+# argv = ["./scripts/my-agent", "--task", "{{task}}", "--prompt-file", "{{envelope}}"]
+# env = {{ MY_AGENT_MODE = "batch" }}
+#
+# The stand-in agent shipped with git-orch plays a scenario file (no API key):
+# [agents.standin]
+# argv = ["{{python}}", "-m", "git_orch.standin", "--scenario", "scenario.toml",
+#         "--worktree", "{{worktree}}", "--handoff-file", "{{handoff_file}}"]
+# max_runtime = "2m"
+
+# The roadmap: packages of tasks in the order of work (git orch plan add, next).
+# [[packages]]
+# name = "auth"
+# [[packages.tasks]]
+# id = "login-form"
+# title = "Login form posts to /session"
+# allow = ["src/auth/**"]
+# gates = ["pytest tests/auth"]
+# depends_on = []
+# agent = "codex"
 """
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pygit2
 
-from git_orch import ledger, reconcile
+from git_orch import breaker, dispatch, ledger, reconcile, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
@@ -39,6 +39,7 @@ CONFLICT = reconcile.CONFLICT
 LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
+RUN_DEAD = runlog.RUN_DEAD
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -86,6 +87,7 @@ class TaskView:
             "error": st.error,
             "review": _review_json(st.review),
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
+            "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -108,6 +110,8 @@ class Overview:
     policy: Policy
     orphans: list[reconcile.Orphan] = field(default_factory=list)
     heartbeat: reconcile.HeartbeatInfo | None = None
+    agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
+    dispatch: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +122,8 @@ class Overview:
             "problems": self.problems,
             "orphans": [o.to_json() for o in self.orphans],
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
+            "agents": {name: b.to_json() for name, b in self.agents.items()},
+            "dispatch": self.dispatch,
         }
 
 
@@ -159,6 +165,8 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
+        if runlog.dead_attempt(view.state) is not None:
+            view.flags.append(RUN_DEAD)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
@@ -171,7 +179,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
-    return Overview(views, problems, tip, policy, orphans, heartbeat)
+    try:
+        breakers = breaker.breakers(policy, [v.state for v in views], now)
+    except OrchError as exc:
+        problems.append(f"agent presets: {exc}")
+        breakers = {}
+    return Overview(
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+    )
 
 
 def _summary(
@@ -213,7 +228,7 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (CONFLICT, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    for flag in (RUN_DEAD, CONFLICT, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -238,6 +253,9 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
         parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
     parts.append(f"last {_age(view.last_activity, now)}")
     parts.append(f"- {view.contract.title}")
+    run = runlog.latest_run_json(st)
+    if run is not None and run["running"]:
+        parts.append(f"[agent {run['agent']}, attempt {run['attempt']}]")
     detail = st.reason or st.error
     text = " ".join(parts)
     if detail:
@@ -264,6 +282,11 @@ def render_text(overview: Overview, recent: int = 5) -> str:
             landed.append(view)
     landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
     out: list[str] = []
+    mode = overview.dispatch.get("mode")
+    if mode and mode != dispatch.ACTIVE:
+        note = overview.dispatch.get("note")
+        out.append(f"Dispatch: {mode}" + (f" ({note})" if note else "")
+                   + ": git orch next starts nothing")
     out.append(f"Needs you ({len(needs)})")
     out.extend(_line(v, now, why) for v, why in needs)
     if not needs:
@@ -287,6 +310,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
             f"Heartbeat missed: last {_age(beat.at, now)}, interval {beat.interval}s "
             "(git orch heartbeat)"
         )
+    tripped = {n: b for n, b in overview.agents.items() if b.state != "closed"}
+    if tripped:
+        out.append(f"Agent breakers ({len(tripped)})")
+        out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
+                   + (f", until {b.to_json()['until']}" if b.state == "open" else "")
+                   for n, b in tripped.items())
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {p}" for p in overview.problems[:10])

@@ -4,7 +4,6 @@ import click
 
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.start import StartRequest
-from git_orch.start import start as do_start
 
 
 @click.command()
@@ -17,6 +16,8 @@ from git_orch.start import start as do_start
 @click.option("--forbid", multiple=True, help="Pathspec the task must not change (repeatable).")
 @click.option("--gate", multiple=True, help="Check the worker must pass and claim (repeatable).")
 @click.option("--no-worktree", is_flag=True, help="Record task and branch only (remote worker).")
+@click.option("--agent", help="Launch this agent preset on the task (see git orch run).")
+@click.option("--wait", is_flag=True, help="With --agent: wait until the run is over.")
 @json_option
 @click.pass_context
 def start(
@@ -30,8 +31,10 @@ def start(
     forbid: tuple[str, ...],
     gate: tuple[str, ...],
     no_worktree: bool,
+    agent: str | None,
+    wait: bool,
     as_json: bool,
-) -> None:
+) -> int:
     """Open a bounded task: contract, branch orch/ID, worktree, ledger entry.
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
@@ -42,9 +45,12 @@ def start(
       git orch start fix-login --title "Fix login redirect" \\
           --allow 'src/auth/**' --allow 'tests/auth/**' --forbid 'migrations/**' \\
           --gate "pytest tests/auth"
+      git orch start fix-login --title "Fix login redirect" --agent codex
     """
+    from git_orch.runner import start_and_run  # the agent machinery only when needed
+
     orepo = open_repo(ctx)
-    result = do_start(
+    result, run = start_and_run(
         orepo,
         StartRequest(
             task_id=task_id,
@@ -57,6 +63,8 @@ def start(
             gates=list(gate),
             worktree=not no_worktree,
         ),
+        agent,
+        wait=wait,
     )
     if as_json:
         emit_json(
@@ -67,9 +75,17 @@ def start(
                 "base": result.base,
                 "branch": result.branch,
                 "worktree": str(result.worktree) if result.worktree else None,
+                "run": run.to_json() if run else None,
             }
         )
-        return
+        return 1 if run and wait and not run.ok else 0
     click.echo(f"started {result.task_id}: branch {result.branch} at {result.base[:12]}")
     if result.worktree:
         click.echo(f"worktree {result.worktree}")
+    if run:
+        click.echo(f"agent {run.agent} running: attempt {run.attempt}, pid {run.agent_pid}, "
+                   f"log {run.log}")
+        for ended in run.ended:
+            reason = f" ({ended.get('reason')})" if ended.get("reason") else ""
+            click.echo(f"attempt {ended.get('attempt')}: {ended.get('outcome')}{reason}")
+    return 1 if run and wait and not run.ok else 0

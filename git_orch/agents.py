@@ -1,0 +1,175 @@
+"""Agent presets from orch.toml (`[agents.NAME]`): how to launch one agent CLI.
+
+An agent is launched from an argv list, never through a shell. Placeholders
+such as `{worktree}` are substituted inside each argv element on its own, so a
+task title or a path with spaces or quotes can never become extra arguments.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from git_orch.config import CONFIG_NAME, Policy
+from git_orch.errors import OrchError
+
+# Every placeholder an argv element or env value may use.
+PLACEHOLDERS = (
+    "envelope",  # the task envelope file (Markdown), outside the worktree
+    "worktree",  # the task's worktree
+    "task",  # the task id
+    "handoff_file",  # where the agent writes its closing summary
+    "attempt",  # the attempt number (1, 2, ...)
+    "run_dir",  # <common dir>/orch/runs/<id>
+    "git_common_dir",  # the repository's common git dir (commits are written there)
+    "python",  # the Python running git-orch (for python -m ... agents)
+)
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+_SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_seconds(value: object, what: str) -> float:
+    """A duration as seconds: a number, or text like "90s", "30m", "1.5h", "0.2s"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _SECONDS.fullmatch(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise OrchError(f"{what}: bad duration {value!r} (use e.g. 90s, 30m, 2h)")
+    if seconds < 0:
+        raise OrchError(f"{what}: duration must not be negative")
+    return seconds
+
+
+@dataclass
+class Breaker:
+    """Open after `failures` failed runs within `window` seconds; refuse for `cooldown`."""
+
+    failures: int = 3
+    window: float = 1800.0
+    cooldown: float = 900.0
+
+
+@dataclass
+class AgentPreset:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    max_runtime: float = 1800.0
+    max_attempts: int = 1
+    backoff: float = 10.0
+    backoff_max: float = 300.0
+    kill_grace: float = 5.0
+    breaker: Breaker = field(default_factory=Breaker)
+
+    def backoff_before(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1 = the first retry)."""
+        return float(min(self.backoff * (2 ** max(0, retry - 1)), self.backoff_max))
+
+    def argv_for(self, values: Mapping[str, str]) -> list[str]:
+        return [expand(part, values) for part in self.argv]
+
+    def env_for(self, values: Mapping[str, str]) -> dict[str, str]:
+        return {key: expand(value, values) for key, value in self.env.items()}
+
+
+def expand(template: str, values: Mapping[str, str]) -> str:
+    """Replace the known `{name}` placeholders; leave any other text (braces too) alone."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+_NAME_IN_BRACES = re.compile(r"\{([a-z_]+)\}")
+
+
+def _check_placeholders(text: str, where: str) -> None:
+    """Catch typos like {worktre}: a braced lowercase name must be a placeholder."""
+    for name in _NAME_IN_BRACES.findall(text):
+        if name not in PLACEHOLDERS:
+            raise OrchError(f"{where}: unknown placeholder {{{name}}} (known: "
+                            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ")")
+
+
+def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OrchError(f"{where}.{key} must be an integer >= {minimum}")
+    return value
+
+
+def parse_preset(name: str, table: object) -> AgentPreset:
+    where = f"{CONFIG_NAME} [agents.{name}]"
+    if not isinstance(table, Mapping):
+        raise OrchError(f"{where} must be a table")
+    argv = table.get("argv")
+    if (
+        not isinstance(argv, list)
+        or not argv
+        or not all(isinstance(a, str) and a for a in argv)
+    ):
+        raise OrchError(f"{where}.argv must be a non-empty list of non-empty strings")
+    for part in argv:
+        _check_placeholders(part, f"{where}.argv")
+    env = table.get("env", {})
+    if not isinstance(env, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise OrchError(f"{where}.env must be a table of strings")
+    for value in env.values():
+        _check_placeholders(value, f"{where}.env")
+    raw_breaker = table.get("breaker", {})
+    if not isinstance(raw_breaker, Mapping):
+        raise OrchError(f"{where}.breaker must be a table")
+    breaker = Breaker(
+        failures=_int(raw_breaker, "failures", 3, f"{where}.breaker", 1),
+        window=parse_seconds(raw_breaker.get("window", "30m"), f"{where}.breaker.window"),
+        cooldown=parse_seconds(raw_breaker.get("cooldown", "15m"), f"{where}.breaker.cooldown"),
+    )
+    preset = AgentPreset(
+        name=name,
+        argv=[str(a) for a in argv],
+        env={str(k): str(v) for k, v in env.items()},
+        max_runtime=parse_seconds(table.get("max_runtime", "30m"), f"{where}.max_runtime"),
+        max_attempts=_int(table, "max_attempts", 1, where, 1),
+        backoff=parse_seconds(table.get("backoff", "10s"), f"{where}.backoff"),
+        backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
+        kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
+        breaker=breaker,
+    )
+    if preset.max_runtime <= 0:
+        raise OrchError(f"{where}.max_runtime must be more than 0")
+    return preset
+
+
+def presets(policy: Policy) -> dict[str, AgentPreset]:
+    """Every `[agents.NAME]` table, validated."""
+    section = policy.raw.get("agents", {})
+    if not isinstance(section, Mapping):
+        raise OrchError(f"{CONFIG_NAME}: [agents] must be a table of agent presets")
+    return {str(name): parse_preset(str(name), table) for name, table in section.items()}
+
+
+def default_agent(policy: Policy) -> str | None:
+    """`[orch].default_agent`, else the only preset when there is exactly one."""
+    section = policy.raw.get("orch", {})
+    name = section.get("default_agent") if isinstance(section, Mapping) else None
+    if isinstance(name, str) and name:
+        return name
+    found = presets(policy)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def get_preset(policy: Policy, name: str) -> AgentPreset:
+    found = presets(policy)
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none: add an [agents.NAME] table to orch.toml"
+        raise OrchError(f"no agent preset {name!r} in {CONFIG_NAME} (known: {known})")
+    return found[name]
+
+
+def placeholder_values(**values: str) -> dict[str, str]:
+    values.setdefault("python", sys.executable)
+    return values
