@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "handoff": "worker",
     "block": "worker",
+    "sync": "sync",
 }
 
 

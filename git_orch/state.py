@@ -84,6 +84,14 @@ def _str(event: Event, key: str) -> str | None:
 def apply(task: TaskState, event: Event) -> None:
     kind = event.get("type")
     task.event_count += 1
+    named = event.get("task", task.task_id)
+    if named != task.task_id:
+        # A line copied (or forged) into another task's log: keep it, never apply it.
+        task.conflicts.append(
+            f"event {ascii(str(event.get('id')))[1:13]} names task "
+            f"{ascii(str(named))[1:41]}, not this one; ignored"
+        )
+        return
     task.updated_at = _str(event, "at") or task.updated_at
     if kind == "created":
         if task.created_at is not None:

@@ -21,6 +21,7 @@ from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
 from git_orch.ids import task_branch
 from git_orch.repo import OrchRepo, blob_bytes, peel
+from git_orch.sanitize import clean
 from git_orch.state import (
     ACCEPTED,
     ACTIVE,
@@ -226,6 +227,8 @@ NEEDS_YOU_STATES = {
 def needs_you(view: TaskView) -> str | None:
     """Why a person should look at this task now, or None."""
     st = view.state
+    if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
+        return CONFLICT
     if st.state in NEEDS_YOU_STATES:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
@@ -248,21 +251,21 @@ def _age(stamp: float | None, now: float) -> str:
 
 def _line(view: TaskView, now: float, why: str | None = None) -> str:
     st = view.state
-    parts = [f"  {view.task_id:<16} {st.state:<21}"]
+    parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
     if why and why != st.state:
         parts.append(f"[{why}]")
     if view.commits is not None:
         parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
     parts.append(f"last {_age(view.last_activity, now)}")
-    parts.append(f"- {view.contract.title}")
+    parts.append(f"- {clean(view.contract.title)}")
     detail = st.reason or st.error
     text = " ".join(parts)
     if detail:
-        text += f"\n  {'':<16} reason: {detail}"
+        text += f"\n  {'':<16} reason: {clean(detail)}"
     for conflict in st.conflicts[:3]:
-        text += f"\n  {'':<16} conflict: {conflict}"
+        text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
-        text += f"\n  {'':<16} problem: {problem}"
+        text += f"\n  {'':<16} problem: {clean(problem)}"
     return text
 
 
@@ -297,7 +300,7 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
-        out.extend(f"  {p}" for p in overview.problems[:10])
+        out.extend(f"  {clean(p)}" for p in overview.problems[:10])
     return "\n".join(out)
 
 
