@@ -145,7 +145,7 @@ def _report_lines(
         if named != task_id:
             warnings.append(
                 f"{label}: event {clean(str(event['id']))[:16]} names task "
-                f"{clean(str(named))[:40]!s}, not {task_id}; kept, ignored by status"
+                f"'{clean(str(named))[:40]}', not {task_id}; kept, ignored by status"
             )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from git_orch.ledger import Event
+from git_orch.sanitize import clean
 
 PENDING = "pending-setup"
 ACTIVE = "active"
@@ -88,8 +89,8 @@ def apply(task: TaskState, event: Event) -> None:
     if named != task.task_id:
         # A line copied (or forged) into another task's log: keep it, never apply it.
         task.conflicts.append(
-            f"event {ascii(str(event.get('id')))[1:13]} names task "
-            f"{ascii(str(named))[1:41]}, not this one; ignored"
+            f"event {clean(event.get('id'))[:16]} names task "
+            f"'{clean(named)[:40]}', not this one; ignored"
         )
         return
     task.updated_at = _str(event, "at") or task.updated_at
