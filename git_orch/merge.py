@@ -26,7 +26,7 @@ from git_orch.sanitize import clean
 class TreeMerge:
     """The merged notes tree and what happened on the way."""
 
-    tree: pygit2.Oid
+    tree: pygit2.Oid | None  # None when only checking (fast-forward)
     taken: int = 0  # notes new to us, taken as they were
     merged: int = 0  # notes on both sides, merged line by line
     skipped: int = 0  # incoming notes refused
@@ -75,15 +75,18 @@ def merge_trees(
     theirs: pygit2.Tree,
     where: str,
     contracts: Mapping[str, str] | None = None,
+    *,
+    check_only: bool = False,
 ) -> TreeMerge:
     """Our notes tree plus every acceptable incoming note (2/38 fanout kept).
 
     `where` names the incoming ref in warnings; `contracts` maps contract
     commit ids to task ids, to report events filed under the wrong task.
+    With `check_only` (theirs already contains ours) notes are only checked.
     """
     contracts = contracts or {}
-    result = TreeMerge(tree=ours.id if ours is not None else repo.TreeBuilder().write())
-    tree = ours
+    result = TreeMerge(tree=None)
+    changes: dict[str, pygit2.Oid] = {}
     for hexid, blob_id, mine in incoming_notes(repo, ours, theirs):
         label = f"{where} note on {hexid[:12]}"
         blob = _blob(repo, blob_id)
@@ -101,6 +104,10 @@ def merge_trees(
         data = blob.data
         _report_lines(repo, hexid, data, label, contracts, result.warnings)
         new = blob_id
+        if check_only:
+            result.taken += mine is None
+            result.merged += mine is not None
+            continue
         if mine is not None:
             ours_blob = _blob(repo, mine)
             if ours_blob is None or ours_blob.size > ledger.MAX_NOTE_BYTES:
@@ -114,10 +121,42 @@ def merge_trees(
             result.merged += 1
         else:
             result.taken += 1
-        tree = peel(repo, ledger.put_note(repo, tree, hexid, new), pygit2.Tree)
-    if tree is not None:
-        result.tree = tree.id
+        changes[hexid] = new
+    if not check_only:
+        result.tree = put_notes(repo, ours, changes)
     return result
+
+
+def put_notes(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, notes: Mapping[str, pygit2.Oid]
+) -> pygit2.Oid:
+    """Write many notes at once: one write per touched 2/38 subtree, one for the root.
+
+    Flat notes are moved into the fanout; a subtree with deeper fanout (2/2/36,
+    written by git itself for huge note sets) falls back to one put_note each.
+    """
+    groups: dict[str, dict[str, pygit2.Oid]] = {}
+    for hexid, blob in notes.items():
+        groups.setdefault(hexid[:2], {})[hexid[2:]] = blob
+    root = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    slow: dict[str, pygit2.Oid] = {}
+    for head, entries in sorted(groups.items()):
+        sub = None
+        if tree is not None and head in tree and tree[head].type_str == "tree":
+            sub = peel(repo, tree[head].id, pygit2.Tree)
+            if any(e.name is not None and _HEX2.fullmatch(e.name) for e in sub):
+                slow.update({head + rest: blob for rest, blob in entries.items()})
+                continue
+        builder = repo.TreeBuilder(sub) if sub is not None else repo.TreeBuilder()
+        for rest, blob in entries.items():
+            if tree is not None and head + rest in tree:
+                root.remove(head + rest)
+            builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
+        root.insert(head, builder.write(), pygit2.GIT_FILEMODE_TREE)
+    new_root = root.write()
+    for hexid, blob in slow.items():
+        new_root = ledger.put_note(repo, peel(repo, new_root, pygit2.Tree), hexid, blob)
+    return new_root
 
 
 def _report_lines(

@@ -125,11 +125,23 @@ def _refs(orepo: OrchRepo, prefix: str) -> dict[str, pygit2.Oid]:
     return result
 
 
-def _remote_tasks(orepo: OrchRepo, remote: str, warnings: list[str]) -> dict[str, str]:
-    """Valid remote task refs: id -> contract commit. Bad ones are skipped, said why."""
+def _remote_tasks(
+    orepo: OrchRepo,
+    remote: str,
+    refs: dict[str, pygit2.Oid],
+    local: dict[str, str],
+    warnings: list[str],
+) -> dict[str, str]:
+    """Valid remote task refs: id -> contract commit. Bad ones are skipped, said why.
+
+    A ref equal to ours was checked when it arrived; only the others are read.
+    """
     repo = orepo.pygit
     found: dict[str, str] = {}
-    for task_id, oid in sorted(_refs(orepo, tracking_ref(remote, "tasks/")).items()):
+    for task_id, oid in sorted(refs.items()):
+        if local.get(task_id) == str(oid):
+            found[task_id] = str(oid)
+            continue
         label = f"{remote}: refs/orch/tasks/{clean(task_id)} ({str(oid)[:12]})"
         try:
             check_task_id(task_id)
@@ -151,7 +163,8 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     repo = orepo.pygit
     warnings: list[str] = []
     local_tasks = {k: str(v) for k, v in ledger.task_refs(orepo).items()}
-    theirs = _remote_tasks(orepo, remote, warnings)
+    raw_remote = _refs(orepo, tracking_ref(remote, "tasks/"))
+    theirs = _remote_tasks(orepo, remote, raw_remote, local_tasks, warnings)
     clashes = [
         f"task {tid}: here {local_tasks[tid]}, on {remote} {oid}"
         for tid, oid in theirs.items()
@@ -163,7 +176,6 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
             + "; ".join(clashes)
             + " (abandon one and start it again under another id)"
         )
-    raw_remote = set(_refs(orepo, tracking_ref(remote, "tasks/")))
     new_tasks = {t: o for t, o in theirs.items() if t not in local_tasks}
     push_tasks = {t: o for t, o in local_tasks.items() if t not in raw_remote}
     contracts = {**{o: t for t, o in local_tasks.items()}, **{o: t for t, o in new_tasks.items()}}
@@ -181,14 +193,18 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     if local_tip is not None and repo.descendant_of(local_tip, remote_tip):
         result.outcome = "ahead"
         return result
-    merged = merge_trees(repo, ours_commit.tree if ours_commit else None, theirs_commit.tree,
-                         where, contracts)
+    ours_tree = ours_commit.tree if ours_commit else None
+    fast_forward = True if local_tip is None else repo.descendant_of(remote_tip, local_tip)
+    merged = merge_trees(repo, ours_tree, theirs_commit.tree, where, contracts,
+                         check_only=fast_forward)
     result.taken, result.merged, result.skipped = merged.taken, merged.merged, merged.skipped
     result.warnings.extend(merged.warnings)
-    fast_forward = True if local_tip is None else repo.descendant_of(remote_tip, local_tip)
     if fast_forward and merged.skipped == 0:
         result.new_tip, result.outcome = remote_tip, "fast-forward"
         return result
+    if merged.tree is None:  # something was refused: merge without it instead
+        merged = merge_trees(repo, ours_tree, theirs_commit.tree, where, contracts)
+    assert merged.tree is not None
     parents = [local_tip, remote_tip] if local_tip is not None else [remote_tip]
     sig = orepo.signature
     result.new_tip = repo.create_commit(

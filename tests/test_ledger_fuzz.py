@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pygit2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from git_orch.ledger import encode_event, merge_logs, parse_log
+from git_orch.ledger import encode_event, iter_notes, merge_logs, parse_log
+from git_orch.merge import put_notes
 from git_orch.state import fold
 
 TYPES = ["created", "activated", "handoff", "blocked", "accepted", "rejected", "merged", "note"]
@@ -117,3 +120,27 @@ def test_state_does_not_depend_on_line_order(note: tuple[bytes, list[dict[str, A
     lines = data.split(b"\n")
     rnd.shuffle(lines)
     assert parse_log(b"\n".join(lines)).events == parse_log(data).events
+
+
+def test_put_notes_writes_many_notes_and_keeps_any_fanout(tmp_path: Path) -> None:
+    repo = pygit2.init_repository(str(tmp_path / "r"), bare=True)
+    blob = repo.create_blob(b"old\n")
+    flat, deep, plain = "aa" + "1" * 38, "bb" + "2" * 38, "cc" + "3" * 38
+    inner = repo.TreeBuilder()
+    inner.insert(deep[4:], blob, pygit2.GIT_FILEMODE_BLOB)
+    middle = repo.TreeBuilder()
+    middle.insert(deep[2:4], inner.write(), pygit2.GIT_FILEMODE_TREE)
+    root = repo.TreeBuilder()
+    root.insert(flat, blob, pygit2.GIT_FILEMODE_BLOB)  # flat, as old git writes
+    root.insert(deep[:2], middle.write(), pygit2.GIT_FILEMODE_TREE)  # 2/2/36
+    root.insert("README", blob, pygit2.GIT_FILEMODE_BLOB)  # not a note: left alone
+    tree = repo[root.write()]
+    new = repo.create_blob(b"new\n")
+    fresh = [f"{n:02x}" + "4" * 38 for n in range(40)]
+    result = repo[put_notes(repo, tree, {flat: new, deep: new, plain: new,
+                                         **dict.fromkeys(fresh, new)})]
+    notes = dict(iter_notes(repo, result))
+    assert set(notes) == {flat, deep, plain, *fresh}
+    assert set(notes.values()) == {new}
+    assert flat not in result and "README" in result  # moved into the 2/38 fanout
+    assert result[flat[:2]].type_str == "tree"
