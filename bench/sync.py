@@ -165,7 +165,9 @@ def main() -> int:
     print(f"plain git fetch of refs/orch/*, nothing new: {noop_s:.3f}s")
     print(f"plain git push of the ledger:           {plain_push_s:.3f}s")
     print(f"git notes merge -s cat_sort_uniq:       {notes_s:.3f}s")
+    plain_s = noop_s + notes_s + plain_push_s
     print(f"ratio merge sync / git notes merge:     {merge_s / notes_s:.1f}x")
+    print(f"ratio merge sync / plain git fetch + notes merge + push: {merge_s / plain_s:.1f}x")
     print(f"total events after sync: {total} (nothing lost)")
     figures = {
         "tasks": args.tasks,
@@ -180,6 +182,7 @@ def main() -> int:
         "git_push_ledger_s": round(plain_push_s, 3),
         "git_notes_merge_s": round(notes_s, 3),
         "merge_vs_git_notes_ratio": round(merge_s / notes_s, 2),
+        "merge_vs_plain_git_ratio": round(merge_s / plain_s, 2),
         "fourth_outcome_up_to_date": int(fourth.outcome == "up-to-date"),
     }
     for name, value in figures.items():

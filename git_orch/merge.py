@@ -17,6 +17,7 @@ import pygit2
 
 from git_orch import ledger
 from git_orch.errors import OrchError
+from git_orch.ids import task_branch
 from git_orch.ledger import _HEX2, _HEX40, _find_note, iter_notes, merge_logs, parse_log
 from git_orch.repo import peel
 from git_orch.sanitize import clean
@@ -180,12 +181,31 @@ def _report_lines(
             warnings.append(f"{label}: object {hexid[:12]} is not in this repository; kept")
         return
     for event in log.events:
+        shown = clean(str(event["id"]))[:16]
         named = event.get("task", task_id)
         if named != task_id:
             warnings.append(
-                f"{label}: event {clean(str(event['id']))[:16]} names task "
+                f"{label}: event {shown} names task "
                 f"'{clean(str(named))[:40]}', not {task_id}; kept, ignored by status"
             )
+        elif event.get("type") == "activated":
+            why = _odd_place(task_id, event.get("branch"), event.get("worktree"))
+            if why:
+                warnings.append(f"{label}: event {shown}: {why}; git orch never acts on it")
+
+
+def _odd_place(task_id: str, branch: object, worktree: object) -> str | None:
+    """Branch and worktree in an `activated` event are claims, not paths to act on."""
+    if branch is not None and branch != task_branch(task_id):
+        return f"branch '{clean(branch)[:60]}' is not {task_branch(task_id)}"
+    if worktree is None:
+        return None
+    path = str(worktree)
+    if not isinstance(worktree, str) or not path.startswith("/") or clean(path) != path or (
+        ".." in path.split("/")
+    ):
+        return f"worktree '{clean(path)[:80]}' is not a plain absolute path"
+    return None
 
 
 def check_commit(repo: pygit2.Repository, oid: pygit2.Oid, what: str) -> pygit2.Commit:

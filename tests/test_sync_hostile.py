@@ -60,6 +60,8 @@ def test_hostile_lines_are_kept_skipped_by_readers_and_reported(tmp_path: Path) 
               at=ESC + "[2J"),
         event(id="foreign", lamport=3, type="abandoned", task="../../etc" + ESC),
         event(id="ok-note", lamport=4, type="note"),
+        event(id="odd-place", lamport=4, type="activated", branch="orch/../../x",
+              worktree="/tmp/../etc"),
     ])
     result = a.orch("sync")
     assert result.code == 0, result.err
@@ -69,6 +71,7 @@ def test_hostile_lines_are_kept_skipped_by_readers_and_reported(tmp_path: Path) 
     assert "not valid JSON" in err and "not a ledger event" in err
     assert "lamport 1152921504606846976" in err and "lamport 5000000" in err
     assert "unknown version" in err and "names task '../../etc\\x1b'" in err
+    assert "branch 'orch/../../x' is not orch/t1" in err
     assert ESC not in err
     task = a.status()["t1"]
     assert task["state"] == "active"  # no hostile abandon took effect
