@@ -122,19 +122,23 @@ def _dedupe_and_cap(events: list[Event], problems: list[str], where: str) -> lis
 
     Depends only on the set of lines, so every machine folds the same events.
     """
-    events.sort(key=lambda e: (e["lamport"], e["id"], encode_event(e)))
+    if len({e["id"] for e in events}) == len(events):
+        events.sort(key=lambda e: (e["lamport"], e["id"]))
+    else:  # only a broken or hostile log repeats ids: break ties on content too
+        events.sort(key=lambda e: (e["lamport"], e["id"], encode_event(e)))
     kept: list[Event] = []
     seen: set[str] = set()
     top = 0
     for event in events:
-        shown = _short(event["id"])
         if event["id"] in seen:
-            problems.append(f"{where}: event {shown} appears more than once; kept the first")
+            problems.append(
+                f"{where}: event {_short(event['id'])} appears more than once; kept the first"
+            )
             continue
         lamport = event["lamport"]
         if lamport > MAX_LAMPORT or lamport > top + MAX_LAMPORT_JUMP:
             problems.append(
-                f"{where}: event {shown} has lamport {str(lamport)[:24]}, more than "
+                f"{where}: event {_short(event['id'])} has lamport {str(lamport)[:24]}, more than "
                 f"{MAX_LAMPORT_JUMP} past the events before it; skipped"
             )
             continue

@@ -144,3 +144,27 @@ def test_put_notes_writes_many_notes_and_keeps_any_fanout(tmp_path: Path) -> Non
     assert set(notes.values()) == {new}
     assert flat not in result and "README" in result  # moved into the 2/38 fanout
     assert result[flat[:2]].type_str == "tree"
+
+
+def test_repeated_event_id_is_resolved_the_same_whatever_the_order() -> None:
+    one = {"v": 1, "id": "dup", "lamport": 2, "type": "accepted", "head": "a" * 40}
+    two = {**one, "head": "b" * 40}
+    first = parse_log(encode_event(one) + encode_event(two))
+    second = parse_log(encode_event(two) + encode_event(one))
+    assert first.events == second.events and len(first.events) == 1
+    assert "appears more than once" in first.problems[0]
+    # Both lines survive a merge; the reader picks the same one everywhere.
+    merged = merge_logs(encode_event(one), encode_event(two))
+    assert merged.count(b'"id":"dup"') == 2
+    assert parse_log(merged).events == first.events
+
+
+def test_lamport_caps_skip_the_jump_but_keep_what_follows_normally() -> None:
+    lines = [{"v": 1, "id": f"e{n}", "lamport": n, "type": "note"} for n in (1, 2, 3)]
+    lines.append({"v": 1, "id": "far", "lamport": 3 + 1_000_001, "type": "abandoned"})
+    lines.append({"v": 1, "id": "max", "lamport": 2**53 + 1, "type": "abandoned"})
+    log = parse_log(b"".join(encode_event(e) for e in lines))
+    assert [e["id"] for e in log.events] == ["e1", "e2", "e3"]
+    assert log.max_lamport == 3 and len(log.problems) == 2
+    near = {"v": 1, "id": "near", "lamport": 3 + 1_000_000, "type": "note"}
+    assert parse_log(encode_event(near) + encode_event(lines[2])).events[-1]["id"] == "near"
