@@ -183,7 +183,9 @@ def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> 
         if entry.name is None:
             continue
         name = prefix + entry.name
-        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name):
+        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name) and len(name) < 40:
+            # Bounded: a note path has 40 hex digits, so at most 19 levels of
+            # fanout (a hostile, deeper tree cannot exhaust the stack).
             yield from iter_notes(repo, peel(repo, entry.id, pygit2.Tree), name)
         elif entry.type_str == "blob" and _HEX40.fullmatch(name):
             yield name, entry.id

@@ -177,3 +177,29 @@ def test_remote_ledger_that_is_not_a_commit_is_refused(tmp_path: Path) -> None:
     assert "origin:refs/orch/ledger" in result.err and "is not a commit" in result.err
     assert orch_refs(a) == before
     assert a.status()["t1"]["state"] == "active"
+
+
+def test_deeply_nested_ledger_tree_does_not_crash(tmp_path: Path) -> None:
+    _, (a, evil) = clones(tmp_path, "ab")
+    a.start("t1", "--no-worktree")
+    a.orch_ok("sync")
+    evil.orch_ok("sync")
+    pg = pygit2.Repository(str(evil.path))
+    tip = pg.references["refs/orch/ledger"].target
+    blob = pg.create_blob(b"x\n")
+    inner = pg.TreeBuilder()
+    inner.insert("ff", blob, pygit2.GIT_FILEMODE_BLOB)
+    nested = inner.write()
+    for _ in range(1200):  # deeper than Python's recursion limit
+        builder = pg.TreeBuilder()
+        builder.insert("ee", nested, pygit2.GIT_FILEMODE_TREE)
+        nested = builder.write()
+    root = pg.TreeBuilder(pg[tip].tree)
+    root.insert("ee", nested, pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("Eve", "eve@example.com")
+    commit = pg.create_commit(None, sig, sig, "deep", root.write(), [tip])
+    evil.git("push", "-q", "origin", f"{commit}:refs/orch/ledger")
+    result = a.orch("sync")
+    assert result.code == 0, result.err
+    assert a.orch("status").code == 0 and a.orch("show", "t1").code == 0
+    assert a.status()["t1"]["state"] == "active"
