@@ -271,6 +271,10 @@ def test_sync_option_and_auto_sync(tmp_path: Path) -> None:
     b.orch_ok("block", "--task", "t1", "--reason", "needs a person")  # syncs before and after
     sync_json(a)
     assert a.status()["t1"]["state"] == "blocked"
+    # The sync before the write brings the remote's tasks: a taken id is refused.
+    a.start("t3", "--no-worktree", "--sync")
+    taken = b.orch("start", "t3", "--title", "mine", "--no-worktree")
+    assert taken.code == 1 and "already exists" in taken.err
     # --no-sync wins over the default; a failed sync before a write writes nothing.
     b.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
     refused = b.orch("start", "t2", "--title", "x", "--no-worktree")
