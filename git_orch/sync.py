@@ -166,7 +166,7 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     raw_remote = _refs(orepo, tracking_ref(remote, "tasks/"))
     theirs = _remote_tasks(orepo, remote, raw_remote, local_tasks, warnings)
     clashes = [
-        f"task {tid}: here {local_tasks[tid]}, on {remote} {oid}"
+        f"task {tid}: here {local_tasks[tid]}, on {clean(remote)} {oid}"
         for tid, oid in theirs.items()
         if tid in local_tasks and local_tasks[tid] != oid
     ]
@@ -174,7 +174,7 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
         raise OrchError(
             "same task id, different contracts; nothing changed, nothing pushed: "
             + "; ".join(clashes)
-            + " (abandon one and start it again under another id)"
+            + " (keep one; start the other's work again under a new id: docs/sync.md)"
         )
     new_tasks = {t: o for t, o in theirs.items() if t not in local_tasks}
     push_tasks = {t: o for t, o in local_tasks.items() if t not in raw_remote}
