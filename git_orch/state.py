@@ -106,9 +106,10 @@ def apply(task: TaskState, event: Event) -> None:
     if kind in TRANSITIONS:
         allowed, target = TRANSITIONS[kind]
         if task.state not in allowed:
+            head = _str(event, "head") or _str(event, "commit")
             task.conflicts.append(
-                f"{kind} by {event.get('actor', '?')} at {event.get('at', '?')} "
-                f"is not allowed in state {task.state}; ignored"
+                f"{kind}{f' of {head[:12]}' if head else ''} by {event.get('actor', '?')} "
+                f"at {event.get('at', '?')} is not allowed in state {task.state}; ignored"
             )
             return
         if target is not None:

@@ -169,12 +169,13 @@ def test_conflicting_accepts_and_double_land_resolve_the_same_everywhere(
     assert states[0]["accepted_head"] in (head, "1" * 40)
     conflicts = states[0]["conflicts"]
     assert isinstance(conflicts, list) and len(conflicts) == 2
-    assert any(x.startswith("accepted") for x in conflicts)
-    assert any(x.startswith("merged") for x in conflicts)
+    loser = "1" * 12 if states[0]["accepted_head"] == head else head[:12]
+    assert any(x.startswith(f"accepted of {loser} by") for x in conflicts)
+    assert any(x.startswith("merged of ") for x in conflicts)
     for repo in (a, b, c):
         assert "conflict" in repo.status()["t1"]["flags"]
         needs = repo.orch_ok("status").out.split("Running")[0]
-        assert "t1" in needs and "[conflict]" in needs and "accepted by" in needs
+        assert "t1" in needs and "[conflict]" in needs and f"accepted of {loser} by" in needs
 
 
 def test_push_race_is_retried_from_the_fetch(tmp_path: Path) -> None:
