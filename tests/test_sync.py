@@ -300,3 +300,29 @@ def test_remote_choice_and_bad_remote(tmp_path: Path) -> None:
     assert none.code == 1 and "no remote 'origin'" in none.err
     text = a.orch_ok("sync").out
     assert "sync with origin" in text
+
+
+def test_remote_hook_refusal_keeps_the_local_write_and_says_so(tmp_path: Path) -> None:
+    bare, (a,) = clones(tmp_path, "a")
+    wt = a.start("t1", "--sync")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'no pushes today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    a.write("src/app.py", "print('t1')\n", cwd=wt)
+    a.commit_all("work", cwd=wt)
+    result = a.orch("handoff", "--sync", cwd=wt)
+    assert result.code == 1
+    assert "recorded here, but sync failed" in result.err
+    assert "pre-receive hook declined" in result.err
+    assert a.status()["t1"]["state"] == "completed-unreviewed"
+    hook.unlink()
+    assert sync_json(a)["pushed"]
+
+
+def test_clean_escapes_what_a_terminal_would_obey() -> None:
+    from git_orch.sanitize import clean
+
+    assert clean("ok: ü → 日本") == "ok: ü → 日本"
+    assert clean("a\x1b[2Jb\rc\nd\x07\x9b") == "a\\x1b[2Jb\\x0dc\\x0ad\\x07\\x9b"
+    assert clean("evil\u202etxt.exe\u2028x") == "evil\\u202etxt.exe\\u2028x"
+    assert clean(None) == "None"
