@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from git_orch.ledger import encode_event, iter_notes, merge_logs, parse_log
-from git_orch.merge import put_notes
+from git_orch.merge import merge_trees, put_notes
 from git_orch.state import fold
 
 TYPES = ["created", "activated", "handoff", "blocked", "accepted", "rejected", "merged", "note"]
@@ -168,3 +168,34 @@ def test_lamport_caps_skip_the_jump_but_keep_what_follows_normally() -> None:
     assert log.max_lamport == 3 and len(log.problems) == 2
     near = {"v": 1, "id": "near", "lamport": 3 + 1_000_000, "type": "note"}
     assert parse_log(encode_event(near) + encode_event(lines[2])).events[-1]["id"] == "near"
+
+
+note_ids = st.sampled_from([f"{n:02x}" + f"{n * 7:038x}" for n in range(0, 256, 37)] +
+                           ["ab" + "0" * 38, "ab" + "1" * 38])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(note_ids, notes().map(lambda n: n[0]), max_size=5),
+       st.dictionaries(note_ids, notes().map(lambda n: n[0]), max_size=5))
+def test_tree_merge_gives_the_same_notes_in_either_direction(
+    tmp_path_factory: Any, ours: dict[str, bytes], theirs: dict[str, bytes]
+) -> None:
+    theirs.update(dict(list(ours.items())[:1]))  # and one identical note
+    repo = pygit2.init_repository(str(tmp_path_factory.mktemp("r")), bare=True)
+
+    def tree(notes_: dict[str, bytes]) -> pygit2.Tree:
+        blobs = {h: repo.create_blob(data) for h, data in notes_.items()}
+        return repo[put_notes(repo, None, blobs)]
+
+    def content(oid: pygit2.Oid) -> dict[str, bytes]:
+        return {h: repo[b].data for h, b in iter_notes(repo, repo[oid])}
+
+    one = merge_trees(repo, tree(ours), tree(theirs), "theirs")
+    two = merge_trees(repo, tree(theirs), tree(ours), "ours")
+    assert one.tree is not None and two.tree is not None
+    assert content(one.tree) == content(two.tree)
+    for hexid, data in content(one.tree).items():
+        if hexid in ours and hexid in theirs and ours[hexid] != theirs[hexid]:
+            assert data == merge_logs(ours[hexid], theirs[hexid])
+        else:
+            assert data == ours.get(hexid, theirs.get(hexid))
