@@ -32,6 +32,7 @@ class TreeMerge:
     merged: int = 0  # notes on both sides, merged line by line
     skipped: int = 0  # incoming notes refused
     warnings: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # annotated ids whose note changes
 
 
 def incoming_notes(
@@ -105,6 +106,7 @@ def merge_trees(
         data = blob.data
         _report_lines(repo, hexid, data, label, contracts, result.warnings)
         new = blob_id
+        result.touched.append(hexid)
         if check_only:
             result.taken += mine is None
             result.merged += mine is not None

@@ -27,6 +27,7 @@ from git_orch.ids import check_task_id, task_ref
 from git_orch.merge import check_commit, merge_trees
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
+from git_orch.state import fold
 
 TRACKING_PREFIX = "refs/orch-remote/"
 SYNC_ATTEMPTS = 10
@@ -41,6 +42,7 @@ class SyncResult:
     pushed: bool = False
     imported_tasks: list[str] = field(default_factory=list)
     pushed_tasks: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # tasks merged into a conflict
     notes_taken: int = 0
     notes_merged: int = 0
     notes_skipped: int = 0
@@ -65,6 +67,7 @@ class Plan:
     merged: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    touched: dict[str, str] = field(default_factory=dict)  # contract -> task, notes changed
 
 
 def tracking_ref(remote: str, rest: str) -> str:
@@ -199,6 +202,7 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
                          check_only=fast_forward)
     result.taken, result.merged, result.skipped = merged.taken, merged.merged, merged.skipped
     result.warnings.extend(merged.warnings)
+    result.touched = {h: contracts[h] for h in merged.touched if h in contracts}
     if fast_forward and merged.skipped == 0:
         result.new_tip, result.outcome = remote_tip, "fast-forward"
         return result
@@ -276,6 +280,16 @@ def _track_pushed(orepo: OrchRepo, remote: str, p: Plan) -> None:
                 input="".join(lines), check=False)
 
 
+def _conflicted(orepo: OrchRepo, touched: dict[str, str]) -> list[str]:
+    """Tasks whose log, as merged, holds events the state machine did not allow."""
+    snap = ledger.snapshot(orepo)
+    return sorted(
+        task_id
+        for contract, task_id in touched.items()
+        if fold(task_id, snap.log(contract).events).conflicts
+    )
+
+
 def sync(orepo: OrchRepo, remote: str | None = None, attempts: int = SYNC_ATTEMPTS) -> SyncResult:
     name = resolve_remote(orepo, remote)
     result = SyncResult(remote=name)
@@ -302,6 +316,7 @@ def sync(orepo: OrchRepo, remote: str | None = None, attempts: int = SYNC_ATTEMP
             time.sleep(random.uniform(0.01, 0.05 * attempt))
             continue
         result.pushed_tasks = sorted({*result.pushed_tasks, *p.push_tasks})
+        result.conflicts = _conflicted(orepo, p.touched)
         after = orepo.ref_target(ledger.LEDGER_REF)
         result.after = str(after) if after is not None else None
         return result

@@ -161,7 +161,10 @@ def test_conflicting_accepts_and_double_land_resolve_the_same_everywhere(
     transition(OrchRepo(b.path), "t1", {"type": "accepted", "head": "1" * 40})
     transition(OrchRepo(a.path), "t1", {"type": "merged", "commit": "2" * 40})
     transition(OrchRepo(b.path), "t1", {"type": "merged", "commit": "3" * 40})
-    for repo in (a, b, c, a, b):
+    sync_json(a)
+    told = b.orch_ok("sync")
+    assert "conflict in t1: decisions disagree" in told.out
+    for repo in (c, a, b):
         sync_json(repo)
     states = [shared_state(r)["t1"] for r in (a, b, c)]
     assert states[0] == states[1] == states[2]

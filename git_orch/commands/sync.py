@@ -32,9 +32,14 @@ def _summary(result: SyncResult) -> list[str]:
     if result.pushed_tasks:
         parts.append(f"{len(result.pushed_tasks)} task(s) sent")
     parts.append("pushed" if result.pushed else "nothing to push")
+    if result.conflicts:
+        lines.append(
+            f"conflict in {', '.join(result.conflicts)}: decisions disagree "
+            "(git orch status, git orch show ID)"
+        )
     if result.attempts > 1:
         parts.append(f"{result.attempts} attempts")
-    lines.append(", ".join(parts))
+    lines.insert(len(result.warnings), ", ".join(parts))
     return lines
 
 
