@@ -104,7 +104,7 @@ def fetch(orepo: OrchRepo, remote: str) -> None:
     proc = run_git(
         ["--git-dir", str(orepo.common_dir), "fetch", "--quiet", "--no-tags", "--prune",
          "--no-write-fetch-head", "--end-of-options", remote, spec],
-        orepo.common_dir,
+        orepo.main_worktree,  # a relative remote URL means what plain git there means
         check=False,
     )
     if proc.returncode != 0:
@@ -112,8 +112,10 @@ def fetch(orepo: OrchRepo, remote: str) -> None:
 
 
 def _last_line(text: str) -> str:
+    """git's own reason: its first fatal/error line (the rest is advice), else its last."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    detail = lines[-1] if lines else "unknown error"
+    reasons = [ln for ln in lines if ln.startswith(("fatal: ", "error: "))]
+    detail = reasons[0] if reasons else lines[-1] if lines else "unknown error"
     for prefix in ("fatal: ", "error: "):
         detail = detail.removeprefix(prefix)
     return clean(detail)
@@ -246,7 +248,7 @@ def push(orepo: OrchRepo, remote: str, p: Plan) -> bool:
     proc = run_git(
         ["--git-dir", str(orepo.common_dir), "push", "--quiet", "--atomic", "--porcelain",
          "--no-verify", "--end-of-options", remote, *specs],
-        orepo.common_dir,
+        orepo.main_worktree,
         check=False,
     )
     if proc.returncode == 0:

@@ -303,6 +303,17 @@ def test_remote_choice_and_bad_remote(tmp_path: Path) -> None:
     assert none.code == 1 and "no remote 'origin'" in none.err
     text = a.orch_ok("sync").out
     assert "sync with origin" in text
+    # A relative remote URL means what it means to plain git in the main worktree,
+    # wherever sync runs from (here: a worker worktree).
+    wt = a.start("t2")
+    a.git("remote", "add", "rel", "../remote.git")
+    assert a.orch("sync", "rel", cwd=wt).code == 0
+    a.git("remote", "set-url", "rel", "../nowhere.git")
+    failed = a.orch("sync", "rel")
+    assert failed.code == 1
+    assert failed.err == "git-orch: cannot fetch from rel: '../nowhere.git' does not appear " \
+        "to be a git repository\n"
+    assert remote_ref(bare, "refs/orch/tasks/t2") == a.rev("refs/orch/tasks/t2")
 
 
 def test_remote_hook_refusal_keeps_the_local_write_and_says_so(tmp_path: Path) -> None:
