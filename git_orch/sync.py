@@ -220,21 +220,26 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     return result
 
 
-def write_local(orepo: OrchRepo, p: Plan) -> bool:
-    """Move refs/orch/ledger and create new task refs in one CAS transaction."""
+def write_local(orepo: OrchRepo, p: Plan) -> tuple[bool, str]:
+    """Move refs/orch/ledger and create new task refs in one CAS transaction.
+
+    Returns (done, git's reason when not done)."""
     updates: list[ledger.RefUpdate] = []
     if p.new_tip is not None:
         old = str(p.local_tip) if p.local_tip is not None else None
         updates.append(ledger.RefUpdate(ledger.LEDGER_REF, str(p.new_tip), old))
     updates += [ledger.RefUpdate(task_ref(t), o, None) for t, o in sorted(p.new_tasks.items())]
     if not updates or (p.new_tip == p.local_tip and not p.new_tasks):
-        return True
-    ok, _ = ledger.update_refs(orepo, updates)
-    return ok
+        return True, ""
+    return ledger.update_refs(orepo, updates)
 
 
 class _PushRace(Exception):
     """The remote moved after our fetch: fetch and merge again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def push(orepo: OrchRepo, remote: str, p: Plan) -> bool:
@@ -256,7 +261,7 @@ def push(orepo: OrchRepo, remote: str, p: Plan) -> bool:
     details = [ln.split("\t")[-1] for ln in proc.stdout.splitlines() if ln.startswith("!")]
     refusals = [d for d in details if not _is_race(d)]
     if details and not refusals:
-        raise _PushRace()
+        raise _PushRace(f"push: {details[0]}")
     detail = refusals[0] if refusals else _last_line(proc.stderr)
     raise OrchError(f"push to {clean(remote)} refused: {clean(detail)}; the local merge is kept")
 
@@ -297,11 +302,14 @@ def sync(orepo: OrchRepo, remote: str | None = None, attempts: int = SYNC_ATTEMP
     result = SyncResult(remote=name)
     before = orepo.ref_target(ledger.LEDGER_REF)
     result.before = str(before) if before is not None else None
+    last_error = ""
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         fetch(orepo, name)
         p = plan(orepo, name)
-        if not write_local(orepo, p):
+        done, last_error = write_local(orepo, p)
+        if not done:
+            time.sleep(random.uniform(0.005, 0.02 * attempt))
             continue  # a local command wrote meanwhile: merge again
         result.warnings = list(dict.fromkeys([*result.warnings, *p.warnings]))
         result.imported_tasks = sorted({*result.imported_tasks, *p.new_tasks})
@@ -314,7 +322,8 @@ def sync(orepo: OrchRepo, remote: str | None = None, attempts: int = SYNC_ATTEMP
             if push(orepo, name, p):
                 result.pushed = True
                 _track_pushed(orepo, name, p)
-        except _PushRace:
+        except _PushRace as race:
+            last_error = race.detail
             time.sleep(random.uniform(0.01, 0.05 * attempt))
             continue
         result.pushed_tasks = sorted({*result.pushed_tasks, *p.push_tasks})
@@ -322,7 +331,15 @@ def sync(orepo: OrchRepo, remote: str | None = None, attempts: int = SYNC_ATTEMP
         after = orepo.ref_target(ledger.LEDGER_REF)
         result.after = str(after) if after is not None else None
         return result
-    raise OrchError(
-        f"{name} kept moving: gave up after {attempts} attempts; the local ledger has "
-        "everything merged so far, run git orch sync again"
-    )
+    raise OrchError(_give_up(name, attempts, last_error))
+
+
+def _give_up(remote: str, attempts: int, last_error: str) -> str:
+    reason = _last_line(last_error) if last_error else "unknown"
+    text = f"sync with {clean(remote)}: gave up after {attempts} attempts; last error: {reason}"
+    if ".lock" in last_error or "lock" in reason:
+        return text + (
+            " (a lock file left by a killed git? if no git is running, remove the .lock "
+            "file it names, then run git orch sync again)"
+        )
+    return text + " (the remote kept moving: run git orch sync again)"

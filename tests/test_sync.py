@@ -188,7 +188,7 @@ def test_push_race_is_retried_from_the_fetch(tmp_path: Path) -> None:
     orepo = OrchRepo(a.path)
     syncmod.fetch(orepo, "origin")
     plan = syncmod.plan(orepo, "origin")
-    assert syncmod.write_local(orepo, plan)
+    assert syncmod.write_local(orepo, plan)[0]
     sync_json(b)  # the remote moves between a's fetch and a's push
     with pytest.raises(syncmod._PushRace):
         syncmod.push(orepo, "origin", plan)
@@ -236,7 +236,7 @@ def test_sync_interrupted_after_fetch_or_before_push_recovers(tmp_path: Path) ->
     assert a.rev("refs/orch-remote/origin/tasks/b1") == b.rev("refs/orch/tasks/b1")
     syncmod.fetch(orepo, "origin")
     plan = syncmod.plan(orepo, "origin")
-    assert syncmod.write_local(orepo, plan)  # killed after the local merge, before the push
+    assert syncmod.write_local(orepo, plan)[0]  # killed after the local merge, before the push
     assert "b1" in a.status()
     assert remote_ref(bare, "refs/orch/tasks/a1") == ""
     result = sync_json(a)
@@ -250,13 +250,20 @@ def test_sync_killed_at_any_moment_recovers(tmp_path: Path) -> None:
     b.start("b1", "--no-worktree")
     sync_json(b)
     a.start("a1", "--no-worktree")
-    for delay in (0.05, 0.3, 0.6):
+    # SIGKILL to git-orch alone (its git children finish or die of SIGPIPE), and
+    # SIGTERM to the whole group (git removes its own lock files on SIGTERM).
+    for delay, group, sig in ((0.05, False, signal.SIGKILL), (0.3, True, signal.SIGTERM),
+                              (0.45, False, signal.SIGKILL), (0.6, True, signal.SIGTERM)):
         proc = subprocess.Popen([sys.executable, "-m", "git_orch", "sync"], cwd=a.path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
         proc.wait()
+    time.sleep(0.2)  # let orphaned git children finish
     sync_json(a)
     sync_json(b)
     assert shared_state(a) == shared_state(b)
@@ -340,3 +347,19 @@ def test_clean_escapes_what_a_terminal_would_obey() -> None:
     assert clean("a\x1b[2Jb\rc\nd\x07\x9b") == "a\\x1b[2Jb\\x0dc\\x0ad\\x07\\x9b"
     assert clean("evil\u202etxt.exe\u2028x") == "evil\\u202etxt.exe\\u2028x"
     assert clean(None) == "None"
+
+
+def test_stale_lock_from_a_hard_kill_is_named(tmp_path: Path) -> None:
+    _, (a, b) = clones(tmp_path, "ab")
+    b.start("b1", "--no-worktree")
+    sync_json(b)
+    a.start("a1", "--no-worktree")
+    lock = a.path / ".git" / "refs" / "orch" / "ledger.lock"
+    lock.write_text("")  # what a SIGKILLed git update-ref leaves behind
+    stuck = a.orch("sync")
+    assert stuck.code == 1
+    assert "gave up after 10 attempts" in stuck.err and "ledger.lock" in stuck.err
+    assert "remove the .lock file" in stuck.err
+    lock.unlink()
+    sync_json(a)
+    assert sorted(a.status()) == ["a1", "b1"]
