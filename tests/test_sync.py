@@ -363,3 +363,15 @@ def test_stale_lock_from_a_hard_kill_is_named(tmp_path: Path) -> None:
     lock.unlink()
     sync_json(a)
     assert sorted(a.status()) == ["a1", "b1"]
+
+
+def test_a_fresh_clone_joins_with_one_sync(tmp_path: Path) -> None:
+    bare, (a,) = clones(tmp_path, "a")
+    a.start("t1", "--no-worktree")
+    sync_json(a)
+    git("clone", "-q", str(bare), "late", cwd=tmp_path)
+    late = Repo(tmp_path / "late")
+    result = sync_json(late)  # no git orch init: the ledger comes from the remote
+    assert result["outcome"] == "fast-forward" and result["imported_tasks"] == ["t1"]
+    assert late.rev("refs/orch/ledger") == a.rev("refs/orch/ledger")
+    assert shared_state(late) == shared_state(a)
