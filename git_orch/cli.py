@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "next": "next",
     "dispatch": "dispatch",
+    "sync": "sync",
 }
 
 

@@ -31,6 +31,11 @@ EVENT_VERSION = 1
 ZERO_OID = "0" * 40
 MAX_NOTE_BYTES = 8 * 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024
+# A Lamport value above either cap is a broken or hostile clock: the event is
+# reported and skipped, so one bad line cannot push every later event's clock
+# past what JSON readers represent exactly (2**53).
+MAX_LAMPORT = 2**53
+MAX_LAMPORT_JUMP = 1_000_000
 WRITE_ATTEMPTS = 200
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 _HEX2 = re.compile(r"[0-9a-f]{2}")
@@ -80,6 +85,10 @@ def _valid_event(obj: object) -> bool:
     )
 
 
+def _is_version(value: object) -> bool:
+    return type(value) is int and value == EVENT_VERSION  # not True, not 1.0
+
+
 def parse_log(data: bytes, where: str = "note") -> EventLog:
     """Parse a note. Unknown `v` lines are skipped; broken lines are reported."""
     log = EventLog()
@@ -97,15 +106,52 @@ def parse_log(data: bytes, where: str = "note") -> EventLog:
         except (ValueError, RecursionError):
             log.problems.append(f"{where} line {number}: not valid JSON; skipped")
             continue
-        if isinstance(obj, dict) and obj.get("v") != EVENT_VERSION:
+        if isinstance(obj, dict) and not _is_version(obj.get("v")):
             log.skipped_versions += 1
             continue
         if not _valid_event(obj):
             log.problems.append(f"{where} line {number}: not a ledger event; skipped")
             continue
         log.events.append(obj)
-    log.events.sort(key=lambda e: (e["lamport"], e["id"]))
+    log.events = _dedupe_and_cap(log.events, log.problems, where)
     return log
+
+
+def _dedupe_and_cap(events: list[Event], problems: list[str], where: str) -> list[Event]:
+    """Sort by (lamport, id); keep one event per id; skip Lamport jumps.
+
+    Depends only on the set of lines, so every machine folds the same events.
+    """
+    if len({e["id"] for e in events}) == len(events):
+        events.sort(key=lambda e: (e["lamport"], e["id"]))
+    else:  # only a broken or hostile log repeats ids: break ties on content too
+        events.sort(key=lambda e: (e["lamport"], e["id"], encode_event(e)))
+    kept: list[Event] = []
+    seen: set[str] = set()
+    top = 0
+    for event in events:
+        if event["id"] in seen:
+            problems.append(
+                f"{where}: event {_short(event['id'])} appears more than once; kept the first"
+            )
+            continue
+        lamport = event["lamport"]
+        if lamport > MAX_LAMPORT or lamport > top + MAX_LAMPORT_JUMP:
+            problems.append(
+                f"{where}: event {_short(event['id'])} has lamport {str(lamport)[:24]}, more than "
+                f"{MAX_LAMPORT_JUMP} past the events before it; skipped"
+            )
+            continue
+        seen.add(event["id"])
+        kept.append(event)
+        top = lamport
+    return kept
+
+
+def _short(text: str) -> str:
+    """An id for a message: at most 16 characters, control characters escaped."""
+    cut = text[:16] + ("..." if len(text) > 16 else "")
+    return ascii(cut)[1:-1]
 
 
 # --- the notes tree -------------------------------------------------------
@@ -137,7 +183,9 @@ def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> 
         if entry.name is None:
             continue
         name = prefix + entry.name
-        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name):
+        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name) and len(name) < 40:
+            # Bounded: a note path has 40 hex digits, so at most 19 levels of
+            # fanout (a hostile, deeper tree cannot exhaust the stack).
             yield from iter_notes(repo, peel(repo, entry.id, pygit2.Tree), name)
         elif entry.type_str == "blob" and _HEX40.fullmatch(name):
             yield name, entry.id
@@ -308,29 +356,42 @@ def append(
 # --- merging (used by sync) ------------------------------------------------
 
 
-def merge_logs(ours: bytes, theirs: bytes) -> bytes:
-    """Union of two logs, deduplicated by event id, in (lamport, id) order.
+def _merge_key(raw: bytes) -> tuple[int, int, str, bytes]:
+    """Sort key of a line: events by (lamport, id), then unreadable lines by bytes."""
+    obj = _load_line(raw)
+    if obj is not None:
+        return (0, obj["lamport"], obj["id"], encode_event(obj))
+    return (1, 0, "", raw)
 
-    Lines that do not parse are kept (deduplicated by content) so a merge
-    never drops data it does not understand.
+
+def _load_line(raw: bytes) -> Event | None:
+    if len(raw) > MAX_LINE_BYTES:
+        return None
+    try:
+        obj = json.loads(raw)
+        if _valid_event(obj) and isinstance(obj, dict):
+            encode_event(obj)  # must re-encode (rejects e.g. too deep nesting)
+            return obj
+    except (ValueError, RecursionError, TypeError):
+        pass
+    return None
+
+
+def merge_logs(ours: bytes, theirs: bytes) -> bytes:
+    """Union of two logs' lines, events deduplicated by (id, content).
+
+    Events come first in (lamport, id) order, then lines that do not parse,
+    kept (deduplicated by bytes) so a merge never drops data it does not
+    understand. The result depends only on the two sets of lines, so
+    merge(a, b) == merge(b, a) and merge(a, a) == merge(a, empty).
+    Two different events sharing an id are both kept; readers pick one.
     """
-    by_id: dict[str, bytes] = {}
-    order: dict[str, tuple[int, str]] = {}
-    opaque: dict[bytes, None] = {}
+    best: dict[tuple[int, int, str, bytes], bytes] = {}
     for data in (ours, theirs):
         for raw in data.split(b"\n"):
             if not raw.strip():
                 continue
-            try:
-                obj = json.loads(raw)
-            except (ValueError, RecursionError):
-                obj = None
-            if _valid_event(obj) and isinstance(obj, dict):
-                if obj["id"] not in by_id:
-                    by_id[obj["id"]] = raw
-                    order[obj["id"]] = (obj["lamport"], obj["id"])
-            else:
-                opaque[raw] = None
-    lines = [by_id[k] for k in sorted(by_id, key=lambda k: order[k])]
-    lines.extend(opaque)
-    return b"".join(line + b"\n" for line in lines)
+            key = _merge_key(raw)
+            if key not in best or raw < best[key]:
+                best[key] = raw
+    return b"".join(best[key] + b"\n" for key in sorted(best))

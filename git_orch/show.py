@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from git_orch.repo import OrchRepo
+from git_orch.sanitize import clean
 from git_orch.tasks import Task, load_task
 
 
@@ -28,21 +29,22 @@ def to_json(task: Task) -> dict[str, Any]:
 
 
 def render_text(task: Task) -> str:
+    """Every value is passed through clean(): contracts and events may come from a remote."""
     c = task.contract
     lines = [
-        f"task     {c.task_id}",
-        f"title    {c.title}",
-        f"state    {task.state.state}",
+        f"task     {clean(c.task_id)}",
+        f"title    {clean(c.title)}",
+        f"state    {clean(task.state.state)}",
         f"contract {c.commit}",
         f"base     {c.base}",
     ]
     if c.package:
-        lines.append(f"package  {c.package}")
-    lines += [f"allow    {spec}" for spec in c.allow]
-    lines += [f"forbid   {spec}" for spec in c.forbid]
-    lines += [f"gate     {gate}" for gate in c.gates]
+        lines.append(f"package  {clean(c.package)}")
+    lines += [f"allow    {clean(spec)}" for spec in c.allow]
+    lines += [f"forbid   {clean(spec)}" for spec in c.forbid]
+    lines += [f"gate     {clean(gate)}" for gate in c.gates]
     if c.body:
-        lines += ["", *("    " + ln for ln in c.body.splitlines())]
+        lines += ["", *("    " + clean(ln) for ln in c.body.splitlines())]
     lines += ["", "events"]
     for event in task.log.events:
         extra = {
@@ -52,11 +54,11 @@ def render_text(task: Task) -> str:
         }
         detail = json.dumps(extra, sort_keys=True) if extra else ""
         lines.append(
-            f"  {event['lamport']:>4} {event.get('at', '?')} {event['type']:<14} "
-            f"{event.get('actor', '?')} {detail}".rstrip()
+            f"  {event['lamport']:>4} {clean(event.get('at', '?'))} {clean(event['type']):<14} "
+            f"{clean(event.get('actor', '?'))} {clean(detail)}".rstrip()
         )
     for conflict in task.state.conflicts:
-        lines.append(f"conflict: {conflict}")
+        lines.append(f"conflict: {clean(conflict)}")
     for problem in task.log.problems:
-        lines.append(f"problem: {problem}")
+        lines.append(f"problem: {clean(problem)}")
     return "\n".join(lines)

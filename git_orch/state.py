@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from git_orch.ledger import Event
+from git_orch.sanitize import clean
 
 PENDING = "pending-setup"
 ACTIVE = "active"
@@ -86,6 +87,14 @@ def _str(event: Event, key: str) -> str | None:
 def apply(task: TaskState, event: Event) -> None:
     kind = event.get("type")
     task.event_count += 1
+    named = event.get("task", task.task_id)
+    if named != task.task_id:
+        # A line copied (or forged) into another task's log: keep it, never apply it.
+        task.conflicts.append(
+            f"event {clean(event.get('id'))[:16]} names task "
+            f"'{clean(named)[:40]}', not this one; ignored"
+        )
+        return
     task.updated_at = _str(event, "at") or task.updated_at
     if kind == "created":
         if task.created_at is not None:
@@ -99,9 +108,10 @@ def apply(task: TaskState, event: Event) -> None:
     if kind in TRANSITIONS:
         allowed, target = TRANSITIONS[kind]
         if task.state not in allowed:
+            head = _str(event, "head") or _str(event, "commit")
             task.conflicts.append(
-                f"{kind} by {event.get('actor', '?')} at {event.get('at', '?')} "
-                f"is not allowed in state {task.state}; ignored"
+                f"{kind}{f' of {head[:12]}' if head else ''} by {event.get('actor', '?')} "
+                f"at {event.get('at', '?')} is not allowed in state {task.state}; ignored"
             )
             return
         if target is not None:

@@ -20,6 +20,7 @@ from git_orch.contract import Contract, read_contract
 from git_orch.errors import OrchError
 from git_orch.ids import task_branch
 from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.sanitize import clean
 from git_orch.state import (
     ACCEPTED,
     ACTIVE,
@@ -224,11 +225,13 @@ NEEDS_YOU_STATES = {
 def needs_you(view: TaskView) -> str | None:
     """Why a person should look at this task now, or None."""
     st = view.state
+    if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
+        return CONFLICT
     if st.state in NEEDS_YOU_STATES:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (RUN_DEAD, CONFLICT, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -246,24 +249,24 @@ def _age(stamp: float | None, now: float) -> str:
 
 def _line(view: TaskView, now: float, why: str | None = None) -> str:
     st = view.state
-    parts = [f"  {view.task_id:<16} {st.state:<21}"]
+    parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
     if why and why != st.state:
         parts.append(f"[{why}]")
     if view.commits is not None:
         parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
     parts.append(f"last {_age(view.last_activity, now)}")
-    parts.append(f"- {view.contract.title}")
+    parts.append(f"- {clean(view.contract.title)}")
     run = runlog.latest_run_json(st)
     if run is not None and run["running"]:
-        parts.append(f"[agent {run['agent']}, attempt {run['attempt']}]")
+        parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
     text = " ".join(parts)
     if detail:
-        text += f"\n  {'':<16} reason: {detail}"
+        text += f"\n  {'':<16} reason: {clean(detail)}"
     for conflict in st.conflicts[:3]:
-        text += f"\n  {'':<16} conflict: {conflict}"
+        text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
-        text += f"\n  {'':<16} problem: {problem}"
+        text += f"\n  {'':<16} problem: {clean(problem)}"
     return text
 
 
@@ -285,7 +288,7 @@ def render_text(overview: Overview, recent: int = 5) -> str:
     mode = overview.dispatch.get("mode")
     if mode and mode != dispatch.ACTIVE:
         note = overview.dispatch.get("note")
-        out.append(f"Dispatch: {mode}" + (f" ({note})" if note else "")
+        out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
     out.append(f"Needs you ({len(needs)})")
     out.extend(_line(v, now, why) for v, why in needs)
@@ -303,7 +306,7 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
     if overview.orphans:
         out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
-        out.extend(f"  {o.kind} {o.name}: {o.detail}" for o in overview.orphans)
+        out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(
@@ -318,7 +321,7 @@ def render_text(overview: Overview, recent: int = 5) -> str:
                    for n, b in tripped.items())
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
-        out.extend(f"  {p}" for p in overview.problems[:10])
+        out.extend(f"  {clean(p)}" for p in overview.problems[:10])
     return "\n".join(out)
 
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.start import StartRequest
 
 
 @click.command()
+@with_sync
 @click.argument("task_id", metavar="ID")
 @click.option("--title", required=True, help="One line saying what the task delivers.")
 @click.option("--body", default="", help="Longer description for the contract.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.worker import block as do_block
 from git_orch.worker import handoff as do_handoff
@@ -12,6 +13,7 @@ task_option = click.option("--task", "task_id", help="Task id (default: this wor
 
 
 @click.command()
+@with_sync
 @task_option
 @click.option("--summary", help="What was done, in a sentence or two.")
 @click.option("--risk", "risks", multiple=True, help="A residual risk the reviewer should know.")
@@ -41,6 +43,7 @@ def handoff(
 
 
 @click.command()
+@with_sync
 @task_option
 @click.option("--reason", required=True, help="Why the task cannot go on without a person.")
 @json_option
