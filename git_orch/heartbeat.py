@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from git_orch import reconcile
+from git_orch import reconcile, runlog
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.ids import task_branch
@@ -53,8 +53,9 @@ def repo_flags(view: TaskView) -> list[str]:
     """The flags a beat records. A running worker's tree is dirty between commits all
     the time: that is not news, so `dirty` is recorded only for tasks past handoff."""
     running = view.state.state in reconcile.RUNNING_STATES
+    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD)
     return sorted(f for f in view.flags
-                  if f in reconcile.REPO_FLAGS and not (f == reconcile.DIRTY and running))
+                  if f in recorded and not (f == reconcile.DIRTY and running))
 
 
 def record_flags(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
@@ -155,6 +156,17 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
     return done
 
 
+def _close_dead_run(orepo: OrchRepo, view: TaskView) -> list[str]:
+    from git_orch.runner import close_dead  # the runner pulls in the agent machinery
+
+    attempt = runlog.dead_attempt(view.state)
+    if attempt is None:
+        return []
+    close_dead(orepo, attempt)
+    return [f"{view.task_id}: closed dead run (attempt {attempt.number}, supervisor pid "
+            f"{attempt.supervisor_pid} gone) and killed what was left of its agent"]
+
+
 def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
     """Fix what is safe to fix; say what was done and what was left, and why."""
     done: list[str] = []
@@ -165,6 +177,8 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
         done.append(f"pruned worktree records whose folders are gone: {', '.join(missing)}")
     for view in overview.tasks:
         st = view.state
+        if runlog.RUN_DEAD in view.flags:
+            done.extend(_safe(partial(_close_dead_run, orepo, view), view.task_id))
         if reconcile.CLEANUP in view.flags:
             done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
         elif reconcile.ORPHAN in view.flags and st.state not in ENDED:

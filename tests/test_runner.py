@@ -231,9 +231,13 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
     view = repo.status()["t1"]
     assert "run-dead" in view["flags"]
     assert "[run-dead]" in repo.orch_ok("status").out
-    # The agent outlived its supervisor; stop closes the run and kills it.
+    # A heartbeat records the flag once; --repair closes the run and kills the agent.
     assert procs.pid_alive(agent_pid)
-    repo.orch_ok("stop", "t1")
+    repo.orch_ok("heartbeat", "--once")
+    (flagged,) = events(repo, "t1", "flagged")
+    assert "run-dead" in flagged["flags"]
+    repaired = repo.orch_ok("heartbeat", "--once", "--repair")
+    assert "closed dead run (attempt 1" in repaired.out
     wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]

@@ -375,3 +375,18 @@ def test_a_fresh_clone_joins_with_one_sync(tmp_path: Path) -> None:
     assert result["outcome"] == "fast-forward" and result["imported_tasks"] == ["t1"]
     assert late.rev("refs/orch/ledger") == a.rev("refs/orch/ledger")
     assert shared_state(late) == shared_state(a)
+
+
+def test_decisions_and_land_with_sync_reach_another_clone(tmp_path: Path) -> None:
+    """A lead on clone a decides and lands with --sync; clone b sees it all after sync."""
+    _, (a, b) = clones(tmp_path, "ab")
+    wt = a.start("t1", "--allow", "src/**", "--sync")
+    a.write("src/app.py", "print('new')\n", cwd=wt)
+    a.commit_all("Change app\n\nOrch-Evidence: local: ran it", cwd=wt)
+    a.orch_ok("handoff", "--sync", cwd=wt)
+    a.orch("review", "t1")
+    a.orch_ok("accept", "t1", "--override", "demo", "--sync")
+    assert b.orch_ok("sync").code == 0 and b.status()["t1"]["state"] == "accepted"
+    a.orch_ok("land", "t1", "--no-push", "--sync")
+    b.orch_ok("sync")
+    assert b.status()["t1"]["state"] == "cleaned"

@@ -6,10 +6,12 @@ import click
 
 from git_orch.accept import accept as do_accept
 from git_orch.accept import reject as do_reject
+from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
 
 
 @click.command()
+@with_sync
 @click.argument("task_id", metavar="ID")
 @click.option("--override", help="Accept despite concerns, reject findings or blocked "
               "evidence; say why (recorded with your name).")
@@ -35,6 +37,7 @@ def accept(ctx: click.Context, task_id: str, override: str | None, as_json: bool
 
 
 @click.command()
+@with_sync
 @click.argument("task_id", metavar="ID")
 @click.option("--reason", required=True, help="What the worker must fix.")
 @json_option

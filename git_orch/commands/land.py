@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.sync import with_sync
 from git_orch.land import STRATEGIES
 from git_orch.land import abandon as do_abandon
 from git_orch.land import land as do_land
@@ -11,6 +12,7 @@ from git_orch.output import emit_json, json_option, open_repo
 
 
 @click.command()
+@with_sync
 @click.argument("task_id", metavar="ID")
 @click.option("--merge", "strategy", flag_value="merge", help="A merge commit (default).")
 @click.option("--squash", "strategy", flag_value="squash", help="One commit with the task's tree.")
@@ -58,6 +60,7 @@ def land(
 
 
 @click.command()
+@with_sync
 @click.argument("task_id", metavar="ID")
 @click.option("--reason", required=True, help="Why the task stops without landing.")
 @click.option("--discard-changes", is_flag=True,
