@@ -16,11 +16,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pygit2
 
+from git_orch import timefmt
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.repo import OrchRepo, blob_bytes, peel
@@ -37,18 +37,14 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_LAMPORT = 2**53
 MAX_LAMPORT_JUMP = 1_000_000
 WRITE_ATTEMPTS = 200
-_HEX40 = re.compile(r"[0-9a-f]{40}")
-_HEX2 = re.compile(r"[0-9a-f]{2}")
+HEX40 = re.compile(r"[0-9a-f]{40}")
+HEX2 = re.compile(r"[0-9a-f]{2}")
 
 Event = dict[str, Any]
 
 
 class LedgerBusy(OrchError):
     """Every compare-and-swap attempt lost the race."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_event_id() -> str:
@@ -157,7 +153,7 @@ def _short(text: str) -> str:
 # --- the notes tree -------------------------------------------------------
 
 
-def _find_note(repo: pygit2.Repository, tree: pygit2.Tree, hexid: str) -> pygit2.Oid | None:
+def find_note(repo: pygit2.Repository, tree: pygit2.Tree, hexid: str) -> pygit2.Oid | None:
     """Find a note blob under any fanout depth (git may write 2/38 or 2/2/36)."""
     rest = hexid
     while tree is not None:
@@ -183,11 +179,11 @@ def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> 
         if entry.name is None:
             continue
         name = prefix + entry.name
-        if entry.type_str == "tree" and _HEX2.fullmatch(entry.name) and len(name) < 40:
+        if entry.type_str == "tree" and HEX2.fullmatch(entry.name) and len(name) < 40:
             # Bounded: a note path has 40 hex digits, so at most 19 levels of
             # fanout (a hostile, deeper tree cannot exhaust the stack).
             yield from iter_notes(repo, peel(repo, entry.id, pygit2.Tree), name)
-        elif entry.type_str == "blob" and _HEX40.fullmatch(name):
+        elif entry.type_str == "blob" and HEX40.fullmatch(name):
             yield name, entry.id
 
 
@@ -242,7 +238,7 @@ class Snapshot:
         tree = self.tree
         if tree is None:
             return b""
-        blob = _find_note(self.repo, tree, hexid)
+        blob = find_note(self.repo, tree, hexid)
         return blob_bytes(self.repo, blob) if blob is not None else b""
 
     def log(self, hexid: str) -> EventLog:
@@ -328,7 +324,7 @@ def append(
                 "v": EVENT_VERSION,
                 "id": new_event_id(),
                 "lamport": clock,
-                "at": now_iso(),
+                "at": timefmt.iso(),
                 "actor": orepo.actor,
             }
             event.update(draft)

@@ -18,7 +18,7 @@ import pygit2
 from git_orch import ledger
 from git_orch.errors import OrchError
 from git_orch.ids import task_branch
-from git_orch.ledger import _HEX2, _HEX40, _find_note, iter_notes, merge_logs, parse_log
+from git_orch.ledger import HEX2, HEX40, find_note, iter_notes, merge_logs, parse_log
 from git_orch.repo import peel
 from git_orch.sanitize import clean
 
@@ -49,16 +49,16 @@ def incoming_notes(
             continue
         if ours is not None and name in ours and ours[name].id == entry.id:
             continue
-        if entry.type_str == "tree" and _HEX2.fullmatch(name):
+        if entry.type_str == "tree" and HEX2.fullmatch(name):
             notes: Iterator[tuple[str, pygit2.Oid]] = iter_notes(
                 repo, peel(repo, entry.id, pygit2.Tree), name
             )
-        elif entry.type_str == "blob" and _HEX40.fullmatch(name):
+        elif entry.type_str == "blob" and HEX40.fullmatch(name):
             notes = iter([(name, entry.id)])
         else:
             continue
         for hexid, blob in notes:
-            mine = _find_note(repo, ours, hexid) if ours is not None else None
+            mine = find_note(repo, ours, hexid) if ours is not None else None
             if mine != blob:
                 yield hexid, blob, mine
 
@@ -147,7 +147,7 @@ def put_notes(
         sub = None
         if tree is not None and head in tree and tree[head].type_str == "tree":
             sub = peel(repo, tree[head].id, pygit2.Tree)
-            if any(e.name is not None and _HEX2.fullmatch(e.name) for e in sub):
+            if any(e.name is not None and HEX2.fullmatch(e.name) for e in sub):
                 slow.update({head + rest: blob for rest, blob in entries.items()})
                 continue
         builder = repo.TreeBuilder(sub) if sub is not None else repo.TreeBuilder()

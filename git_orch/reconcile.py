@@ -14,18 +14,19 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
+from git_orch import timefmt
 from git_orch.config import Policy, worktree_root
 from git_orch.contract import Contract
 from git_orch.gitcmd import run_git
 from git_orch.ids import task_branch
 from git_orch.repo import OrchRepo, Worktree, hostname, peel
 from git_orch.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState
+from git_orch.timefmt import parse_iso as parse_iso
 
 STALE = "stale-needs-inspection"
 CLEANUP = "cleanup-needed"
@@ -99,19 +100,8 @@ def count_commits(repo: pygit2.Repository, head: str, base: str, limit: int = 10
     return count
 
 
-def parse_iso(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def iso(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if stamp is None else timefmt.iso(stamp)
 
 
 def newest_mtime(root: Path, limit: int = _MTIME_SCAN_LIMIT) -> float | None:

@@ -18,7 +18,7 @@ from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.findings import RULES, SEVERITIES, VERDICTS, verdict_of
 from git_orch.gitcmd import run_git
-from git_orch.ledger import Event
+from git_orch.ledger import HEX40, Event
 from git_orch.repo import OrchRepo
 from git_orch.review import Review, branch_head, record_verdict, review_base
 from git_orch.tasks import load_task
@@ -29,7 +29,7 @@ MAX_VERDICT_BYTES = 1024 * 1024
 MAX_FINDINGS = 1000
 MAX_TEXT = 4000
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_HEX40 = re.compile(r"[0-9a-f]{40}")
+
 TOP_KEYS = {"schema": True, "task": True, "head": True, "verdict": True, "reviewer": True,
             "findings": True, "summary": False}
 FINDING_KEYS = {"rule": True, "severity": True, "message": True, "path": False,
@@ -157,7 +157,7 @@ def parse_verdict(data: bytes, where: str) -> dict[str, Any]:
     if doc["schema"] != 1 or isinstance(doc["schema"], bool):
         raise OrchError(f"{where}: schema must be 1")
     _text(doc["task"], f"{where}: task")
-    if not isinstance(doc["head"], str) or not _HEX40.fullmatch(doc["head"]):
+    if not isinstance(doc["head"], str) or not HEX40.fullmatch(doc["head"]):
         raise OrchError(f"{where}: head must be a full 40-hex commit id")
     if doc["verdict"] not in VERDICTS:
         raise OrchError(f"{where}: verdict must be one of {', '.join(VERDICTS)}")

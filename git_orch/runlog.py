@@ -6,10 +6,8 @@ Also how an attempt is judged after the agent exits, and which runs are dead
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ from git_orch.procs import supervisor_alive
 from git_orch.repo import OrchRepo, blob_bytes, hostname
 from git_orch.state import TaskState, fold
 from git_orch.tasks import load_task, record
+from git_orch.timefmt import iso as iso
+from git_orch.timefmt import parse_iso as parse_iso
 
 RUN_DEAD = "run-dead"
 # Outcomes of an attempt (run-ended "outcome").
@@ -50,20 +50,6 @@ def log_activity(orepo: OrchRepo, task_id: str) -> float | None:
         except OSError:
             continue
     return max(times) if times else None
-
-
-def iso(stamp: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if stamp is None else stamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: object) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 # --- attempts as the ledger records them -------------------------------------
