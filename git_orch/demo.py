@@ -141,9 +141,17 @@ def run(root: Path) -> None:
     orch("status", "--write", "--out", str(root / "page"), cwd=repo)
     print(f"status page: {root / 'page' / 'status.html'}")
 
-    say("8. the ledger is plain git, and it travelled with the push")
+    say("8. the ledger is plain git; sync shares all of it through origin")
+    orch("sync", cwd=repo)
     git("ls-remote", str(root / "origin.git"), "refs/orch/*", cwd=repo)
     git("--no-pager", "log", "--oneline", "-3", "refs/orch/ledger", cwd=repo)
+
+    say("9. a second machine clones, syncs, and sees the same loop")
+    git("clone", "-q", str(root / "origin.git"), str(root / "laptop"), cwd=root)
+    laptop = root / "laptop"
+    orch("init", cwd=laptop)
+    orch("sync", cwd=laptop)
+    orch("status", cwd=laptop)
 
 
 def main(argv: list[str] | None = None) -> int:

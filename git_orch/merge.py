@@ -180,7 +180,10 @@ def _report_lines(
     task_id = contracts.get(hexid)
     if task_id is None:
         if log.events and hexid not in repo:
-            warnings.append(f"{label}: object {hexid[:12]} is not in this repository; kept")
+            warnings.append(
+                f"{label}: annotates {hexid[:12]}, which this repository does not have "
+                "(yet: e.g. a review note on an unfetched worker commit); kept"
+            )
         return
     for event in log.events:
         shown = clean(str(event["id"]))[:16]

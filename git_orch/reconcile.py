@@ -175,7 +175,8 @@ def derive(
     if out.dirty:
         out.flags.append(DIRTY)
     local = st.host is None or st.host == facts.host
-    if st.state not in ENDED and path is not None and not out.worktree_present and local:
+    vanished = path is not None and not out.worktree_present and not Path(path).exists()
+    if st.state not in ENDED and vanished and local:
         out.flags.append(ORPHAN)  # its worktree vanished (on this machine)
     if st.conflicts:
         out.flags.append(CONFLICT)

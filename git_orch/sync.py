@@ -199,7 +199,11 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
         result.outcome = "ahead"
         return result
     ours_tree = ours_commit.tree if ours_commit else None
-    fast_forward = True if local_tip is None else repo.descendant_of(remote_tip, local_tip)
+    # A ledger with no notes yet (a fresh `init`) has nothing to keep: take theirs.
+    ours_empty = ours_tree is None or len(ours_tree) == 0
+    fast_forward = ours_empty or (
+        local_tip is not None and repo.descendant_of(remote_tip, local_tip)
+    )
     merged = merge_trees(repo, ours_tree, theirs_commit.tree, where, contracts,
                          check_only=fast_forward)
     result.taken, result.merged, result.skipped = merged.taken, merged.merged, merged.skipped

@@ -390,3 +390,14 @@ def test_decisions_and_land_with_sync_reach_another_clone(tmp_path: Path) -> Non
     a.orch_ok("land", "t1", "--no-push", "--sync")
     b.orch_ok("sync")
     assert b.status()["t1"]["state"] == "cleaned"
+
+
+def test_fresh_clone_takes_the_remote_ledger_without_a_merge(tmp_path: Path) -> None:
+    """A new clone's empty ledger (from init) is replaced, not merged into history."""
+    bare, (a, b) = clones(tmp_path, "ab")
+    a.start("t1", "--no-worktree", "--sync")
+    remote_tip = remote_ref(bare, "refs/orch/ledger")
+    data = sync_json(b)
+    assert data["outcome"] == "fast-forward"
+    assert b.rev("refs/orch/ledger") == remote_tip
+    assert remote_ref(bare, "refs/orch/ledger") == remote_tip

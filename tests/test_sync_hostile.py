@@ -120,7 +120,7 @@ def test_notes_on_missing_objects_and_unknown_tasks_are_kept_not_read(tmp_path: 
     push_note(evil, main, event(id="g2", lamport=1, type="abandoned", task="ghost").encode())
     result = a.orch("sync")
     assert result.code == 0, result.err
-    missing = f"note on {ghost[:12]}: object {ghost[:12]} is not in this repository; kept"
+    missing = f"note on {ghost[:12]}: annotates {ghost[:12]}, which this repository does not have"
     assert missing in result.err
     assert sorted(a.status()) == ["t1"]
     assert a.status()["t1"]["state"] == "active"
