@@ -57,3 +57,10 @@ def reject(orepo: OrchRepo, task_id: str, reason: str) -> Event:
     head = branch_head(orepo, task_id)
     return transition(orepo, task_id, {"type": "rejected", "reason": reason.strip(),
                                        "head": head})
+
+
+def unblock(orepo: OrchRepo, task_id: str, note: str) -> Event:
+    """A person answered a blocked task: it goes back to active, with the answer recorded."""
+    if not note.strip():
+        raise OrchError("--note must say what was decided or provided")
+    return transition(orepo, task_id, {"type": "unblocked", "note": note.strip()})

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "review-import": "review",
     "accept": "decide",
     "reject": "decide",
+    "unblock": "decide",
     "verify": "verify",
     "land": "land",
     "abandon": "land",

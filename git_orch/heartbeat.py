@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from git_orch import reconcile, runlog
+from git_orch.config import load_policy, worktree_root
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.ids import task_branch
 from git_orch.land import cleanup, fresh_worktrees, is_ancestor
 from git_orch.ledger import RefUpdate, update_refs
 from git_orch.repo import OrchRepo, hostname
+from git_orch.start import mark_worker
 from git_orch.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.status import Overview, TaskView, collect
 from git_orch.tasks import record, transition
@@ -101,13 +103,18 @@ def _restore_worktree(orepo: OrchRepo, view: TaskView) -> list[str]:
     branch = task_branch(view.task_id)
     if view.head is None:
         return [f"left {view.task_id}: its worktree and branch {branch} are both gone"]
+    # Only ever re-create the place start would have chosen: a path read from the
+    # ledger (which may come from another machine) is never trusted on its own.
+    expected = worktree_root(orepo, load_policy(orepo)) / view.task_id
+    if path != expected:
+        return [f"left {view.task_id}: its recorded worktree {path} is not {expected}"]
     if path.exists():
         return [f"left {view.task_id}: {path} exists but is not its worktree"]
     orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
     path.parent.mkdir(parents=True, exist_ok=True)
     orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-    orepo.git(["config", "--worktree", "orch.task", view.task_id], cwd=path)
-    return [f"{view.task_id}: restored worktree {path} from {branch}"]
+    mark_worker(orepo, path, view.contract)
+    return [f"{view.task_id}: restored worktree {path} from {branch}, hooks on"]
 
 
 def _adopt_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
@@ -116,7 +123,7 @@ def _adopt_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
                  if t.branch == f"refs/heads/{task_branch(view.task_id)}"), None)
     if tree is None or view.head is None or not tree.path.is_dir():
         return []
-    orepo.git(["config", "--worktree", "orch.task", view.task_id], cwd=tree.path)
+    mark_worker(orepo, tree.path, view.contract)
     transition(orepo, view.task_id, {
         "type": "activated", "branch": task_branch(view.task_id), "worktree": str(tree.path),
         "head": view.head, "host": hostname(), "adopted": True,

@@ -15,7 +15,6 @@ from git_orch import ledger, workerhooks
 from git_orch.config import load_policy, worktree_root
 from git_orch.contract import Contract, check_single_line, write_contract
 from git_orch.errors import OrchError
-from git_orch.gitcmd import GitError
 from git_orch.ids import check_task_id, task_branch, task_ref
 from git_orch.init import create_empty_ledger, enable_worktree_config
 from git_orch.pathspecs import check_pathspec
@@ -73,6 +72,12 @@ def build_contract(orepo: OrchRepo, req: StartRequest) -> Contract:
     )
 
 
+def mark_worker(orepo: OrchRepo, path: Path, contract: Contract) -> None:
+    """Make a worktree the task's worker: the per-worktree marker, then its hooks."""
+    orepo.git(["config", "--worktree", "orch.task", contract.task_id], cwd=path)
+    workerhooks.install(orepo, path, contract.task_id, contract.allow, contract.forbid)
+
+
 def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     task_id = check_task_id(req.task_id)
     policy = load_policy(orepo)
@@ -98,9 +103,8 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-            orepo.git(["config", "--worktree", "orch.task", task_id], cwd=path)
-            workerhooks.install(orepo, path, task_id, contract.allow, contract.forbid)
-    except (GitError, OSError) as exc:
+            mark_worker(orepo, path, contract)
+    except (OrchError, OSError) as exc:
         transition(orepo, task_id, {"type": "setup-failed", "error": str(exc)})
         raise OrchError(
             f"task {task_id} recorded but setup failed: {exc} "

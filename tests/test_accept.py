@@ -136,3 +136,16 @@ def test_import_refuses_unreadable_and_non_json(repo: Repo, tmp_path: Path) -> N
     junk.write_bytes(b"\xff{not json")
     bad = repo.orch("review-import", "t1", "--file", str(junk))
     assert bad.code == 1 and "not valid JSON" in bad.err
+
+
+def test_unblock_returns_a_blocked_task_to_its_worker(repo: Repo) -> None:
+    wt = repo.start("t1")
+    refused = repo.orch("unblock", "t1", "--note", "here")
+    assert refused.code == 1 and "cannot record unblocked" in refused.err
+    repo.orch_ok("block", "--reason", "need the token", cwd=wt)
+    assert repo.orch("unblock", "t1", "--note", " ").code == 1
+    repo.orch_ok("unblock", "t1", "--note", "token is in the vault")
+    task = repo.status()["t1"]
+    assert task["state"] == "active" and task["reason"] is None
+    shown = repo.orch_ok("show", "t1", "--json").json()
+    assert shown["events"][-1]["note"] == "token is in the vault"  # type: ignore[index]

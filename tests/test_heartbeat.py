@@ -123,6 +123,7 @@ def test_repair_fixes_orphans_and_cleanup(repo: Repo) -> None:
     assert repo.status()["landed"]["state"] == "cleaned"
     assert (gone / "src/g.py").read_text() == "g\n"
     assert repo.git("config", "--worktree", "orch.task", cwd=gone) == "gone"
+    assert repo.git("config", "--worktree", "core.hooksPath", cwd=gone)  # guardrails back on
     assert repo.rev("orch/gone") == gone_head
     assert repo.rev("refs/orch/archive/ghost2") == ghost2
     assert repo.git("branch", "--list", "orch/ghost*") == ""
@@ -160,6 +161,7 @@ def test_repair_adopts_pending_task_whose_setup_finished(repo: Repo) -> None:
     assert f"half: adopted worktree {path}" in out
     task = repo.status()["half"]
     assert task["state"] == "active" and task["worktree"] == str(path)
+    assert repo.git("config", "--worktree", "core.hooksPath", cwd=path)
 
 
 def test_missed_heartbeat_shows_in_status(repo: Repo) -> None:
@@ -195,3 +197,17 @@ def test_worktree_of_a_task_on_another_machine_is_not_an_orphan(
     assert task["host"] == "other-box" and "orphan" not in task["flags"]
     out = repo.orch_ok("heartbeat", "--once", "--repair").out
     assert "restored" not in out and not wt.exists()
+
+
+def test_repair_never_recreates_a_worktree_outside_the_configured_root(repo: Repo) -> None:
+    """A worktree path read from the ledger is not trusted: only start's own place is used."""
+    import shutil
+
+    wt = repo.start("t1")
+    shutil.rmtree(wt)
+    config = repo.path / "orch.toml"
+    text = config.read_text().replace('worktree_root = ""', 'worktree_root = "elsewhere"')
+    config.write_text(text)
+    out = repo.orch_ok("heartbeat", "--once", "--repair").out
+    assert f"left t1: its recorded worktree {wt} is not" in out
+    assert not wt.exists() and not (repo.path / "elsewhere").exists()

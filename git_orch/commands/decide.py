@@ -6,6 +6,7 @@ import click
 
 from git_orch.accept import accept as do_accept
 from git_orch.accept import reject as do_reject
+from git_orch.accept import unblock as do_unblock
 from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
 
@@ -54,3 +55,26 @@ def reject(ctx: click.Context, task_id: str, reason: str, as_json: bool) -> None
         emit_json(event)
     else:
         click.echo(f"rejected {task_id}: {event['reason']}")
+
+
+@click.command()
+@with_sync
+@click.argument("task_id", metavar="ID")
+@click.option("--note", required=True, help="The answer the worker was waiting for.")
+@json_option
+@click.pass_context
+def unblock(ctx: click.Context, task_id: str, note: str, as_json: bool) -> None:
+    """Let a blocked task go on (state active), recording the person's answer.
+
+    The worker (or a new agent run) continues on the same branch and hands off
+    as usual.
+
+    \b
+    Example:
+      git orch unblock fix-login --note "use the staging token in the vault"
+    """
+    event = do_unblock(open_repo(ctx), task_id, note)
+    if as_json:
+        emit_json(event)
+    else:
+        click.echo(f"unblocked {task_id}: {event['note']}")
