@@ -1,22 +1,35 @@
-"""The one time format git-orch writes: UTC, seconds, `YYYY-MM-DDTHH:MM:SSZ`."""
+"""The one time format git-orch writes: UTC, seconds, `YYYY-MM-DDTHH:MM:SSZ`.
+
+Both directions are hand-rolled for that exact format because `status` converts
+every task's times: datetime's general parser costs several times more.
+"""
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
+
+_EXACT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 
 
 def iso(stamp: float | None = None) -> str:
     """A Unix time (default: now) as the ledger's UTC text."""
-    moment = datetime.fromtimestamp(time.time() if stamp is None else stamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if stamp is None else stamp))
 
 
 def parse_iso(text: object) -> float | None:
     """The Unix time of a ledger time, or None for anything that is not one."""
     if not isinstance(text, str) or not text:
         return None
-    try:
+    match = _EXACT.fullmatch(text)
+    if match is not None:
+        try:
+            return float(calendar.timegm(tuple(int(g) for g in match.groups())))
+        except (ValueError, OverflowError):
+            return None
+    try:  # other ISO forms (a hand-written or foreign event)
         return datetime.fromisoformat(text).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
