@@ -405,3 +405,22 @@ def test_ledger_ref_points_at_a_missing_object(started: Repo) -> None:
     for args in (("status",), ("show", "t1"), ("start", "t2", "--title", "x")):
         refused(started, *args)
     assert ref.read_text().strip() == "1" * 40
+
+
+def test_a_bug_logs_its_crash_in_the_dash_c_repository(repo: Repo, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 3 writes the traceback under the repo given by -C, not the process cwd's."""
+    import git_orch.commands.status as status_command
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(status_command, "collect", boom)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = repo.orch("status")
+    assert result.code == 3 and "Traceback" not in result.err
+    logs = crash_logs(repo)
+    assert len(logs) == 1 and str(logs[0]) in result.err
+    assert "RuntimeError: boom" in logs[0].read_text()
