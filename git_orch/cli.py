@@ -93,6 +93,11 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
       git orch show fix-login
     """
     ctx.obj = directory
+    global _start_dir
+    _start_dir = directory
+
+
+_start_dir: Path | None = None  # -C DIR, so a crash log lands in that repository
 
 
 def _crash_log(exc: BaseException) -> Path:
@@ -102,7 +107,7 @@ def _crash_log(exc: BaseException) -> Path:
     try:
         from git_orch.repo import OrchRepo
 
-        folder = OrchRepo().runtime_dir / "logs"
+        folder = OrchRepo(_start_dir).runtime_dir / "logs"
         folder.mkdir(parents=True, exist_ok=True)
     except Exception:  # noqa: BLE001 - crash logging must never crash
         pass
@@ -113,6 +118,8 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by tests and the console script)."""
+    global _start_dir
+    _start_dir = None
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=args, prog_name="git orch", standalone_mode=False)

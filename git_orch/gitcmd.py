@@ -52,6 +52,8 @@ def run_git(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `git ARGS`; raise GitError on failure unless check is False."""
+    if any("\0" in arg for arg in args):  # subprocess would raise ValueError
+        raise OrchError("an argument contains a NUL byte; git cannot take it")
     proc = subprocess.run(
         ["git", *args],
         cwd=cwd,

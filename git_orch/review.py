@@ -25,7 +25,7 @@ from git_orch.errors import OrchError
 from git_orch.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.gaterun import GateRun, run_gates
 from git_orch.gitcmd import run_git
-from git_orch.ids import task_branch
+from git_orch.ids import check_task_id, task_branch
 from git_orch.ledger import Event
 from git_orch.repo import OrchRepo, peel
 from git_orch.state import ABANDONED, CLEANED, MERGED, PENDING, PUSHED
@@ -86,6 +86,7 @@ class Review:
 
 
 def branch_head(orepo: OrchRepo, task_id: str) -> str:
+    check_task_id(task_id)  # accept and reject look here before the task ref
     head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
     if head is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to review")

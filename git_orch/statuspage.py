@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from git_orch import reconcile
+from git_orch.errors import OrchError
 from git_orch.state import (
     ABANDONED,
     ACCEPTED,
@@ -336,12 +337,15 @@ def _write(path: Path, text: str) -> None:
 
 def write_pages(overview: Overview, out_dir: Path) -> list[Path]:
     """Write status.md and status.html into out_dir (atomically each); return the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     renderers: list[tuple[str, Callable[[Overview], str]]] = [
         ("status.md", render_markdown), ("status.html", render_html)]
-    for name, render in renderers:
-        path = out_dir / name
-        _write(path, render(overview))
-        written.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, render in renderers:
+            path = out_dir / name
+            _write(path, render(overview))
+            written.append(path)
+    except OSError as exc:
+        raise OrchError(f"cannot write status pages into {out_dir}: {exc.strerror}") from None
     return written

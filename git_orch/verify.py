@@ -53,6 +53,20 @@ def default_range() -> str:
     return "@{upstream}..HEAD"
 
 
+def _check_endpoints(orepo: OrchRepo, rev_range: str) -> None:
+    """Refuse a range naming a tree or blob: rev-list walks it as zero commits (a false ok)."""
+    proc = run_git(["rev-parse", "--end-of-options", rev_range], orepo.toplevel, check=False)
+    for line in proc.stdout.split():
+        if line.startswith("-"):  # an older git echoes --end-of-options
+            continue
+        oid = line.lstrip("^")
+        obj = orepo.pygit.get(oid)
+        while isinstance(obj, pygit2.Tag):
+            obj = orepo.pygit.get(obj.target)
+        if not isinstance(obj, pygit2.Commit):
+            raise OrchError(f"bad range {rev_range!r}: it names {oid[:12]}, not a commit")
+
+
 def verify(orepo: OrchRepo, rev_range: str) -> Verification:
     if not rev_range or rev_range.startswith("-"):
         raise OrchError(f"bad range {rev_range!r}: give a revision range like origin/main..HEAD")
@@ -61,6 +75,7 @@ def verify(orepo: OrchRepo, rev_range: str) -> Verification:
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         raise OrchError(f"bad range {rev_range!r}: {lines[-1] if lines else 'git refused it'}")
+    _check_endpoints(orepo, rev_range)
     result = Verification(rev_range, proc.stdout.split())
     known = ledger.task_refs(orepo)
     contracts: dict[str, Contract] = {}
