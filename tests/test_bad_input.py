@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import Repo, Result
+from conftest import Repo, Result
 
 BAD_IDS = [
     "nope",
