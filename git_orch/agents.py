@@ -7,6 +7,7 @@ task title or a path with spaces or quotes can never become extra arguments.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -32,6 +33,10 @@ _SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_SECONDS = 7 * 86400.0  # no agent setting needs longer; a typo must not hang a run
+MAX_ATTEMPTS = 20
+
+
 def parse_seconds(value: object, what: str) -> float:
     """A duration as seconds: a number, or text like "90s", "30m", "1.5h", "0.2s"."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -40,8 +45,8 @@ def parse_seconds(value: object, what: str) -> float:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
         raise OrchError(f"{what}: bad duration {value!r} (use e.g. 90s, 30m, 2h)")
-    if seconds < 0:
-        raise OrchError(f"{what}: duration must not be negative")
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_SECONDS:
+        raise OrchError(f"{what}: duration must be between 0 and 7 days")
     return seconds
 
 
@@ -93,10 +98,11 @@ def _check_placeholders(text: str, where: str) -> None:
                             + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ")")
 
 
-def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: int) -> int:
+def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: int,
+         maximum: int = 1000) -> int:
     value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise OrchError(f"{where}.{key} must be an integer >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise OrchError(f"{where}.{key} must be an integer from {minimum} to {maximum}")
     return value
 
 
@@ -108,9 +114,9 @@ def parse_preset(name: str, table: object) -> AgentPreset:
     if (
         not isinstance(argv, list)
         or not argv
-        or not all(isinstance(a, str) and a for a in argv)
+        or not all(isinstance(a, str) and a and "\0" not in a for a in argv)
     ):
-        raise OrchError(f"{where}.argv must be a non-empty list of non-empty strings")
+        raise OrchError(f"{where}.argv must be a non-empty list of non-empty strings (no NUL)")
     for part in argv:
         _check_placeholders(part, f"{where}.argv")
     env = table.get("env", {})
@@ -118,7 +124,9 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         raise OrchError(f"{where}.env must be a table of strings")
-    for value in env.values():
+    for key, value in env.items():
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise OrchError(f"{where}.env: bad variable {key!r} (no '=' or NUL; not empty)")
         _check_placeholders(value, f"{where}.env")
     raw_breaker = table.get("breaker", {})
     if not isinstance(raw_breaker, Mapping):
@@ -133,7 +141,7 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         argv=[str(a) for a in argv],
         env={str(k): str(v) for k, v in env.items()},
         max_runtime=parse_seconds(table.get("max_runtime", "30m"), f"{where}.max_runtime"),
-        max_attempts=_int(table, "max_attempts", 1, where, 1),
+        max_attempts=_int(table, "max_attempts", 1, where, 1, MAX_ATTEMPTS),
         backoff=parse_seconds(table.get("backoff", "10s"), f"{where}.backoff"),
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),

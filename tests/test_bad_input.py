@@ -423,3 +423,32 @@ def test_a_bug_logs_its_crash_in_the_dash_c_repository(repo: Repo, tmp_path: Pat
     logs = crash_logs(repo)
     assert len(logs) == 1 and str(logs[0]) in result.err
     assert "RuntimeError: boom" in logs[0].read_text()
+
+
+@pytest.mark.parametrize(
+    "preset",
+    [
+        'argv = ["agent"]\nmax_attempts = 100000',
+        'argv = ["agent"]\nbackoff = 1e400',
+        'argv = ["agent"]\nmax_runtime = "99999d"',
+        'argv = ["agent"]\nenv = { "A=B" = "x" }',
+        'argv = ["agent"]\nenv = { "" = "x" }',
+    ],
+)
+def test_unbounded_or_malformed_agent_presets_are_refused_when_read(
+    repo: Repo, preset: str
+) -> None:
+    repo.start("t1")
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f"\n[agents.bad]\n{preset}\n")
+    result = repo.orch("run", "t1", "--agent", "bad")
+    assert result.code == 1 and "agents.bad" in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert "run-started" not in repo.orch_ok("show", "t1").out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "1e9"])
+def test_gate_timeout_out_of_range_is_refused(repo: Repo, value: str) -> None:
+    repo.start("t1")
+    result = repo.orch("review", "t1", "--gate-timeout", value)
+    assert result.code == 1 and "--gate-timeout" in result.err

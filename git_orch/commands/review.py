@@ -38,8 +38,8 @@ def review(ctx: click.Context, task_id: str, rerun_gates: bool, gate_timeout: fl
       git orch review fix-login
       git orch review fix-login --rerun-gates --pack /tmp/fix-login-pack
     """
-    if gate_timeout <= 0:
-        raise OrchError("--gate-timeout must be a positive number of seconds")
+    if not 0 < gate_timeout <= 86400:  # also refuses nan and inf
+        raise OrchError("--gate-timeout must be a number of seconds from 0 to 86400")
     orepo = open_repo(ctx)
     result = do_review(orepo, task_id, rerun_gates=rerun_gates, gate_timeout=gate_timeout)
     if pack_dir is not None:
