@@ -360,7 +360,7 @@ def test_gate_timeout_and_missing_command_fail(repo: Repo) -> None:
     assert "timed out after 0.5s" in messages[1] and "cannot run" in messages[0]
     assert sorted(rules(data)) == ["gate-failed", "gate-failed"]
     bad = repo.orch("review", "t1", "--gate-timeout", "0")
-    assert bad.code == 1 and "--gate-timeout must be a positive" in bad.err
+    assert bad.code == 1 and "--gate-timeout must be a number of seconds" in bad.err
 
 
 def test_review_from_the_worker_worktree_and_artifact_outside_repo(repo: Repo) -> None:

@@ -484,7 +484,7 @@ def test_foreign_and_malformed_runs(repo: Repo) -> None:
     ('argv = "codex exec"', "argv must be a non-empty list"),
     ('argv = ["a"]\nenv = { X = 1 }', "env must be a table of strings"),
     ('argv = ["a"]\nmax_runtime = "soon"', "bad duration 'soon'"),
-    ('argv = ["a"]\nmax_attempts = 0', "max_attempts must be an integer >= 1"),
+    ('argv = ["a"]\nmax_attempts = 0', "max_attempts must be an integer from 1 to 20"),
     ('argv = ["a"]\nbreaker = { failures = "many" }', "breaker.failures must be an integer"),
 ])
 def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -> None:
