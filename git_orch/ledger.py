@@ -255,12 +255,7 @@ def snapshot(orepo: OrchRepo) -> Snapshot:
 
 def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
     """Task id -> contract commit id, for every refs/orch/tasks/* ref."""
-    out = orepo.git_common(["for-each-ref", "--format=%(objectname) %(refname)", TASKS_PREFIX])
-    result: dict[str, pygit2.Oid] = {}
-    for line in out.splitlines():
-        oid, _, name = line.partition(" ")
-        result[name[len(TASKS_PREFIX) :]] = pygit2.Oid(hex=oid)
-    return result
+    return {name: pygit2.Oid(hex=oid) for name, oid in orepo.refs_under(TASKS_PREFIX).items()}
 
 
 # --- writing --------------------------------------------------------------

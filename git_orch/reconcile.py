@@ -55,25 +55,16 @@ class RepoFacts:
     host: str  # this machine: worktrees recorded by another host are not ours to miss
 
 
-def _refs(orepo: OrchRepo, prefix: str) -> dict[str, str]:
-    out = orepo.git_common(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
-    found: dict[str, str] = {}
-    for line in out.splitlines():
-        oid, _, name = line.partition(" ")
-        found[name[len(prefix) :]] = oid
-    return found
-
-
 def gather(orepo: OrchRepo) -> RepoFacts:
     present: dict[str, Worktree] = {}
     missing: dict[str, Worktree] = {}
     for tree in orepo.worktrees:
         (present if tree.path.is_dir() else missing)[str(tree.path)] = tree
     return RepoFacts(
-        heads=_refs(orepo, "refs/heads/orch/"),
+        heads=orepo.refs_under("refs/heads/orch/"),
         worktrees=present,
         missing_worktrees=missing,
-        archives=_refs(orepo, ARCHIVE_PREFIX),
+        archives=orepo.refs_under(ARCHIVE_PREFIX),
         runtime_dir=orepo.runtime_dir,
         host=hostname(),
     )

@@ -124,6 +124,15 @@ class OrchRepo:
         """The task id when cwd (default: this worktree) is a worker worktree."""
         return self.config_get("orch.task", cwd)
 
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """Name below `prefix` -> object id, for every ref under it (one git call)."""
+        out = self.git_common(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
+        found: dict[str, str] = {}
+        for line in out.splitlines():
+            oid, _, name = line.partition(" ")
+            found[name[len(prefix) :]] = oid
+        return found
+
     def ref_target(self, name: str) -> pygit2.Oid | None:
         try:
             ref = self.pygit.references.get(name)

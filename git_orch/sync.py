@@ -121,19 +121,10 @@ def _last_line(text: str) -> str:
     return clean(detail)
 
 
-def _refs(orepo: OrchRepo, prefix: str) -> dict[str, pygit2.Oid]:
-    out = orepo.git_common(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
-    result: dict[str, pygit2.Oid] = {}
-    for line in out.splitlines():
-        oid, _, name = line.partition(" ")
-        result[name[len(prefix):]] = pygit2.Oid(hex=oid)
-    return result
-
-
 def _remote_tasks(
     orepo: OrchRepo,
     remote: str,
-    refs: dict[str, pygit2.Oid],
+    refs: dict[str, str],
     local: dict[str, str],
     warnings: list[str],
 ) -> dict[str, str]:
@@ -168,7 +159,7 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     repo = orepo.pygit
     warnings: list[str] = []
     local_tasks = {k: str(v) for k, v in ledger.task_refs(orepo).items()}
-    raw_remote = _refs(orepo, tracking_ref(remote, "tasks/"))
+    raw_remote = orepo.refs_under(tracking_ref(remote, "tasks/"))
     theirs = _remote_tasks(orepo, remote, raw_remote, local_tasks, warnings)
     clashes = [
         f"task {tid}: here {local_tasks[tid]}, on {clean(remote)} {oid}"

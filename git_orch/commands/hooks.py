@@ -6,6 +6,7 @@ import click
 
 from git_orch import workerhooks
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.repo import OrchRepo
 from git_orch.tasks import load_task
 
 task_option = click.option(
@@ -52,6 +53,12 @@ def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
         contract = load_task(orepo, task).contract
         workerhooks.install(orepo, path, task, contract.allow, contract.forbid)
         done.append(workerhooks.inspect(orepo, path, task))
+    _report(orepo, done, as_json, "installed")
+
+
+def _report(
+    orepo: OrchRepo, done: list[workerhooks.WorkerHooks], as_json: bool, verb: str
+) -> None:
     if as_json:
         emit_json({"hooks_dir": str(workerhooks.hooks_dir(orepo)),
                    "workers": [w.to_json() for w in done]})
@@ -59,7 +66,7 @@ def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     if not done:
         click.echo("no worker worktrees")
     for worker in done:
-        click.echo(f"installed hooks for {worker.task} in {worker.worktree}")
+        click.echo(f"{verb} hooks for {worker.task} in {worker.worktree}")
 
 
 @hooks.command()
@@ -78,14 +85,7 @@ def uninstall(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     for task, path in workerhooks.worker_worktrees(orepo, task_id):
         workerhooks.uninstall(path)
         done.append(workerhooks.inspect(orepo, path, task))
-    if as_json:
-        emit_json({"hooks_dir": str(workerhooks.hooks_dir(orepo)),
-                   "workers": [w.to_json() for w in done]})
-        return
-    if not done:
-        click.echo("no worker worktrees")
-    for worker in done:
-        click.echo(f"removed hooks for {worker.task} in {worker.worktree}")
+    _report(orepo, done, as_json, "removed")
 
 
 @hooks.command()
