@@ -25,6 +25,7 @@ from git_orch.ids import task_branch
 from git_orch.land import cleanup, fresh_worktrees, is_ancestor
 from git_orch.ledger import RefUpdate, update_refs
 from git_orch.repo import OrchRepo, hostname
+from git_orch.runner import close_dead
 from git_orch.start import mark_worker
 from git_orch.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.status import Overview, TaskView, collect
@@ -164,8 +165,6 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
 
 
 def _close_dead_run(orepo: OrchRepo, view: TaskView) -> list[str]:
-    from git_orch.runner import close_dead  # the runner pulls in the agent machinery
-
     attempt = runlog.dead_attempt(view.state)
     if attempt is None:
         return []

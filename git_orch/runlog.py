@@ -41,15 +41,6 @@ def run_dir(orepo: OrchRepo, task_id: str) -> Path:
     return orepo.runtime_dir / "runs" / task_id
 
 
-def log_activity(orepo: OrchRepo, task_id: str) -> float | None:
-    """When an agent of this task last wrote to its log (a sign of life), if ever."""
-    times = []
-    for path in run_dir(orepo, task_id).glob("attempt-*.log"):
-        try:
-            times.append(path.stat().st_mtime)
-        except OSError:
-            continue
-    return max(times) if times else None
 
 
 # --- attempts as the ledger records them -------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -323,7 +322,3 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {clean(p)}" for p in overview.problems[:10])
     return "\n".join(out)
-
-
-def worktree_path(view: TaskView) -> Path | None:
-    return Path(view.state.worktree) if view.state.worktree else None
