@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from git_orch.cli import main as orch
+from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo
-from git_orch.tasks import transition
 
 TASKS = int(os.environ.get("BENCH_TASKS", "20"))
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pygit2
 
-from git_orch import ledger, status
-from git_orch.contract import Contract
+from git_orch.record import ledger
+from git_orch.record.contract import Contract
 from git_orch.repo import OrchRepo
+from git_orch.report import status
 
 ENV = {
     "GIT_AUTHOR_NAME": "Bench",

@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from git_orch.changes import diff_changes
-from git_orch.checks import kind_findings, scope_findings
 from git_orch.cli import main as orch
-from git_orch.pathspecs import Matcher
+from git_orch.judge.changes import diff_changes
+from git_orch.judge.checks import kind_findings, scope_findings
+from git_orch.judge.pathspecs import Matcher
+from git_orch.judge.review import review, whitespace_findings
 from git_orch.repo import OrchRepo
-from git_orch.review import review, whitespace_findings
 
 FILES = int(os.environ.get("BENCH_FILES", "10000"))
 RUNS = 3

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from git_orch import runner
+from git_orch.agent import runner
+from git_orch.agent.standin import preset_toml, write_scenario
 from git_orch.cli import main as orch_main
 from git_orch.repo import OrchRepo
-from git_orch.standin import preset_toml, write_scenario
 
 N = int(os.environ.get("BENCH_RUNS", "5"))
 
@@ -76,7 +76,7 @@ def main() -> int:
                     assert result.ok, json.dumps(result.to_json())
                 else:
                     subprocess.run(
-                        [sys.executable, "-m", "git_orch.standin", str(scenario),
+                        [sys.executable, "-m", "git_orch.agent.standin", str(scenario),
                          "--worktree", str(worktree), "--handoff-file", str(root / f"{task}.md")],
                         cwd=worktree, env={**os.environ, "ORCH_TASK": task}, check=True,
                         capture_output=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pygit2
 
-from git_orch import ledger
+from git_orch.record import ledger
 from git_orch.repo import OrchRepo
 from git_orch.sync import sync
 

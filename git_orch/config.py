@@ -90,7 +90,7 @@ gates = []
 #
 # The stand-in agent shipped with git-orch plays a scenario file (no API key):
 # [agents.standin]
-# argv = ["{{python}}", "-m", "git_orch.standin", "--scenario", "scenario.toml",
+# argv = ["{{python}}", "-m", "git_orch.agent.standin", "--scenario", "scenario.toml",
 #         "--worktree", "{{worktree}}", "--handoff-file", "{{handoff_file}}"]
 # max_runtime = "2m"
 

@@ -1,7 +1,7 @@
 """The whole git-orch loop in a throw-away repository, with scripted agents.
 
 Run with `python -m git_orch.demo [--keep]` (or `bash scripts/demo.sh`).
-Two stand-in agents (git_orch.standin, no API key) play the workers: one does
+Two stand-in agents (git_orch.agent.standin, no API key) play the workers: one does
 honest work that review passes and land merges and pushes; the other
 overclaims its evidence and review rejects it. Everything happens under a
 fresh temporary folder with a fixed identity; none of your repositories and
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from git_orch import runner, standin
+from git_orch.agent import runner, standin
 from git_orch.cli import main as orch_main
 from git_orch.repo import OrchRepo
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from git_orch import ledger
 from git_orch.errors import OrchError
-from git_orch.ledger import Event, EventLog
+from git_orch.record import ledger
+from git_orch.record.ledger import Event, EventLog
 from git_orch.repo import OrchRepo
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from git_orch import ledger
 from git_orch.config import TEMPLATE, config_path, default_main_branch
 from git_orch.errors import OrchError
+from git_orch.record import ledger
 from git_orch.repo import OrchRepo
 
 

@@ -32,14 +32,15 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT
 
-from git_orch import dispatch, ledger
+from git_orch import dispatch
 from git_orch.config import CONFIG_NAME, Policy, config_path, load_policy, parse_policy
-from git_orch.contract import check_single_line
 from git_orch.errors import OrchError
-from git_orch.ids import check_task_id
-from git_orch.pathspecs import check_pathspec
+from git_orch.judge.pathspecs import check_pathspec
+from git_orch.record import ledger
+from git_orch.record.contract import check_single_line
+from git_orch.record.ids import check_task_id
+from git_orch.record.state import CLEANED, ENDED, MERGED, PUSHED
 from git_orch.repo import OrchRepo
-from git_orch.state import CLEANED, ENDED, MERGED, PUSHED
 
 LANDED = frozenset({MERGED, PUSHED, CLEANED})
 _LIST_KEYS = ("allow", "forbid", "gates", "depends_on")
@@ -246,7 +247,7 @@ class Recommendation:
 
 
 def recommend(orepo: OrchRepo) -> Recommendation:
-    from git_orch.status import collect  # status imports runner, which imports us lazily
+    from git_orch.report.status import collect  # status imports runner, which imports us lazily
 
     policy = load_policy(orepo)
     mode = dispatch.current(orepo)

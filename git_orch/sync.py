@@ -18,16 +18,16 @@ from typing import Any
 
 import pygit2
 
-from git_orch import ledger
 from git_orch.config import load_policy
-from git_orch.contract import read_contract
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.ids import check_task_id, task_ref
-from git_orch.merge import check_commit, merge_trees
+from git_orch.landing.merge import check_commit, merge_trees
+from git_orch.record import ledger
+from git_orch.record.contract import read_contract
+from git_orch.record.ids import check_task_id, task_ref
+from git_orch.record.state import fold
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
-from git_orch.state import fold
 
 TRACKING_PREFIX = "refs/orch-remote/"
 SYNC_ATTEMPTS = 10

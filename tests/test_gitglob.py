@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from git_orch.gitglob import to_git_pathspecs, to_sh_rule
-from git_orch.pathspecs import Matcher, check_pathspec
+from git_orch.judge.gitglob import to_git_pathspecs, to_sh_rule
+from git_orch.judge.pathspecs import Matcher, check_pathspec
 
 PATTERNS = [
     "orch.toml", "/orch.toml", "README.md", "*.md", "/*.md", "docs/*.md", "docs/**/*.md",
@@ -142,7 +142,7 @@ def test_plain_path_rules_in_sh_agree() -> None:
     import subprocess
     from importlib import resources
 
-    from git_orch.gitglob import to_sh_rule
+    from git_orch.judge.gitglob import to_sh_rule
 
     library = resources.files("git_orch.hooks").joinpath("orch-common.sh")
     simple = [(p, to_sh_rule(p)) for p in PATTERNS]
@@ -163,7 +163,7 @@ def test_plain_path_rules_in_sh_agree() -> None:
 
 
 def test_wildcards_are_not_plain_paths() -> None:
-    from git_orch.gitglob import to_sh_rule
+    from git_orch.judge.gitglob import to_sh_rule
 
     for pattern in ["*.md", "src/*.py", "a/**/b", "?.txt", "[ab].txt", "a/**/", "\\#x"]:
         assert to_sh_rule(pattern) is None, pattern

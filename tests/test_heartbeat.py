@@ -144,10 +144,10 @@ def test_repair_leaves_dirty_worktree_of_ended_task(repo: Repo) -> None:
 
 def test_repair_adopts_pending_task_whose_setup_finished(repo: Repo) -> None:
     # What a crash between `git worktree add` and the activated event leaves behind.
-    from git_orch import ledger
-    from git_orch.contract import write_contract
+    from git_orch.record import ledger
+    from git_orch.record.contract import write_contract
     from git_orch.repo import OrchRepo
-    from git_orch.start import StartRequest, build_contract
+    from git_orch.workspace.start import StartRequest, build_contract
 
     orepo = OrchRepo(repo.path)
     contract = build_contract(orepo, StartRequest("half", "half started"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import Repo, ledger_note
 
+from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo
-from git_orch.tasks import transition
 
 
 def accept(repo: Repo, task_id: str) -> str:
@@ -389,7 +389,7 @@ def test_squash_keeps_the_workers_authorship(repo: Repo) -> None:
 
 
 def test_verdict_trailer_comes_from_the_review_and_override(repo: Repo) -> None:
-    from git_orch.tasks import record
+    from git_orch.record.tasks import record
 
     ready(repo, "t1", {"src/a.py": "a\n"}, accepted=False)
     orepo = OrchRepo(repo.path)

@@ -9,14 +9,14 @@ import textwrap
 
 from conftest import Repo, ledger_note
 
-from git_orch import ledger
+from git_orch.record import ledger
 from git_orch.repo import OrchRepo
 
 WRITER = textwrap.dedent(
     """
     import sys
     from git_orch.repo import OrchRepo
-    from git_orch.tasks import record
+    from git_orch.record.tasks import record
     repo, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     orepo = OrchRepo(repo)
     for n in range(count):

@@ -10,9 +10,9 @@ import pygit2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from git_orch.ledger import encode_event, iter_notes, merge_logs, parse_log
-from git_orch.merge import merge_trees, put_notes
-from git_orch.state import fold
+from git_orch.landing.merge import merge_trees, put_notes
+from git_orch.record.ledger import encode_event, iter_notes, merge_logs, parse_log
+from git_orch.record.state import fold
 
 TYPES = ["created", "activated", "handoff", "blocked", "accepted", "rejected", "merged", "note"]
 

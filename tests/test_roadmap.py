@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from conftest import Repo
 
-from git_orch import runner
+from git_orch.agent import runner
+from git_orch.agent.standin import preset_toml
 from git_orch.dispatch import EMPTY_TREE
+from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo
 from git_orch.roadmap import literal_prefix, patterns_overlap, write_sets_overlap
-from git_orch.standin import preset_toml
-from git_orch.tasks import transition
 
 
 def plan(repo: Repo, package: str, task: str, *extra: str) -> None:
@@ -220,7 +220,7 @@ def test_write_set_overlap() -> None:
 
 def test_template_presets_parse_when_uncommented(repo: Repo) -> None:
     """The commented presets in the init template are valid once uncommented."""
-    from git_orch.agents import presets
+    from git_orch.agent.agents import presets
     from git_orch.config import TEMPLATE, parse_policy
 
     text = TEMPLATE.format(main_branch="main")
@@ -231,7 +231,7 @@ def test_template_presets_parse_when_uncommented(repo: Repo) -> None:
     assert {"codex", "claude", "aider", "custom", "standin"} <= set(found)
     assert found["codex"].max_attempts == 2
     assert "--output-last-message" in found["codex"].argv
-    proc = subprocess.run([sys.executable, "-m", "git_orch.standin", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "git_orch.agent.standin", "--help"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "scenario" in proc.stdout
 

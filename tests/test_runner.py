@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from conftest import Repo
 
-from git_orch import breaker, procs, runlog, runner
+from git_orch.agent import breaker, procs, runlog, runner
+from git_orch.agent.standin import write_scenario
+from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo
-from git_orch.standin import write_scenario
-from git_orch.tasks import record, transition
 
 OK_STEPS = """
 [[steps]]
@@ -55,7 +55,7 @@ def add_agent(repo: Repo, name: str, steps: str, **options: object) -> Path:
     """An [agents.NAME] preset playing `steps` with the stand-in agent."""
     scenario = repo.path.parent / f"{name}.toml"
     scenario.write_text(steps)
-    argv = ["{python}", "-m", "git_orch.standin", "--scenario", str(scenario),
+    argv = ["{python}", "-m", "git_orch.agent.standin", "--scenario", str(scenario),
             "--worktree", "{worktree}", "--handoff-file", "{handoff_file}"]
     lines = [f"\n[agents.{name}]", f"argv = {json.dumps(argv)}"]
     options.setdefault("max_runtime", "30s")
@@ -307,7 +307,7 @@ def test_placeholders_are_substituted_per_argv_element(repo: Repo, tmp_path: Pat
 
 @pytest.mark.parametrize("value,seconds", [("1.5s", 1.5), ("30m", 1800), (2, 2.0), ("0", 0)])
 def test_parse_seconds(value: object, seconds: float) -> None:
-    from git_orch.agents import parse_seconds
+    from git_orch.agent.agents import parse_seconds
 
     assert parse_seconds(value, "x") == seconds
 
@@ -348,7 +348,7 @@ def test_standin_plays_a_json_scenario(repo: Repo, tmp_path: Path) -> None:
         {"block": "need a person", "attempts": [2]},
         {"exit": 7},
     ])
-    proc = subprocess.run([sys.executable, "-m", "git_orch.standin", str(scenario)], cwd=wt,
+    proc = subprocess.run([sys.executable, "-m", "git_orch.agent.standin", str(scenario)], cwd=wt,
                           env={**os.environ, "ORCH_TASK": "t1", "ORCH_ATTEMPT": "1"},
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 7, proc.stderr
@@ -358,13 +358,13 @@ def test_standin_plays_a_json_scenario(repo: Repo, tmp_path: Path) -> None:
     assert repo.status()["t1"]["state"] == "active"  # the block step was for attempt 2 only
     bad = tmp_path / "bad.toml"
     bad.write_text("[[steps]]\nfly = true\n")
-    refused = subprocess.run([sys.executable, "-m", "git_orch.standin", str(bad)], cwd=wt,
+    refused = subprocess.run([sys.executable, "-m", "git_orch.agent.standin", str(bad)], cwd=wt,
                              capture_output=True, text=True, check=False)
     assert refused.returncode != 0 and "has no action" in refused.stderr
 
 
 def test_breaker_states_from_events() -> None:
-    from git_orch.agents import AgentPreset, Breaker
+    from git_orch.agent.agents import AgentPreset, Breaker
 
     preset = AgentPreset("a", ["x"], breaker=Breaker(failures=2, window=600, cooldown=60))
     t0 = 1_800_000_000.0

@@ -11,8 +11,8 @@ import pytest
 from conftest import Repo
 from test_land import ready
 
+from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo
-from git_orch.tasks import record, transition
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & | `tick`'

@@ -14,8 +14,8 @@ import pytest
 from conftest import Repo, git, make_repo
 
 from git_orch import sync as syncmod
+from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo
-from git_orch.tasks import record, transition
 
 # Fields of `status --json` that come from the ledger and contracts alone, so
 # they must be equal on every machine after a sync.

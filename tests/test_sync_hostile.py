@@ -9,7 +9,7 @@ import pygit2
 from conftest import Repo, ledger_note
 from test_sync import clones, note_events, orch_refs, remote_ref
 
-from git_orch import ledger
+from git_orch.record import ledger
 
 ESC = "\x1b"
 

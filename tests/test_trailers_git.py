@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from git_orch.trailers import parse_trailers
+from git_orch.judge.trailers import parse_trailers
 
 
 def git_parse(message: str) -> list[str]:

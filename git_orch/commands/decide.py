@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from git_orch.accept import accept as do_accept
-from git_orch.accept import reject as do_reject
-from git_orch.accept import unblock as do_unblock
 from git_orch.commands.sync import with_sync
+from git_orch.judge.accept import accept as do_accept
+from git_orch.judge.accept import reject as do_reject
+from git_orch.judge.accept import unblock as do_unblock
 from git_orch.output import emit_json, json_option, open_repo
 
 

@@ -6,8 +6,8 @@ import click
 
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
-from git_orch.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.workspace.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 
 
 def _print(report: BeatReport, as_json: bool) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from git_orch import workerhooks
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo
-from git_orch.tasks import load_task
+from git_orch.workspace import workerhooks
 
 task_option = click.option(
     "--task", "task_id",

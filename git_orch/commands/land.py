@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from git_orch.commands.sync import with_sync
-from git_orch.land import STRATEGIES
-from git_orch.land import abandon as do_abandon
-from git_orch.land import land as do_land
+from git_orch.landing.land import STRATEGIES
+from git_orch.landing.land import abandon as do_abandon
+from git_orch.landing.land import land as do_land
 from git_orch.output import emit_json, json_option, open_repo
 
 

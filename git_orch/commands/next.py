@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import click
 
-from git_orch import roadmap, runner
+from git_orch import roadmap
+from git_orch.agent import runner
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.start import StartRequest
+from git_orch.workspace.start import StartRequest
 
 
 @click.command(name="next")

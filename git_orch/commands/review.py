@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from git_orch.errors import OrchError
+from git_orch.judge.review import DEFAULT_GATE_TIMEOUT, record_review
+from git_orch.judge.review import review as do_review
+from git_orch.judge.reviewpack import import_verdict, write_pack
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.review import DEFAULT_GATE_TIMEOUT, record_review
-from git_orch.review import review as do_review
-from git_orch.reviewpack import import_verdict, write_pack
 
 
 @click.command()

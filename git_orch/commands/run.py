@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from git_orch import runner
+from git_orch.agent import runner
 from git_orch.output import emit_json, json_option, open_repo
 
 

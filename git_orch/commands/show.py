@@ -3,8 +3,8 @@ from __future__ import annotations
 import click
 
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.show import render_text, to_json
-from git_orch.show import show as load
+from git_orch.report.show import render_text, to_json
+from git_orch.report.show import show as load
 
 
 @click.command()

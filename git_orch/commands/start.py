@@ -4,7 +4,7 @@ import click
 
 from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.start import StartRequest
+from git_orch.workspace.start import StartRequest
 
 
 @click.command()
@@ -49,7 +49,7 @@ def start(
           --gate "pytest tests/auth"
       git orch start fix-login --title "Fix login redirect" --agent codex
     """
-    from git_orch.runner import start_and_run  # the agent machinery only when needed
+    from git_orch.agent.runner import start_and_run  # the agent machinery only when needed
 
     orepo = open_repo(ctx)
     result, run = start_and_run(

@@ -6,8 +6,8 @@ import click
 
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.status import collect, render_text
-from git_orch.statuspage import write_pages
+from git_orch.report.status import collect, render_text
+from git_orch.report.statuspage import write_pages
 
 
 @click.command()

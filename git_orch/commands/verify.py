@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from git_orch.judge.verify import default_range, render_github, render_text
+from git_orch.judge.verify import verify as do_verify
 from git_orch.output import emit_json, open_repo
-from git_orch.verify import default_range, render_github, render_text
-from git_orch.verify import verify as do_verify
 
 
 @click.command()

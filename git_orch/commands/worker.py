@@ -6,8 +6,8 @@ import click
 
 from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.worker import block as do_block
-from git_orch.worker import handoff as do_handoff
+from git_orch.workspace.worker import block as do_block
+from git_orch.workspace.worker import handoff as do_handoff
 
 task_option = click.option("--task", "task_id", help="Task id (default: this worker worktree's).")
 

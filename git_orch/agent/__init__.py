@@ -1,0 +1,1 @@
+"""Running agents: presets, the envelope, the detached supervisor, run logs and breakers."""

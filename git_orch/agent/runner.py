@@ -1,0 +1,359 @@
+"""Launch and watch agent processes: `git orch run`, `stop`, `logs`.
+
+`run` writes the task envelope and starts a small supervisor
+(`python -m git_orch.agent.supervise`) in its own session. The supervisor spawns the
+agent (argv only, in a new session of its own so its whole process group can be
+killed), records `run-started` and `run-ended` in the task's log, enforces
+`max_runtime`, retries with backoff and stops when the agent's circuit breaker
+opens. Logs and scratch files live in `<common>/orch/runs/<id>/`, which is
+per machine and never the truth: the ledger is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from git_orch import roadmap
+from git_orch.agent import agents, envelope
+from git_orch.agent.breaker import check_breaker
+from git_orch.agent.procs import kill_group, supervisor_alive
+from git_orch.agent.runlog import (
+    DEAD,
+    STOPPED,
+    Attempt,
+    attempts,
+    dead_attempt,
+    open_attempt,
+    record_ended,
+)
+from git_orch.agent.runlog import dead_runs as dead_runs  # the heartbeat calls runner.dead_runs
+from git_orch.agent.runlog import run_dir as run_dir
+from git_orch.config import Policy, load_policy
+from git_orch.errors import OrchError
+from git_orch.gitcmd import clean_env
+from git_orch.record import ledger
+from git_orch.record.ledger import Event
+from git_orch.record.state import ACTIVE, REJECTED, TaskState
+from git_orch.record.tasks import load_task
+from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace.start import StartRequest, StartResult
+from git_orch.workspace.start import start as start_task
+
+RUNNABLE = frozenset({ACTIVE, REJECTED})
+READY_TIMEOUT = 60.0
+
+
+# --- paths -------------------------------------------------------------------
+
+
+def log_path(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
+    return run_dir(orepo, task_id) / f"attempt-{attempt}.log"
+
+
+def handoff_path(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
+    return run_dir(orepo, task_id) / f"handoff-{attempt}.md"
+
+
+def envelope_path(orepo: OrchRepo, task_id: str) -> Path:
+    return run_dir(orepo, task_id) / "envelope.md"
+
+
+def supervisor_file(orepo: OrchRepo, task_id: str) -> Path:
+    return run_dir(orepo, task_id) / "supervisor.json"
+
+
+# --- run -------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """What `run` started (and, with wait, how every attempt ended)."""
+
+    task_id: str
+    run_id: str
+    agent: str
+    supervisor_pid: int
+    attempt: int
+    agent_pid: int | None
+    log: Path
+    ended: list[Event] = field(default_factory=list)
+    ok: bool | None = None  # None: not waited for
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task_id, "run": self.run_id, "agent": self.agent,
+                "supervisor_pid": self.supervisor_pid, "attempt": self.attempt,
+                "pid": self.agent_pid, "log": str(self.log), "ok": self.ok,
+                "attempts": self.ended}
+
+
+def choose_agent(orepo: OrchRepo, policy: Policy, task_id: str, agent: str | None) -> str:
+    """--agent, else the roadmap task's agent, else [orch].default_agent or the only preset."""
+    if agent:
+        return agent
+    planned = roadmap.find_task(roadmap.load(policy), task_id)
+    if planned is not None and planned.agent:
+        return planned.agent
+    fallback = agents.default_agent(policy)
+    if fallback is None:
+        raise OrchError("which agent? pass --agent NAME (presets are [agents.NAME] in orch.toml)")
+    return fallback
+
+
+def close_dead(orepo: OrchRepo, att: Attempt, grace: float = 2.0) -> Event | None:
+    """Record the end of a run whose supervisor died, killing what is left of its agent."""
+    kill_group(att.pgid, grace)
+    return record_ended(orepo, att.task_id, att.run_id, att.number, {
+        "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
+        "reason": f"supervisor (pid {att.supervisor_pid}) was gone; run recorded as dead",
+        "exit_code": None,
+    })
+
+
+def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPreset:
+    """Check that the task can run now, with which agent (the supervisor re-checks)."""
+    policy = load_policy(orepo)
+    task = load_task(orepo, task_id)
+    st = task.state
+    if st.state not in RUNNABLE:
+        raise OrchError(
+            f"task {task_id} is {st.state}: an agent runs only on active or rejected tasks"
+        )
+    att = open_attempt(st)
+    if att is not None:
+        if dead_attempt(st) is not None:
+            close_dead(orepo, att)
+        else:
+            where = "" if att.host == hostname() else f" on {att.host}"
+            raise OrchError(
+                f"task {task_id} already has a run going{where} (attempt {att.number}, "
+                f"agent {att.agent}); git orch stop {task_id} first"
+            )
+    if not st.worktree or not Path(st.worktree).is_dir():
+        raise OrchError(f"task {task_id} has no worktree on this machine: nothing to run in")
+    preset = agents.get_preset(policy, choose_agent(orepo, policy, task_id, agent))
+    check_breaker(orepo, policy, preset)
+    run_dir(orepo, task_id).mkdir(parents=True, exist_ok=True)
+    return preset
+
+
+def review_feedback(state: TaskState) -> list[str]:
+    """Why a rejected task was rejected: the reason and the latest review's findings."""
+    if state.state != REJECTED:
+        return []
+    found = [state.reason] if state.reason else []
+    findings = (state.review or {}).get("findings")
+    if isinstance(findings, list):
+        for item in findings:
+            if isinstance(item, dict):
+                item = item.get("message") or item.get("text") or json.dumps(item, sort_keys=True)
+            found.append(" ".join(str(item).split()))
+    return found
+
+
+def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
+    """The envelope for one attempt (it names that attempt's handoff file)."""
+    policy = load_policy(orepo)
+    task = load_task(orepo, task_id)
+    worktree = Path(task.state.worktree) if task.state.worktree else None
+    text = envelope.render(task.contract, worktree, handoff_path(orepo, task_id, attempt),
+                           policy.main_branch, review_feedback(task.state))
+    return envelope.write(envelope_path(orepo, task_id), text)
+
+
+def run(orepo: OrchRepo, task_id: str, agent: str | None = None, *, wait: bool = False,
+        timeout: float | None = None) -> RunResult:
+    """Start a supervised agent run for a task; with wait, block until it is over."""
+    preset = prepare(orepo, task_id, agent)
+    folder = run_dir(orepo, task_id)
+    run_id = ledger.new_event_id()[:12]
+    read_fd, write_fd = os.pipe()
+    argv = [sys.executable, "-m", "git_orch.agent.supervise", "--repo", str(orepo.main_worktree),
+            "--task", task_id, "--agent", preset.name, "--run", run_id,
+            "--ready-fd", str(write_fd)]
+    with open(folder / "supervisor.log", "ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+            argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=clean_env(), pass_fds=(write_fd,), start_new_session=True,
+        )
+    os.close(write_fd)
+    try:
+        line = _read_ready(read_fd)
+    finally:
+        os.close(read_fd)
+    kind, _, rest = line.partition(" ")
+    if kind != "started":
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # still busy; its log says what it does
+        detail = rest or f"exited before starting the agent (see {folder / 'supervisor.log'})"
+        raise OrchError(f"run of {task_id} did not start: {detail}")
+    attempt_text, _, pid_text = rest.partition(" ")
+    result = RunResult(task_id, run_id, preset.name, proc.pid, int(attempt_text),
+                       int(pid_text) if pid_text.isdigit() else None,
+                       log_path(orepo, task_id, int(attempt_text)))
+    if wait:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise OrchError(f"run of {task_id} still going after {timeout}s") from None
+        finish(orepo, result)
+    return result
+
+
+def finish(orepo: OrchRepo, result: RunResult) -> RunResult:
+    """Fill in how the run's attempts ended (after its supervisor exited)."""
+    st = load_task(orepo, result.task_id).state
+    mine = [a for a in attempts(st) if a.run_id == result.run_id]
+    result.ended = [a.ended for a in mine if a.ended is not None]
+    result.ok = bool(result.ended) and result.ended[-1].get("ok") is True
+    return result
+
+
+def _read_ready(fd: int) -> str:
+    data = b""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "error supervisor did not report within 60s"
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace").strip()
+
+
+def wait(orepo: OrchRepo, task_id: str, timeout: float | None = None) -> None:
+    """Block until no supervisor is running for the task (polling; works across processes)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while supervisor_alive(read_supervisor(orepo, task_id).get("pid"), task_id):
+        if deadline is not None and time.monotonic() > deadline:
+            raise OrchError(f"run of {task_id} still going after {timeout}s")
+        time.sleep(0.1)
+
+
+def read_supervisor(orepo: OrchRepo, task_id: str) -> dict[str, Any]:
+    try:
+        data = json.loads(supervisor_file(orepo, task_id).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# --- stop ------------------------------------------------------------------------
+
+
+def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False) -> list[Event]:
+    """Stop a task's run: the supervisor kills the agent's group and records `stopped`.
+
+    A run on another host can only be killed there; with force, its end is
+    recorded here (outcome dead) for a machine that is gone for good.
+    """
+    st = load_task(orepo, task_id).state
+    att = open_attempt(st)
+    if att is not None and att.host != hostname():
+        if not force:
+            raise OrchError(f"task {task_id} runs on {att.host}: stop it there "
+                            "(or --force if that machine is gone: records the end, kills nothing)")
+        event = record_ended(orepo, task_id, att.run_id, att.number, {
+            "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
+            "reason": f"closed from {hostname()} by {orepo.actor}; the run was on {att.host}",
+            "exit_code": None,
+        })
+        return [event] if event else []
+    sup = read_supervisor(orepo, task_id).get("pid")
+    stopped_something = False
+    if supervisor_alive(sup, task_id):
+        assert isinstance(sup, int)
+        os.kill(sup, signal.SIGTERM)
+        stopped_something = True
+        deadline = time.monotonic() + grace + 10
+        while supervisor_alive(sup, task_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if att is None:
+        if not stopped_something:
+            raise OrchError(f"task {task_id} has no run going")
+        return []
+    kill_group(att.pgid, grace)
+    event = record_ended(orepo, task_id, att.run_id, att.number, {
+        "agent": att.agent, "host": hostname(), "ok": False, "outcome": STOPPED,
+        "reason": f"stopped by {orepo.actor}", "exit_code": None,
+    })
+    if event is not None:
+        return [event]
+    st = load_task(orepo, task_id).state
+    return [a.ended for a in attempts(st)
+            if a.run_id == att.run_id and a.number == att.number and a.ended]
+
+
+# --- logs ------------------------------------------------------------------------
+
+
+def latest_attempt(orepo: OrchRepo, task_id: str) -> int | None:
+    numbers = []
+    for path in run_dir(orepo, task_id).glob("attempt-*.log"):
+        middle = path.stem[len("attempt-"):]
+        if middle.isdigit():
+            numbers.append(int(middle))
+    return max(numbers) if numbers else None
+
+
+def logs(orepo: OrchRepo, task_id: str, write: Callable[[bytes], None],
+         attempt: int | None = None, follow: bool = False, poll: float = 0.2) -> None:
+    """Copy an attempt's log to `write`; with follow, keep going (and move to the
+    next attempt) until the task's supervisor has exited."""
+    load_task(orepo, task_id)  # refuse unknown ids clearly
+    current = attempt or latest_attempt(orepo, task_id)
+    if current is None:
+        if not follow:
+            raise OrchError(f"task {task_id} has no run logs on this machine")
+        current = 1
+    offset = 0
+    while True:
+        path = log_path(orepo, task_id, current)
+        if path.exists():
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            if chunk:
+                write(chunk)
+                offset += len(chunk)
+        elif not follow:
+            raise OrchError(f"no log for attempt {current} of {task_id}")
+        if not follow:
+            return
+        newest = latest_attempt(orepo, task_id)
+        if attempt is None and newest is not None and newest > current:
+            current, offset = newest, 0
+            write(f"--- attempt {current} ---\n".encode())
+            continue
+        if not supervisor_alive(read_supervisor(orepo, task_id).get("pid"), task_id):
+            final = log_path(orepo, task_id, current)
+            if final.exists() and final.stat().st_size > offset:
+                continue
+            return
+        time.sleep(poll)
+
+
+def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
+                  wait: bool = False) -> tuple[StartResult, RunResult | None]:
+    """`git orch start ... --agent NAME`: check the agent first, then start, then run."""
+    if agent:
+        policy = load_policy(orepo)
+        check_breaker(orepo, policy, agents.get_preset(policy, agent))
+    started = start_task(orepo, req)
+    return started, (run(orepo, req.task_id, agent, wait=wait) if agent else None)

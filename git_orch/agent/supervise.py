@@ -1,0 +1,243 @@
+"""The run supervisor: `python -m git_orch.agent.supervise` (started by `git orch run`).
+
+It lives in its own session, holds a per-task lock, and for each attempt:
+writes the envelope, spawns the agent (argv, no shell, a new session so the
+agent's whole process group can be killed), records `run-started`, waits with
+the `max_runtime` deadline, kills the group on timeout or stop, judges the
+attempt and records `run-ended`. Failed attempts are retried with backoff up
+to `max_attempts` unless the agent's circuit breaker opened.
+
+It reports the first attempt to the `git orch run` that started it through
+an inherited pipe (`--ready-fd`): `started <attempt> <pid>` or `error <why>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from git_orch.agent import agents, breaker, procs, runlog, runner
+from git_orch.config import load_policy
+from git_orch.errors import OrchError
+from git_orch.gitcmd import clean_env
+from git_orch.record.ledger import Event
+from git_orch.record.tasks import load_task
+from git_orch.repo import OrchRepo, hostname
+
+
+class Supervisor:
+    def __init__(self, orepo: OrchRepo, task_id: str, agent: str, run_id: str,
+                 ready: IO[str] | None) -> None:
+        self.orepo = orepo
+        self.task_id = task_id
+        self.run_id = run_id
+        self.preset = agents.get_preset(load_policy(orepo), agent)
+        self.ready = ready
+        self.stop_requested = False
+        self.open: tuple[Event, int] | None = None  # run-started event and attempt number
+
+    # -- reporting to `git orch run` --------------------------------------------
+
+    def report(self, line: str) -> None:
+        if self.ready is None:
+            return
+        try:
+            self.ready.write(line + "\n")
+            self.ready.close()
+        except OSError:
+            pass
+        self.ready = None
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless a stop comes first; False when stopped."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stop_requested:
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        return not self.stop_requested
+
+    # -- the attempts ----------------------------------------------------------
+
+    def loop(self) -> int:
+        for retry in range(self.preset.max_attempts):
+            if retry and not self.sleep(self.preset.backoff_before(retry)):
+                break
+            state = load_task(self.orepo, self.task_id).state
+            if state.state not in runner.RUNNABLE:
+                self.report(f"error task {self.task_id} is {state.state}")
+                print(f"task is {state.state}: no (further) attempt", flush=True)
+                break
+            if retry:
+                policy = load_policy(self.orepo)
+                found = breaker.breakers(policy, runlog.all_states(self.orepo))
+                if found[self.preset.name].state == "open":
+                    print(f"agent {self.preset.name}: breaker open; not retrying", flush=True)
+                    break
+            attempt = 1 + sum(1 for e in state.runs if e.get("type") == "run-started")
+            ended = self.attempt(attempt, Path(state.worktree or "."))
+            if self.stop_requested or ended.get("outcome") not in runlog.BREAKER_OUTCOMES:
+                break
+        return 0
+
+    def attempt(self, attempt: int, worktree: Path) -> dict[str, Any]:
+        orepo, task_id = self.orepo, self.task_id
+        handoff = runner.handoff_path(orepo, task_id, attempt)
+        handoff.unlink(missing_ok=True)
+        env_file = runner.write_envelope(orepo, task_id, attempt)
+        values = agents.placeholder_values(
+            envelope=str(env_file), worktree=str(worktree), task=task_id,
+            handoff_file=str(handoff), attempt=str(attempt),
+            run_dir=str(runner.run_dir(orepo, task_id)), git_common_dir=str(orepo.common_dir),
+        )
+        argv = self.preset.argv_for(values)
+        env = clean_env({
+            **self.preset.env_for(values),
+            "ORCH_TASK": task_id, "ORCH_RUN": self.run_id, "ORCH_ATTEMPT": str(attempt),
+            "ORCH_ENVELOPE": str(env_file), "ORCH_HANDOFF_FILE": str(handoff),
+            "ORCH_WORKTREE": str(worktree),
+        })
+        bindir = Path(sys.executable).parent
+        if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
+            env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+        log = runner.log_path(orepo, task_id, attempt)
+        fields: dict[str, Any] = {
+            "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
+            "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
+            "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
+        }
+        since = load_task(orepo, task_id).log.max_lamport
+        with open(log, "wb") as out:
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
+                    argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                )
+            except OSError as exc:
+                started = runlog.record_started(orepo, task_id, {**fields, "pid": None,
+                                                                 "pgid": None})
+                self.report(f"started {attempt} -")
+                return self.end(started, attempt, {
+                    "ok": False, "outcome": runlog.LAUNCH_FAILED, "exit_code": None,
+                    "reason": f"cannot launch {argv[0]}: {exc.strerror or exc}",
+                })
+            started = runlog.record_started(orepo, task_id, {**fields, "pid": proc.pid,
+                                                             "pgid": proc.pid})
+            self.open = (started, attempt)
+            self.report(f"started {attempt} {proc.pid}")
+            how = self.watch(proc)
+        # Whatever the agent left running in its group goes with it.
+        procs.kill_group(proc.pid, self.preset.kill_grace)
+        code = proc.returncode
+        if how == runlog.TIMEOUT:
+            verdict = {"ok": False, "outcome": runlog.TIMEOUT, "exit_code": code,
+                       "reason": f"timed out after {self.preset.max_runtime:g}s; "
+                                 "process group killed"}
+        elif how == runlog.STOPPED:
+            verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
+                       "reason": "stopped (git orch stop or signal to the supervisor)"}
+        else:
+            verdict = runlog.judge(orepo, task_id, since, code, handoff)
+        if code is not None and code < 0:
+            verdict["exit_code"], verdict["signal"] = None, -code
+        return self.end(started, attempt, verdict)
+
+    def watch(self, proc: subprocess.Popen[bytes]) -> str:
+        deadline = time.monotonic() + self.preset.max_runtime
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                return "exited"
+            except subprocess.TimeoutExpired:
+                pass
+            over = time.monotonic() > deadline
+            if self.stop_requested or over:
+                procs.kill_group(proc.pid, self.preset.kill_grace,
+                                  exited=lambda: proc.poll() is not None)
+                proc.wait()
+                return runlog.STOPPED if self.stop_requested else runlog.TIMEOUT
+
+    def end(self, started: Event, attempt: int, verdict: dict[str, Any]) -> dict[str, Any]:
+        fields = {"agent": self.preset.name, "host": hostname(), **verdict}
+        runlog.record_ended(self.orepo, self.task_id, self.run_id, attempt, fields)
+        self.open = None
+        try:
+            policy = load_policy(self.orepo)
+            breaker.save_breakers(self.orepo,
+                                 breaker.breakers(policy, runlog.all_states(self.orepo)))
+        except (OrchError, OSError) as exc:
+            print(f"could not save breaker cache: {exc}", flush=True)
+        print(f"attempt {attempt}: {verdict.get('outcome')} {verdict.get('reason') or ''}",
+              flush=True)
+        return fields
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m git_orch.agent.supervise")
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--agent", required=True)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--ready-fd", type=int)
+    args = parser.parse_args(argv)
+    ready = os.fdopen(args.ready_fd, "w") if args.ready_fd is not None else None
+    sup: Supervisor | None = None
+    try:
+        orepo = OrchRepo(args.repo)
+        folder = runner.run_dir(orepo, args.task)
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / "supervisor.lock", "w")  # noqa: SIM115 - held for our lifetime
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OrchError(f"another supervisor is running for task {args.task}") from None
+        info = {"pid": os.getpid(), "run": args.run, "agent": args.agent, "host": hostname(),
+                "started": runlog.iso()}
+        runner.supervisor_file(orepo, args.task).write_text(json.dumps(info))
+        sup = Supervisor(orepo, args.task, args.agent, args.run, ready)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, sup.on_signal)
+        return sup.loop()
+    except OrchError as exc:
+        print(f"supervisor: {exc}", flush=True)
+        _fail(sup, ready, str(exc))
+        return 1
+    except Exception as exc:  # noqa: BLE001 - record what we can, keep the traceback
+        traceback.print_exc()
+        _fail(sup, ready, f"supervisor error: {type(exc).__name__}: {exc}")
+        return 3
+
+
+def _fail(sup: Supervisor | None, ready: IO[str] | None, why: str) -> None:
+    if sup is not None and sup.open is not None:
+        started, attempt = sup.open
+        try:
+            sup.end(started, attempt, {"ok": False, "outcome": runlog.FAILED,
+                                       "exit_code": None, "reason": why})
+        except Exception:  # noqa: BLE001 - nothing more we can do; the run shows as dead
+            traceback.print_exc()
+    if sup is not None:
+        sup.report(f"error {why}")
+    elif ready is not None:
+        try:
+            ready.write(f"error {why}\n")
+            ready.close()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Judging a task's work: pathspecs, trailers, evidence, review, accept and CI verify."""

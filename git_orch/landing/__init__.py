@@ -1,0 +1,1 @@
+"""Landing accepted work onto the target branch."""

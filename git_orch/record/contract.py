@@ -1,0 +1,103 @@
+"""The task contract: an immutable commit under refs/orch/tasks/<id>.
+
+Its parent is the task's base and its tree the base tree (an empty change),
+so `git log refs/orch/tasks/ID` shows the contract on top of its base. The
+contract itself is the commit message's trailers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from git_orch.errors import OrchError
+from git_orch.judge import trailers
+from git_orch.record.ids import check_task_id
+
+CONTRACT_SCHEMA = "1"
+
+
+@dataclass
+class Contract:
+    task_id: str
+    title: str
+    base: str
+    body: str = ""
+    package: str | None = None
+    allow: list[str] = field(default_factory=list)
+    forbid: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
+    commit: str | None = None
+
+    def message(self) -> str:
+        pairs = [("Orch-Task", self.task_id), ("Orch-Schema", CONTRACT_SCHEMA)]
+        if self.package:
+            pairs.append(("Orch-Package", self.package))
+        pairs += [("Orch-Allow", spec) for spec in self.allow]
+        pairs += [("Orch-Forbid", spec) for spec in self.forbid]
+        pairs += [("Orch-Gate", gate) for gate in self.gates]
+        body = f"{self.body.strip()}\n\n" if self.body.strip() else ""
+        return f"{self.title}\n\n{body}{trailers.format_trailers(pairs)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.task_id,
+            "title": self.title,
+            "body": self.body,
+            "package": self.package,
+            "base": self.base,
+            "allow": self.allow,
+            "forbid": self.forbid,
+            "gates": self.gates,
+            "commit": self.commit,
+        }
+
+
+def check_single_line(what: str, value: str) -> str:
+    if any(ch in value for ch in "\n\r\0"):
+        raise OrchError(f"{what} must be a single line without NUL")
+    if not value.strip():
+        raise OrchError(f"{what} must not be empty")
+    return value.strip()
+
+
+def write_contract(repo: pygit2.Repository, contract: Contract, sig: pygit2.Signature) -> str:
+    """Create the contract commit (no ref yet) and return its id."""
+    base = repo[contract.base]
+    oid = repo.create_commit(None, sig, sig, contract.message(), base.tree.id, [base.id])
+    contract.commit = str(oid)
+    return str(oid)
+
+
+def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contract:
+    """Parse a contract commit; refuse one that is not a well-formed contract."""
+    try:
+        commit = repo[commit_id]
+    except (KeyError, ValueError):
+        raise OrchError(f"contract commit {commit_id} is missing") from None
+    if not isinstance(commit, pygit2.Commit):
+        raise OrchError(f"contract {commit_id} is not a commit")
+    message = commit.message
+    found = trailers.parse_trailers(message)
+    task_id = trailers.first(found, "Orch-Task")
+    if task_id is None:
+        raise OrchError(f"contract {str(commit_id)[:12]} has no Orch-Task trailer")
+    check_task_id(task_id)
+    if len(commit.parents) != 1:
+        raise OrchError(f"contract {str(commit_id)[:12]} must have exactly one parent")
+    title, _, rest = message.partition("\n")
+    block_start = rest.rfind("\n\nOrch-Task:")
+    body = rest[:block_start].strip() if block_start > 0 else ""
+    return Contract(
+        task_id=task_id,
+        title=title.strip(),
+        base=str(commit.parent_ids[0]),
+        body=body,
+        package=trailers.first(found, "Orch-Package"),
+        allow=trailers.values(found, "Orch-Allow"),
+        forbid=trailers.values(found, "Orch-Forbid"),
+        gates=trailers.values(found, "Orch-Gate"),
+        commit=str(commit.id),
+    )

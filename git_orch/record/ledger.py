@@ -1,0 +1,388 @@
+"""The ledger: append-only JSON-lines event logs kept as git notes.
+
+`refs/orch/ledger` is a notes ref. The note on a task's contract commit is
+that task's event log, one JSON object per line. Notes are stored with git's
+2/38 fanout so that one write rewrites two small trees, not the whole ledger,
+and every write is a compare-and-swap of the ref through `git update-ref
+--stdin` (all refs of one write move together or not at all).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
+from git_orch.record import timefmt
+from git_orch.repo import OrchRepo, blob_bytes, peel
+
+LEDGER_REF = "refs/orch/ledger"
+TASKS_PREFIX = "refs/orch/tasks/"
+EVENT_VERSION = 1
+ZERO_OID = "0" * 40
+MAX_NOTE_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024
+# A Lamport value above either cap is a broken or hostile clock: the event is
+# reported and skipped, so one bad line cannot push every later event's clock
+# past what JSON readers represent exactly (2**53).
+MAX_LAMPORT = 2**53
+MAX_LAMPORT_JUMP = 1_000_000
+WRITE_ATTEMPTS = 200
+HEX40 = re.compile(r"[0-9a-f]{40}")
+HEX2 = re.compile(r"[0-9a-f]{2}")
+
+Event = dict[str, Any]
+
+
+class LedgerBusy(OrchError):
+    """Every compare-and-swap attempt lost the race."""
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode_event(event: Event) -> bytes:
+    """One canonical line: sorted keys, ASCII only, so control bytes never leak."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+@dataclass
+class EventLog:
+    """One note's events, plus what could not be read (never fatal)."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped_versions: int = 0
+
+    @property
+    def max_lamport(self) -> int:
+        return max((int(e["lamport"]) for e in self.events), default=0)
+
+
+def _valid_event(obj: object) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    return (
+        isinstance(obj.get("id"), str)
+        and isinstance(obj.get("type"), str)
+        and isinstance(obj.get("lamport"), int)
+        and not isinstance(obj.get("lamport"), bool)
+        and obj["lamport"] >= 0
+    )
+
+
+def _is_version(value: object) -> bool:
+    return type(value) is int and value == EVENT_VERSION  # not True, not 1.0
+
+
+def parse_log(data: bytes, where: str = "note") -> EventLog:
+    """Parse a note. Unknown `v` lines are skipped; broken lines are reported."""
+    log = EventLog()
+    if len(data) > MAX_NOTE_BYTES:
+        log.problems.append(f"{where}: note is {len(data)} bytes, over the cap; ignored")
+        return log
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            log.problems.append(f"{where} line {number}: line too long; skipped")
+            continue
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            log.problems.append(f"{where} line {number}: not valid JSON; skipped")
+            continue
+        if isinstance(obj, dict) and not _is_version(obj.get("v")):
+            log.skipped_versions += 1
+            continue
+        if not _valid_event(obj):
+            log.problems.append(f"{where} line {number}: not a ledger event; skipped")
+            continue
+        log.events.append(obj)
+    log.events = _dedupe_and_cap(log.events, log.problems, where)
+    return log
+
+
+def _dedupe_and_cap(events: list[Event], problems: list[str], where: str) -> list[Event]:
+    """Sort by (lamport, id); keep one event per id; skip Lamport jumps.
+
+    Depends only on the set of lines, so every machine folds the same events.
+    """
+    if len({e["id"] for e in events}) == len(events):
+        events.sort(key=lambda e: (e["lamport"], e["id"]))
+    else:  # only a broken or hostile log repeats ids: break ties on content too
+        events.sort(key=lambda e: (e["lamport"], e["id"], encode_event(e)))
+    kept: list[Event] = []
+    seen: set[str] = set()
+    top = 0
+    for event in events:
+        if event["id"] in seen:
+            problems.append(
+                f"{where}: event {_short(event['id'])} appears more than once; kept the first"
+            )
+            continue
+        lamport = event["lamport"]
+        if lamport > MAX_LAMPORT or lamport > top + MAX_LAMPORT_JUMP:
+            problems.append(
+                f"{where}: event {_short(event['id'])} has lamport {str(lamport)[:24]}, more than "
+                f"{MAX_LAMPORT_JUMP} past the events before it; skipped"
+            )
+            continue
+        seen.add(event["id"])
+        kept.append(event)
+        top = lamport
+    return kept
+
+
+def _short(text: str) -> str:
+    """An id for a message: at most 16 characters, control characters escaped."""
+    cut = text[:16] + ("..." if len(text) > 16 else "")
+    return ascii(cut)[1:-1]
+
+
+# --- the notes tree -------------------------------------------------------
+
+
+def find_note(repo: pygit2.Repository, tree: pygit2.Tree, hexid: str) -> pygit2.Oid | None:
+    """Find a note blob under any fanout depth (git may write 2/38 or 2/2/36)."""
+    rest = hexid
+    while tree is not None:
+        if rest in tree:
+            entry = tree[rest]
+            return entry.id if entry.type_str == "blob" else None
+        head = rest[:2]
+        if len(rest) <= 2 or head not in tree:
+            return None
+        entry = tree[head]
+        if entry.type_str != "tree":
+            return None
+        tree = peel(repo, entry.id, pygit2.Tree)
+        rest = rest[2:]
+    return None
+
+
+def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[
+    tuple[str, pygit2.Oid]
+]:
+    """Yield (annotated object hex, note blob id) for every note, any fanout."""
+    for entry in tree:
+        if entry.name is None:
+            continue
+        name = prefix + entry.name
+        if entry.type_str == "tree" and HEX2.fullmatch(entry.name) and len(name) < 40:
+            # Bounded: a note path has 40 hex digits, so at most 19 levels of
+            # fanout (a hostile, deeper tree cannot exhaust the stack).
+            yield from iter_notes(repo, peel(repo, entry.id, pygit2.Tree), name)
+        elif entry.type_str == "blob" and HEX40.fullmatch(name):
+            yield name, entry.id
+
+
+def _put_note(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, rest: str, blob: pygit2.Oid, depth: int
+) -> pygit2.Oid:
+    """Write `rest` -> blob into tree, keeping the fanout already there (2/38 when new)."""
+    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    if tree is not None and rest in tree:
+        builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
+        return builder.write()
+    head = rest[:2]
+    sub = None
+    if tree is not None and head in tree and tree[head].type_str == "tree":
+        sub = peel(repo, tree[head].id, pygit2.Tree)
+    if sub is not None or depth == 0:
+        sub_id = _put_note(repo, sub, rest[2:], blob, depth + 1)
+        builder.insert(head, sub_id, pygit2.GIT_FILEMODE_TREE)
+    else:
+        builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
+    return builder.write()
+
+
+def put_note(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, hexid: str, blob: pygit2.Oid
+) -> pygit2.Oid:
+    if tree is not None and hexid in tree:
+        # A flat note someone else wrote: move it into the fanout.
+        builder = repo.TreeBuilder(tree)
+        builder.remove(hexid)
+        tree = peel(repo, builder.write(), pygit2.Tree)
+    return _put_note(repo, tree, hexid, blob, 0)
+
+
+# --- reading --------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """The ledger as of one commit of refs/orch/ledger."""
+
+    repo: pygit2.Repository
+    tip: pygit2.Oid | None
+
+    @property
+    def tree(self) -> pygit2.Tree | None:
+        if self.tip is None:
+            return None
+        return peel(self.repo, self.tip, pygit2.Commit).tree
+
+    def note_bytes(self, hexid: str) -> bytes:
+        tree = self.tree
+        if tree is None:
+            return b""
+        blob = find_note(self.repo, tree, hexid)
+        return blob_bytes(self.repo, blob) if blob is not None else b""
+
+    def log(self, hexid: str) -> EventLog:
+        return parse_log(self.note_bytes(hexid), f"{LEDGER_REF} note on {hexid[:12]}")
+
+    def notes(self) -> dict[str, pygit2.Oid]:
+        tree = self.tree
+        return dict(iter_notes(self.repo, tree)) if tree is not None else {}
+
+
+def snapshot(orepo: OrchRepo) -> Snapshot:
+    return Snapshot(orepo.pygit, orepo.ref_target(LEDGER_REF))
+
+
+def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
+    """Task id -> contract commit id, for every refs/orch/tasks/* ref."""
+    return {name: pygit2.Oid(hex=oid) for name, oid in orepo.refs_under(TASKS_PREFIX).items()}
+
+
+# --- writing --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref move inside a ledger write; old=None means 'must not exist yet'."""
+
+    name: str
+    new: str
+    old: str | None
+
+
+def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate]) -> tuple[bool, str]:
+    """Move all refs or none, each only if it still has its old value."""
+    lines = []
+    for upd in updates:
+        lines.append(f"update {upd.name} {upd.new} {upd.old or ZERO_OID}\n")
+    proc = run_git(
+        ["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"],
+        orepo.common_dir,
+        input="".join(lines),
+        check=False,
+    )
+    return proc.returncode == 0, proc.stderr.strip()
+
+
+EventMaker = Callable[[EventLog], Sequence[Event]]
+
+
+def append(
+    orepo: OrchRepo,
+    target: str,
+    make: EventMaker,
+    *,
+    extra_refs: Callable[[], Sequence[RefUpdate]] = lambda: (),
+    message: str = "git-orch: record events",
+) -> list[Event]:
+    """Append the events `make(log)` returns to the note on `target`.
+
+    `make` sees the current log each attempt and may raise OrchError to refuse
+    (so checks are redone after a lost race). Stamps v, id, lamport, at and
+    actor. Retries with jittered backoff when another writer moved the ref.
+    """
+    repo = orepo.pygit
+    last_error = ""
+    for attempt in range(WRITE_ATTEMPTS):
+        tip = orepo.ref_target(LEDGER_REF)
+        snap = Snapshot(repo, tip)
+        old_bytes = snap.note_bytes(target)
+        log = parse_log(old_bytes)
+        drafts = list(make(log))
+        if not drafts:
+            return []
+        clock = log.max_lamport
+        stamped: list[Event] = []
+        for draft in drafts:
+            clock += 1
+            event: Event = {
+                "v": EVENT_VERSION,
+                "id": new_event_id(),
+                "lamport": clock,
+                "at": timefmt.iso(),
+                "actor": orepo.actor,
+            }
+            event.update(draft)
+            stamped.append(event)
+        if old_bytes and not old_bytes.endswith(b"\n"):
+            old_bytes += b"\n"
+        data = old_bytes + b"".join(encode_event(e) for e in stamped)
+        blob = repo.create_blob(data)
+        tree = put_note(repo, snap.tree, target, blob)
+        parents = [tip] if tip is not None else []
+        sig = orepo.signature
+        commit = repo.create_commit(None, sig, sig, message, tree, parents)
+        updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None)]
+        updates.extend(extra_refs())
+        ok, last_error = update_refs(orepo, updates)
+        if ok:
+            return stamped
+        time.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
+    raise LedgerBusy(
+        f"could not write {LEDGER_REF}: it kept moving ({WRITE_ATTEMPTS} attempts); "
+        f"last error: {last_error or 'unknown'}"
+    )
+
+
+# --- merging (used by sync) ------------------------------------------------
+
+
+def _merge_key(raw: bytes) -> tuple[int, int, str, bytes]:
+    """Sort key of a line: events by (lamport, id), then unreadable lines by bytes."""
+    obj = _load_line(raw)
+    if obj is not None:
+        return (0, obj["lamport"], obj["id"], encode_event(obj))
+    return (1, 0, "", raw)
+
+
+def _load_line(raw: bytes) -> Event | None:
+    if len(raw) > MAX_LINE_BYTES:
+        return None
+    try:
+        obj = json.loads(raw)
+        if _valid_event(obj) and isinstance(obj, dict):
+            encode_event(obj)  # must re-encode (rejects e.g. too deep nesting)
+            return obj
+    except (ValueError, RecursionError, TypeError):
+        pass
+    return None
+
+
+def merge_logs(ours: bytes, theirs: bytes) -> bytes:
+    """Union of two logs' lines, events deduplicated by (id, content).
+
+    Events come first in (lamport, id) order, then lines that do not parse,
+    kept (deduplicated by bytes) so a merge never drops data it does not
+    understand. The result depends only on the two sets of lines, so
+    merge(a, b) == merge(b, a) and merge(a, a) == merge(a, empty).
+    Two different events sharing an id are both kept; readers pick one.
+    """
+    best: dict[tuple[int, int, str, bytes], bytes] = {}
+    for data in (ours, theirs):
+        for raw in data.split(b"\n"):
+            if not raw.strip():
+                continue
+            key = _merge_key(raw)
+            if key not in best or raw < best[key]:
+                best[key] = raw
+    return b"".join(best[key] + b"\n" for key in sorted(best))

@@ -1,0 +1,169 @@
+"""A task's state is the fold of its events in (lamport, id) order.
+
+Nothing here reads git: the same events give the same state on every machine.
+An event that is not allowed in the state reached so far is kept as a conflict
+(shown to a person) and does not move the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from git_orch.record.ledger import Event
+from git_orch.sanitize import clean
+
+PENDING = "pending-setup"
+ACTIVE = "active"
+UNREVIEWED = "completed-unreviewed"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+MERGED = "merged"
+PUSHED = "pushed"
+CLEANED = "cleaned"
+BLOCKED = "blocked"
+ABANDONED = "abandoned"
+
+STATES = (PENDING, ACTIVE, UNREVIEWED, ACCEPTED, REJECTED, MERGED, PUSHED, CLEANED, BLOCKED,
+          ABANDONED)
+ENDED = frozenset({MERGED, PUSHED, CLEANED, ABANDONED})
+LIVE = frozenset(STATES) - ENDED
+
+# event type -> (states it may follow, state it leads to; None = unchanged)
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "setup-failed": (frozenset({PENDING}), None),
+    "activated": (frozenset({PENDING}), ACTIVE),
+    "handoff": (frozenset({ACTIVE, UNREVIEWED, REJECTED, BLOCKED, ACCEPTED}), UNREVIEWED),
+    "blocked": (frozenset({PENDING, ACTIVE, UNREVIEWED, REJECTED}), BLOCKED),
+    "unblocked": (frozenset({BLOCKED}), ACTIVE),
+    "accepted": (frozenset({UNREVIEWED}), ACCEPTED),
+    "rejected": (frozenset({UNREVIEWED, ACCEPTED}), REJECTED),
+    "merged": (frozenset({ACCEPTED}), MERGED),
+    "pushed": (frozenset({MERGED}), PUSHED),
+    "cleaned": (frozenset({MERGED, PUSHED, ABANDONED}), None),
+    "abandoned": (frozenset(LIVE), ABANDONED),
+}
+# Events that record facts without moving the state.
+INFORMATIONAL = frozenset(
+    {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged"}
+)
+
+
+@dataclass
+class TaskState:
+    task_id: str
+    state: str = PENDING
+    head: str | None = None  # head handed off (or accepted)
+    branch: str | None = None
+    worktree: str | None = None
+    host: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    summary: str | None = None
+    risks: list[str] = field(default_factory=list)
+    reason: str | None = None  # block, reject or abandon reason
+    error: str | None = None  # last setup failure
+    accepted_head: str | None = None
+    override: str | None = None
+    review: dict[str, Any] | None = None  # latest review event
+    merged_commit: str | None = None
+    cleaned: bool = False
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    event_count: int = 0
+    recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
+    activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
+
+    def can(self, event_type: str) -> bool:
+        allowed = TRANSITIONS.get(event_type)
+        return allowed is None or self.state in allowed[0]
+
+
+def _str(event: Event, key: str) -> str | None:
+    value = event.get(key)
+    return value if isinstance(value, str) else None
+
+
+def apply(task: TaskState, event: Event) -> None:
+    kind = event.get("type")
+    task.event_count += 1
+    named = event.get("task", task.task_id)
+    if named != task.task_id:
+        # A line copied (or forged) into another task's log: keep it, never apply it.
+        task.conflicts.append(
+            f"event {clean(event.get('id'))[:16]} names task "
+            f"'{clean(named)[:40]}', not this one; ignored"
+        )
+        return
+    task.updated_at = _str(event, "at") or task.updated_at
+    if kind == "created":
+        if task.created_at is not None:
+            task.conflicts.append(f"created twice (event {str(event.get('id'))[:12]})")
+            return
+        task.created_at = _str(event, "at")
+        task.host = _str(event, "host")
+        return
+    if not isinstance(kind, str):
+        return
+    if kind in TRANSITIONS:
+        allowed, target = TRANSITIONS[kind]
+        if task.state not in allowed:
+            head = _str(event, "head") or _str(event, "commit")
+            task.conflicts.append(
+                f"{kind}{f' of {head[:12]}' if head else ''} by {event.get('actor', '?')} "
+                f"at {event.get('at', '?')} is not allowed in state {task.state}; ignored"
+            )
+            return
+        if target is not None:
+            task.state = target
+    _record(task, kind, event)
+
+
+def _record(task: TaskState, kind: str, event: Event) -> None:
+    if kind != "flagged":  # a heartbeat's observation is not activity
+        task.activity_at = _str(event, "at") or task.activity_at
+    if kind == "activated":
+        task.branch = _str(event, "branch")
+        task.worktree = _str(event, "worktree")
+        task.host = _str(event, "host") or task.host
+        task.head = _str(event, "head")
+        task.error = None
+    elif kind == "setup-failed":
+        task.error = _str(event, "error")
+    elif kind == "handoff":
+        task.head = _str(event, "head")
+        task.summary = _str(event, "summary")
+        risks = event.get("risks")
+        task.risks = [r for r in risks if isinstance(r, str)] if isinstance(risks, list) else []
+        task.accepted_head = None
+    elif kind in ("blocked", "rejected", "abandoned"):
+        task.reason = _str(event, "reason")
+    elif kind == "unblocked":
+        task.reason = None
+    elif kind == "accepted":
+        task.accepted_head = _str(event, "head")
+        task.override = _str(event, "override")
+    elif kind == "reviewed":
+        task.review = dict(event)
+    elif kind == "merged":
+        task.merged_commit = _str(event, "commit")
+    elif kind == "cleaned":
+        task.cleaned = True
+        if task.state in (MERGED, PUSHED):
+            task.state = CLEANED
+    elif kind == "run-started":
+        task.runs.append(dict(event))
+    elif kind == "run-ended":
+        task.runs.append(dict(event))
+    elif kind == "flagged":
+        flags = event.get("flags")
+        task.recorded_flags = (
+            sorted(f for f in flags if isinstance(f, str)) if isinstance(flags, list) else []
+        )
+
+
+def fold(task_id: str, events: list[Event]) -> TaskState:
+    task = TaskState(task_id)
+    for event in sorted(events, key=lambda e: (e["lamport"], e["id"])):
+        apply(task, event)
+    return task

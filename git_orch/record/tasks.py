@@ -1,0 +1,79 @@
+"""Tasks as the ledger sees them: contract + event log + folded state.
+
+Every state change goes through `record`, which re-checks the transition on
+each compare-and-swap attempt, so two racing commands cannot both move a task
+out of the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from git_orch.errors import OrchError
+from git_orch.record import ledger
+from git_orch.record.contract import Contract, read_contract
+from git_orch.record.ids import check_task_id, task_ref
+from git_orch.record.ledger import Event, EventLog
+from git_orch.record.state import TaskState, fold
+from git_orch.repo import OrchRepo
+
+
+@dataclass
+class Task:
+    contract: Contract
+    log: EventLog
+    state: TaskState
+
+    @property
+    def task_id(self) -> str:
+        return self.contract.task_id
+
+
+def contract_oid(orepo: OrchRepo, task_id: str) -> str:
+    check_task_id(task_id)
+    oid = orepo.ref_target(task_ref(task_id))
+    if oid is None:
+        raise OrchError(f"no task {task_id!r} (git orch status lists the tasks)")
+    return str(oid)
+
+
+def load_task(orepo: OrchRepo, task_id: str) -> Task:
+    oid = contract_oid(orepo, task_id)
+    contract = read_contract(orepo.pygit, oid)
+    if contract.task_id != task_id:
+        raise OrchError(
+            f"{task_ref(task_id)} points at the contract of {contract.task_id!r}; refusing"
+        )
+    log = ledger.snapshot(orepo).log(oid)
+    return Task(contract, log, fold(task_id, log.events))
+
+
+def record(
+    orepo: OrchRepo,
+    task_id: str,
+    make: Callable[[TaskState], Sequence[Event]],
+) -> list[Event]:
+    """Append events to a task's log; `make` sees the fresh state on every attempt."""
+    oid = contract_oid(orepo, task_id)
+
+    def build(log: EventLog) -> Sequence[Event]:
+        events = list(make(fold(task_id, log.events)))
+        for event in events:
+            event.setdefault("task", task_id)
+        return events
+
+    return ledger.append(orepo, oid, build, message=f"git-orch: {task_id}")
+
+
+def transition(orepo: OrchRepo, task_id: str, event: Event) -> Event:
+    """Record one state-changing event, refusing it if the state does not allow it."""
+
+    def make(state: TaskState) -> list[Event]:
+        if not state.can(event["type"]):
+            raise OrchError(
+                f"task {task_id} is {state.state}: cannot record {event['type']} now"
+            )
+        return [dict(event)]
+
+    return record(orepo, task_id, make)[0]

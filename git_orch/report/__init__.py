@@ -1,0 +1,1 @@
+"""What git-orch reports to a person: status, the status page, show."""

@@ -1,0 +1,327 @@
+"""`git orch status`: what needs a person, what runs, what landed, from git itself.
+
+The ledger says what was decided; the repository says what is true now
+(branch heads, commits since base, worktrees). Status reads both and derives
+flags, and never writes the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from git_orch import dispatch
+from git_orch.agent import breaker, runlog
+from git_orch.config import Policy, load_policy
+from git_orch.errors import OrchError
+from git_orch.record import ledger
+from git_orch.record.contract import Contract, read_contract
+from git_orch.record.ids import task_branch
+from git_orch.record.state import (
+    ACCEPTED,
+    ACTIVE,
+    BLOCKED,
+    ENDED,
+    PENDING,
+    UNREVIEWED,
+    TaskState,
+    fold,
+)
+from git_orch.record.summary_cache import Summary, SummaryCache
+from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.sanitize import clean
+from git_orch.workspace import reconcile
+
+STATUS_SCHEMA = 1
+STALE = reconcile.STALE
+CLEANUP = reconcile.CLEANUP
+CONFLICT = reconcile.CONFLICT
+LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
+DIRTY = reconcile.DIRTY
+ORPHAN = reconcile.ORPHAN
+RUN_DEAD = runlog.RUN_DEAD
+RUNNING_STATES = reconcile.RUNNING_STATES
+
+
+@dataclass
+class TaskView:
+    contract: Contract
+    state: TaskState
+    problems: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    head: str | None = None
+    commits: int | None = None
+    last_activity: float | None = None
+    worktree_present: bool = False
+    dirty: bool = False
+
+    @property
+    def task_id(self) -> str:
+        return self.contract.task_id
+
+    def to_json(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "id": self.task_id,
+            "title": self.contract.title,
+            "state": st.state,
+            "flags": self.flags,
+            "package": self.contract.package,
+            "branch": task_branch(self.task_id),
+            "worktree": st.worktree,
+            "worktree_present": self.worktree_present,
+            "dirty": self.dirty,
+            "host": st.host,
+            "base": self.contract.base,
+            "contract": self.contract.commit,
+            "head": self.head,
+            "handed_off_head": st.head if st.state != ACTIVE else None,
+            "accepted_head": st.accepted_head,
+            "commits": self.commits,
+            "last_activity": _iso(self.last_activity),
+            "created": st.created_at,
+            "updated": st.updated_at,
+            "summary": st.summary,
+            "risks": st.risks,
+            "reason": st.reason,
+            "error": st.error,
+            "review": _review_json(st.review),
+            "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
+            "run": runlog.latest_run_json(st),
+            "conflicts": st.conflicts,
+            "problems": self.problems,
+        }
+
+
+def _review_json(review: dict[str, Any] | None) -> dict[str, Any] | None:
+    if review is None:
+        return None
+    return {k: review.get(k) for k in ("head", "verdict", "at", "actor")}
+
+
+_iso = reconcile.iso
+
+
+@dataclass
+class Overview:
+    tasks: list[TaskView]
+    problems: list[str]
+    ledger_tip: str | None
+    policy: Policy
+    orphans: list[reconcile.Orphan] = field(default_factory=list)
+    heartbeat: reconcile.HeartbeatInfo | None = None
+    agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
+    dispatch: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": STATUS_SCHEMA,
+            "ledger": self.ledger_tip,
+            "main_branch": self.policy.main_branch,
+            "tasks": [t.to_json() for t in self.tasks],
+            "problems": self.problems,
+            "orphans": [o.to_json() for o in self.orphans],
+            "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
+            "agents": {name: b.to_json() for name, b in self.agents.items()},
+            "dispatch": self.dispatch,
+        }
+
+
+def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
+    """Read refs, contracts and the ledger into task views with derived flags."""
+    policy = load_policy(orepo)
+    repo = orepo.pygit
+    refs = ledger.task_refs(orepo)
+    all_ids = set(refs)
+    if only is not None:
+        if only not in refs:
+            raise OrchError(f"no task {only!r} (git orch status lists the tasks)")
+        refs = {only: refs[only]}
+    snap = ledger.snapshot(orepo)
+    notes = snap.notes()
+    facts = reconcile.gather(orepo)
+    cache = SummaryCache(orepo.runtime_dir)
+    problems: list[str] = []
+    views: list[TaskView] = []
+    now = time.time()
+    for task_id, oid in sorted(refs.items()):
+        try:
+            summary = _summary(repo, cache, task_id, str(oid), notes.get(str(oid)))
+        except OrchError as exc:
+            problems.append(f"refs/orch/tasks/{task_id}: {exc}; skipped")
+            continue
+        view = TaskView(summary.contract, summary.state, problems=list(summary.problems))
+        if summary.skipped_versions:
+            view.problems.append(
+                f"{summary.skipped_versions} event(s) of an unknown version skipped "
+                "(newer git-orch?)"
+            )
+        derived = reconcile.derive(
+            orepo, summary.contract, view.state, view.problems, facts, policy, now
+        )
+        view.head = derived.head
+        view.commits = derived.commits
+        view.last_activity = derived.last_activity
+        view.worktree_present = derived.worktree_present
+        view.dirty = derived.dirty
+        view.flags = derived.flags
+        if runlog.dead_attempt(view.state) is not None:
+            view.flags.append(RUN_DEAD)
+        views.append(view)
+        if view.problems:
+            problems.extend(f"task {task_id}: {p}" for p in view.problems)
+    cache.save()
+    tip = str(snap.tip) if snap.tip is not None else None
+    orphans: list[reconcile.Orphan] = []
+    if only is None:
+        states = {v.task_id: v.state for v in views}
+        # A task whose contract could not be read still owns its branch.
+        states.update({i: TaskState(i) for i in all_ids - set(states)})
+        orphans = reconcile.find_orphans(orepo, facts, states, policy)
+    heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
+    try:
+        breakers = breaker.breakers(policy, [v.state for v in views], now)
+    except OrchError as exc:
+        problems.append(f"agent presets: {exc}")
+        breakers = {}
+    return Overview(
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+    )
+
+
+def _summary(
+    repo: pygit2.Repository,
+    cache: SummaryCache,
+    task_id: str,
+    contract_id: str,
+    blob: pygit2.Oid | None,
+) -> Summary:
+    """Contract + folded log of one task, from the cache when the objects are known."""
+    key = f"{contract_id}:{blob}"
+    cached = cache.get(key)
+    if cached is not None and cached.contract.task_id == task_id:
+        return cached
+    contract = read_contract(repo, contract_id)
+    if contract.task_id != task_id:
+        raise OrchError(f"contract names task {contract.task_id!r}, not {task_id!r}")
+    data = blob_bytes(repo, blob) if blob is not None else b""
+    log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")
+    summary = Summary(contract, fold(task_id, log.events), log.problems, log.skipped_versions)
+    cache.put(key, summary)
+    return summary
+
+
+
+# --- the person's view -------------------------------------------------------
+
+NEEDS_YOU_STATES = {
+    UNREVIEWED: "review",
+    BLOCKED: "blocked",
+    ACCEPTED: "land",
+}
+
+
+def needs_you(view: TaskView) -> str | None:
+    """Why a person should look at this task now, or None."""
+    st = view.state
+    if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
+        return CONFLICT
+    if st.state in NEEDS_YOU_STATES:
+        return NEEDS_YOU_STATES[st.state]
+    if st.state == PENDING and st.error:
+        return "setup failed"
+    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+        if flag in view.flags:
+            return flag
+    return None
+
+
+def _age(stamp: float | None, now: float) -> str:
+    if stamp is None:
+        return "-"
+    seconds = max(0, int(now - stamp))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _line(view: TaskView, now: float, why: str | None = None) -> str:
+    st = view.state
+    parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
+    if why and why != st.state:
+        parts.append(f"[{why}]")
+    if view.commits is not None:
+        parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
+    parts.append(f"last {_age(view.last_activity, now)}")
+    parts.append(f"- {clean(view.contract.title)}")
+    run = runlog.latest_run_json(st)
+    if run is not None and run["running"]:
+        parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
+    detail = st.reason or st.error
+    text = " ".join(parts)
+    if detail:
+        text += f"\n  {'':<16} reason: {clean(detail)}"
+    for conflict in st.conflicts[:3]:
+        text += f"\n  {'':<16} conflict: {clean(conflict)}"
+    for problem in view.problems[:3]:
+        text += f"\n  {'':<16} problem: {clean(problem)}"
+    return text
+
+
+def render_text(overview: Overview, recent: int = 5) -> str:
+    now = time.time()
+    needs: list[tuple[TaskView, str]] = []
+    running: list[TaskView] = []
+    landed: list[TaskView] = []
+    for view in overview.tasks:
+        why = needs_you(view)
+        if why is not None:
+            needs.append((view, why))
+        elif view.state.state in RUNNING_STATES:
+            running.append(view)
+        elif view.state.state in ENDED:
+            landed.append(view)
+    landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
+    out: list[str] = []
+    mode = overview.dispatch.get("mode")
+    if mode and mode != dispatch.ACTIVE:
+        note = overview.dispatch.get("note")
+        out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
+                   + ": git orch next starts nothing")
+    out.append(f"Needs you ({len(needs)})")
+    out.extend(_line(v, now, why) for v, why in needs)
+    if not needs:
+        out.append("  nothing")
+    out.append(f"Running ({len(running)})")
+    out.extend(_line(v, now) for v in running)
+    if not running:
+        out.append("  nothing")
+    out.append(f"Recently ended ({len(landed)})")
+    out.extend(_line(v, now) for v in landed[:recent])
+    if not landed:
+        out.append("  nothing")
+    elif len(landed) > recent:
+        out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
+    if overview.orphans:
+        out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
+        out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
+    beat = overview.heartbeat
+    if beat is not None and beat.missed(now):
+        out.append(
+            f"Heartbeat missed: last {_age(beat.at, now)}, interval {beat.interval}s "
+            "(git orch heartbeat)"
+        )
+    tripped = {n: b for n, b in overview.agents.items() if b.state != "closed"}
+    if tripped:
+        out.append(f"Agent breakers ({len(tripped)})")
+        out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
+                   + (f", until {b.to_json()['until']}" if b.state == "open" else "")
+                   for n, b in tripped.items())
+    if overview.problems:
+        out.append(f"Ledger problems ({len(overview.problems)})")
+        out.extend(f"  {clean(p)}" for p in overview.problems[:10])
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Worker workspaces: opening tasks, worker-side commands and hooks, reconciling."""

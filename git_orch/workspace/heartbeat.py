@@ -1,0 +1,227 @@
+"""`git orch heartbeat`: reconcile the ledger with repo truth, on a timer.
+
+Each beat derives every task's flags from the repository (reconcile.py) and
+records a `flagged` event only when a task's set of repo flags changed since
+the last recorded one, so a quiet beat writes nothing to the ledger. The time
+of the beat goes to the runtime folder (`heartbeat.json`), where status looks
+for a missed heartbeat. `--repair` fixes what it safely can and lists it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from git_orch.agent import runlog
+from git_orch.agent.runner import close_dead
+from git_orch.config import load_policy, worktree_root
+from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
+from git_orch.landing.land import cleanup, fresh_worktrees, is_ancestor
+from git_orch.record.ids import task_branch
+from git_orch.record.ledger import RefUpdate, update_refs
+from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
+from git_orch.record.tasks import record, transition
+from git_orch.repo import OrchRepo, hostname
+from git_orch.report.status import Overview, TaskView, collect
+from git_orch.workspace import reconcile
+from git_orch.workspace.start import mark_worker
+
+DEFAULT_INTERVAL = 300
+
+
+@dataclass
+class BeatReport:
+    at: str
+    interval: int
+    tasks: int
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    orphans: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
+            "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
+            "flags": self.flags, "orphans": self.orphans,
+        }
+
+
+def repo_flags(view: TaskView) -> list[str]:
+    """The flags a beat records. A running worker's tree is dirty between commits all
+    the time: that is not news, so `dirty` is recorded only for tasks past handoff."""
+    running = view.state.state in reconcile.RUNNING_STATES
+    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD)
+    return sorted(f for f in view.flags
+                  if f in recorded and not (f == reconcile.DIRTY and running))
+
+
+def record_flags(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
+    """A `flagged` event for each task whose repo flags differ from the recorded ones."""
+    changes: list[dict[str, Any]] = []
+    for view in overview.tasks:
+        flags = repo_flags(view)
+        if flags == view.state.recorded_flags:
+            continue
+
+        def make(st: TaskState, flags: list[str] = flags) -> list[dict[str, Any]]:
+            if st.recorded_flags == flags:
+                return []  # another heartbeat recorded it meanwhile
+            return [{"type": "flagged", "flags": flags, "was": st.recorded_flags}]
+
+        if record(orepo, view.task_id, make):
+            changes.append({"task": view.task_id, "flags": flags,
+                            "was": view.state.recorded_flags})
+    return changes
+
+
+# --- repair ------------------------------------------------------------------
+
+
+def _safe(action: Callable[[], list[str]], what: str) -> list[str]:
+    try:
+        return action()
+    except OrchError as exc:
+        return [f"left {what}: {exc}"]
+
+
+def _clean_ended(orepo: OrchRepo, view: TaskView, target: str) -> list[str]:
+    st = view.state
+    done = cleanup(orepo, view.task_id, None if st.state == ABANDONED else target,
+                   record_event=not st.cleaned)
+    if not st.cleaned:
+        done.append(f"recorded {view.task_id} cleaned")
+    return [f"{view.task_id}: {d}" for d in done]
+
+
+def _restore_worktree(orepo: OrchRepo, view: TaskView) -> list[str]:
+    path = Path(view.state.worktree or "")
+    branch = task_branch(view.task_id)
+    if view.head is None:
+        return [f"left {view.task_id}: its worktree and branch {branch} are both gone"]
+    # Only ever re-create the place start would have chosen: a path read from the
+    # ledger (which may come from another machine) is never trusted on its own.
+    expected = worktree_root(orepo, load_policy(orepo)) / view.task_id
+    if path != expected:
+        return [f"left {view.task_id}: its recorded worktree {path} is not {expected}"]
+    if path.exists():
+        return [f"left {view.task_id}: {path} exists but is not its worktree"]
+    orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
+    mark_worker(orepo, path, view.contract)
+    return [f"{view.task_id}: restored worktree {path} from {branch}, hooks on"]
+
+
+def _adopt_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """start crashed after creating branch and worktree: record what exists."""
+    tree = next((t for t in fresh_worktrees(orepo)
+                 if t.branch == f"refs/heads/{task_branch(view.task_id)}"), None)
+    if tree is None or view.head is None or not tree.path.is_dir():
+        return []
+    mark_worker(orepo, tree.path, view.contract)
+    transition(orepo, view.task_id, {
+        "type": "activated", "branch": task_branch(view.task_id), "worktree": str(tree.path),
+        "head": view.head, "host": hostname(), "adopted": True,
+    })
+    return [f"{view.task_id}: adopted worktree {tree.path} (recorded activated)"]
+
+
+def _remove_orphan_worktree(orepo: OrchRepo, orphan: reconcile.Orphan) -> list[str]:
+    path = Path(orphan.name)
+    if reconcile.is_dirty(path):
+        return [f"left orphan worktree {path}: uncommitted changes"]
+    orepo.git(["worktree", "remove", str(path)], cwd=orepo.main_worktree)
+    return [f"removed orphan worktree {path} ({orphan.detail})"]
+
+
+def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: str) -> list[str]:
+    branch = orphan.name
+    name = branch[len("orch/") :]
+    head = orepo.ref_target(f"refs/heads/{branch}")
+    if head is None:
+        return []
+    if any(t.branch == f"refs/heads/{branch}" for t in fresh_worktrees(orepo)):
+        return [f"left orphan branch {branch}: checked out in a worktree"]
+    done = []
+    if not is_ancestor(orepo, str(head), f"refs/heads/{target}"):
+        archive = f"{reconcile.ARCHIVE_PREFIX}{name}"
+        current = orepo.ref_target(archive)
+        if current is not None and str(current) != str(head):
+            return [f"left orphan branch {branch}: {archive} already points elsewhere"]
+        if current is None:
+            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)])
+            if not ok:
+                return [f"left orphan branch {branch}: {err}"]
+        done.append(f"kept {str(head)[:12]} as {archive}")
+    orepo.git_common(["update-ref", "-d", f"refs/heads/{branch}", str(head)])
+    done.append(f"deleted orphan branch {branch}")
+    return done
+
+
+def _close_dead_run(orepo: OrchRepo, view: TaskView) -> list[str]:
+    attempt = runlog.dead_attempt(view.state)
+    if attempt is None:
+        return []
+    close_dead(orepo, attempt)
+    return [f"{view.task_id}: closed dead run (attempt {attempt.number}, supervisor pid "
+            f"{attempt.supervisor_pid} gone) and killed what was left of its agent"]
+
+
+def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
+    """Fix what is safe to fix; say what was done and what was left, and why."""
+    done: list[str] = []
+    target = overview.policy.main_branch
+    if any(o.kind == "missing-worktree" for o in overview.orphans):
+        missing = [o.name for o in overview.orphans if o.kind == "missing-worktree"]
+        run_git(["worktree", "prune"], orepo.main_worktree)
+        done.append(f"pruned worktree records whose folders are gone: {', '.join(missing)}")
+    for view in overview.tasks:
+        st = view.state
+        if runlog.RUN_DEAD in view.flags:
+            done.extend(_safe(partial(_close_dead_run, orepo, view), view.task_id))
+        if reconcile.CLEANUP in view.flags:
+            done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
+        elif reconcile.ORPHAN in view.flags and st.state not in ENDED:
+            done.extend(_safe(partial(_restore_worktree, orepo, view), view.task_id))
+        elif st.state == PENDING and st.worktree is None:
+            done.extend(_safe(partial(_adopt_pending, orepo, view), view.task_id))
+    for orphan in overview.orphans:
+        if orphan.kind == "worktree":
+            done.extend(_safe(partial(_remove_orphan_worktree, orepo, orphan), orphan.name))
+    for orphan in overview.orphans:
+        if orphan.kind == "branch":
+            done.extend(_safe(partial(_archive_orphan_branch, orepo, orphan, target),
+                              orphan.name))
+    return done
+
+
+# --- the beat ------------------------------------------------------------------
+
+
+def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool = False
+         ) -> BeatReport:
+    overview = collect(orepo)
+    repairs: list[str] = []
+    if do_repair:
+        repairs = repair(orepo, overview)
+        if repairs:
+            overview = collect(orepo)
+    changes = record_flags(orepo, overview)
+    report = BeatReport(
+        at=reconcile.iso(time.time()) or "",
+        interval=interval,
+        tasks=len(overview.tasks),
+        changes=changes,
+        repairs=repairs,
+        flags={v.task_id: v.flags for v in overview.tasks if v.flags},
+        orphans=[o.to_json() for o in overview.orphans],
+    )
+    reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())
+    return report

@@ -1,0 +1,60 @@
+"""The worker's two exits: `git orch handoff` and `git orch block`.
+
+They run inside a worker worktree (or name the task with --task). The write
+goes through libgit2 objects and `git --git-dir=<common dir> update-ref`, where
+the worker's per-worktree hooks are not in force.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
+from git_orch.record.ids import task_branch
+from git_orch.record.ledger import Event
+from git_orch.record.tasks import load_task, transition
+from git_orch.repo import OrchRepo
+
+
+def resolve_task(orepo: OrchRepo, task_id: str | None) -> str:
+    if task_id:
+        return task_id
+    found = orepo.worker_task()
+    if not found:
+        raise OrchError("not in a worker worktree: run it there, or pass --task ID")
+    return found
+
+
+def _worktree(orepo: OrchRepo, task_id: str) -> Path | None:
+    tree = orepo.worktree_for_branch(task_branch(task_id))
+    return tree.path if tree is not None else None
+
+
+def handoff(
+    orepo: OrchRepo, task_id: str | None, summary: str | None, risks: list[str]
+) -> Event:
+    task_id = resolve_task(orepo, task_id)
+    task = load_task(orepo, task_id)
+    head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    if head is None:
+        raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to hand off")
+    if str(head) == task.contract.base:
+        raise OrchError(f"task {task_id} has no commits since its base: commit first")
+    path = _worktree(orepo, task_id)
+    if path is not None:
+        dirty = run_git(["status", "--porcelain", "--untracked-files=normal"], path).stdout
+        if dirty.strip():
+            first = dirty.splitlines()[0][3:]
+            raise OrchError(
+                f"uncommitted changes in {path} (e.g. {first}): commit or remove them first"
+            )
+    event: Event = {"type": "handoff", "head": str(head), "summary": summary, "risks": risks}
+    return transition(orepo, task_id, event)
+
+
+def block(orepo: OrchRepo, task_id: str | None, reason: str) -> Event:
+    if not reason.strip():
+        raise OrchError("--reason must say why the task is blocked")
+    task_id = resolve_task(orepo, task_id)
+    return transition(orepo, task_id, {"type": "blocked", "reason": reason.strip()})
