@@ -45,7 +45,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 }
 # Events that record facts without moving the state.
 INFORMATIONAL = frozenset(
-    {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged"}
+    {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged",
+     "misalignment"}
 )
 
 
@@ -73,6 +74,7 @@ class TaskState:
     event_count: int = 0
     recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
     activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
+    misalignments: list[dict[str, Any]] = field(default_factory=list)
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -120,7 +122,7 @@ def apply(task: TaskState, event: Event) -> None:
 
 
 def _record(task: TaskState, kind: str, event: Event) -> None:
-    if kind != "flagged":  # a heartbeat's observation is not activity
+    if kind not in ("flagged", "misalignment"):  # observations about a task are not activity
         task.activity_at = _str(event, "at") or task.activity_at
     if kind == "activated":
         task.branch = _str(event, "branch")
@@ -155,6 +157,8 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.runs.append(dict(event))
     elif kind == "run-ended":
         task.runs.append(dict(event))
+    elif kind == "misalignment":
+        task.misalignments.append(dict(event))
     elif kind == "flagged":
         flags = event.get("flags")
         task.recorded_flags = (
