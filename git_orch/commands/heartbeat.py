@@ -7,6 +7,7 @@ import click
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.sanitize import clean
 from git_orch.workspace.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 
 
@@ -22,6 +23,10 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"repair: {line}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
+    for finding in report.tampering:
+        who = finding["task"] or "repository"
+        click.echo(f"needs you: {clean(who)} [{finding['kind']}] {clean(finding['what'])} "
+                   f"(then: {clean(finding['fix'])})")
     click.echo(f"heartbeat {report.at}: {report.tasks} task(s), "
                f"{len(report.changes)} change(s), {len(report.repairs)} repair(s)")
 

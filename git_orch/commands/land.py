@@ -5,10 +5,14 @@ from __future__ import annotations
 import click
 
 from git_orch.commands.sync import with_sync
+from git_orch.errors import OrchError
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.repo import OrchRepo
+from git_orch.sanitize import clean
+from git_orch.workspace import workerhooks
 
 
 @click.command()
@@ -37,7 +41,10 @@ def land(
     moved along). Refuses, changing nothing, when the task is not accepted for
     its current head, the merge conflicts, or the checkout is dirty or mid-merge.
     Each step is recorded; after a failure, run the same command again to
-    finish. Defaults come from the [land] table of orch.toml.
+    finish. Defaults come from the [land] table of orch.toml. Refuses while
+    `git orch hooks status` reports the guardrails disarmed or a planted
+    program (for the repository, or blamed on this task): land runs the
+    repository's hooks.
 
     \b
     Example:
@@ -45,7 +52,9 @@ def land(
       git orch land fix-login --squash --push --json
     """
     assert strategy is None or strategy in STRATEGIES
-    result = do_land(open_repo(ctx), task_id, strategy=strategy, push=push,
+    orepo = open_repo(ctx)
+    _refuse_tampered(orepo, task_id)
+    result = do_land(orepo, task_id, strategy=strategy, push=push,
                      keep_worktree=keep_worktree)
     if as_json:
         emit_json(result.to_json())
@@ -85,3 +94,14 @@ def abandon(
         return
     for step in result.steps:
         click.echo(f"{task_id}: {step}")
+
+
+def _refuse_tampered(orepo: OrchRepo, task_id: str) -> None:
+    """Land runs the lead's git (hooks, fsmonitor, config) in a git dir workers
+    can write: not while something there changed behind git-orch's back."""
+    found = [f for f in workerhooks.findings(orepo) if f.task in (None, task_id)]
+    if found:
+        first = found[0]
+        more = f"; {len(found) - 1} more: git orch hooks status" if len(found) > 1 else ""
+        raise OrchError(clean(f"refusing to land {task_id}: [{first.kind}] {first.what} "
+                              f"(then: {first.fix}){more}"))

@@ -33,7 +33,7 @@ from git_orch.record.state import (
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
 from git_orch.sanitize import clean
-from git_orch.workspace import reconcile
+from git_orch.workspace import reconcile, tamper, workerhooks
 
 STATUS_SCHEMA = 1
 STALE = reconcile.STALE
@@ -44,6 +44,7 @@ DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
 RUNNING_STATES = reconcile.RUNNING_STATES
+BYPASS = tamper.BYPASS
 
 
 @dataclass
@@ -115,6 +116,12 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    tampering: list[tamper.Finding] = field(default_factory=list)
+
+    @property
+    def repository_needs_you(self) -> list[tamper.Finding]:
+        """Findings no task can be blamed for: the person looks at the repository."""
+        return [f for f in self.tampering if f.task is None]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +134,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "tampering": [f.to_json() for f in self.tampering],
         }
 
 
@@ -181,6 +189,11 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+    tampering = workerhooks.findings(orepo)
+    blamed = {f.task for f in tampering if f.task is not None}
+    for view in views:
+        if view.task_id in blamed:
+            view.flags.append(BYPASS)
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -188,7 +201,8 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.append(f"agent presets: {exc}")
         breakers = {}
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        tampering,
     )
 
 
@@ -229,6 +243,8 @@ def needs_you(view: TaskView) -> str | None:
     st = view.state
     if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
         return CONFLICT
+    if BYPASS in view.flags:  # its worker disarmed the guardrails: before landing anything
+        return BYPASS
     if st.state in NEEDS_YOU_STATES:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
@@ -249,7 +265,8 @@ def _age(stamp: float | None, now: float) -> str:
     return f"{seconds}s ago"
 
 
-def _line(view: TaskView, now: float, why: str | None = None) -> str:
+def _line(view: TaskView, now: float, why: str | None = None,
+          tampering: list[tamper.Finding] | None = None) -> str:
     st = view.state
     parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
     if why and why != st.state:
@@ -267,6 +284,9 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
         text += f"\n  {'':<16} reason: {clean(detail)}"
     if run is not None and run["running"] and run.get("sandbox") == "none":
         text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
+    for finding in (f for f in tampering or [] if f.task == view.task_id):
+        text += (f"\n  {'':<16} {finding.kind}: {clean(finding.what)}"
+                 f" (then: {clean(finding.fix)})")
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
@@ -294,9 +314,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         note = overview.dispatch.get("note")
         out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
-    out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
+    repository = overview.repository_needs_you
+    out.append(f"Needs you ({len(needs) + len(repository)})")
+    out.extend(f"  {'repository':<16} [{f.kind}] {clean(f.what)}\n"
+               f"  {'':<16} then: {clean(f.fix)}" for f in repository)
+    out.extend(_line(v, now, why, overview.tampering) for v, why in needs)
+    if not needs and not repository:
         out.append("  nothing")
     out.append(f"Running ({len(running)})")
     out.extend(_line(v, now) for v in running)

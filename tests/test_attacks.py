@@ -1,0 +1,219 @@
+"""A hostile worker, played by real processes inside its workspace.
+
+Worktree mode is advisory: the worker shares the lead's git dir, so these
+attacks can succeed. What must hold is that every one that succeeds is
+reported by `status` (a needs-you item, blamed on the task when it can be)
+or refused by `land` with a named finding, and that `hooks install` repairs
+what git-orch owns. docs/security.md has the table these tests back.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Repo
+
+from git_orch.record.tasks import transition
+from git_orch.repo import OrchRepo
+
+
+def hostile(wt: Path, *argv: str, task: str = "t1") -> subprocess.CompletedProcess[str]:
+    """Run argv as the worker would: a real process in its workspace, ORCH_TASK set."""
+    return subprocess.run(list(argv), cwd=wt, capture_output=True, text=True, check=False,
+                          env={**os.environ, "ORCH_TASK": task}, timeout=60)
+
+
+def ready(repo: Repo, task_id: str = "t1") -> Path:
+    """A started task with one commit, handed off and accepted: what land takes."""
+    wt = repo.start(task_id, "--allow", "src/**")
+    repo.write("src/new.py", "x = 1\n", cwd=wt)
+    repo.commit_all(f"work on {task_id}", cwd=wt)
+    repo.orch_ok("handoff", "--summary", f"did {task_id}", cwd=wt)
+    head = repo.rev(f"orch/{task_id}")
+    transition(OrchRepo(repo.path), task_id, {"type": "accepted", "head": head})
+    return wt
+
+
+def tampering(repo: Repo) -> list[dict[str, Any]]:
+    data = repo.orch_ok("status", "--json").json()
+    assert isinstance(data, dict)
+    found = data["tampering"]
+    assert isinstance(found, list)
+    return found
+
+
+def write_file(path: Path, text: str, mode: int = 0o755) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+EVIL = "#!/bin/sh\necho ran >> \"$(dirname \"$0\")/evil.ran\"\nexit 0\n"
+
+
+def _unset_worktree_config(repo: Repo, wt: Path) -> None:
+    assert hostile(wt, "git", "config", "--unset", "extensions.worktreeConfig").returncode == 0
+
+
+def _worker_hooks_path(repo: Repo, wt: Path) -> None:
+    assert hostile(wt, "git", "config", "--worktree", "core.hooksPath",
+                   "/dev/null").returncode == 0
+
+
+def _common_hooks_path(repo: Repo, wt: Path) -> None:
+    assert hostile(wt, "git", "config", "core.hooksPath", "/dev/null").returncode == 0
+
+
+def _fsmonitor(repo: Repo, wt: Path) -> None:
+    write_file(wt / "evil.sh", EVIL)
+    assert hostile(wt, "git", "config", "core.fsmonitor", str(wt / "evil.sh")).returncode == 0
+
+
+def _worker_fsmonitor(repo: Repo, wt: Path) -> None:
+    write_file(wt / "evil.sh", EVIL)
+    assert hostile(wt, "git", "config", "--worktree", "core.fsmonitor",
+                   str(wt / "evil.sh")).returncode == 0
+
+
+def _write_config(repo: Repo, wt: Path) -> None:
+    common = Path(hostile(wt, "git", "rev-parse", "--path-format=absolute",
+                          "--git-common-dir").stdout.strip())
+    with open(common / "config", "a") as handle:
+        handle.write('[filter "lfs"]\n\tclean = ./evil.sh %f\n')
+
+
+def _write_repo_hook(repo: Repo, wt: Path) -> None:
+    write_file(repo.path / ".git" / "hooks" / "pre-push", EVIL)
+
+
+def _alter_orch_hook(repo: Repo, wt: Path) -> None:
+    write_file(repo.path / ".git" / "orch" / "hooks" / "pre-commit", "#!/bin/sh\nexit 0\n")
+
+
+def _plant_orch_hook(repo: Repo, wt: Path) -> None:
+    write_file(repo.path / ".git" / "orch" / "hooks" / "post-checkout", EVIL)
+
+
+def _tag_force(repo: Repo, wt: Path) -> None:
+    proc = hostile(wt, "git", "-c", "core.hooksPath=/dev/null", "tag", "-f", "v1", "HEAD")
+    assert proc.returncode == 0, proc.stderr
+
+
+def _delete_contract(repo: Repo, wt: Path) -> None:
+    proc = hostile(wt, "git", "-c", "core.hooksPath=/dev/null", "update-ref", "-d",
+                   "refs/orch/tasks/t0")
+    assert proc.returncode == 0, proc.stderr
+
+
+def _rewind_ledger(repo: Repo, wt: Path) -> None:
+    proc = hostile(wt, "git", "-c", "core.hooksPath=/dev/null", "update-ref",
+                   "refs/orch/ledger", "refs/orch/ledger~1")
+    assert proc.returncode == 0, proc.stderr
+
+
+# (attack, the finding kind status shows, blamed on the task?)
+DETECTED = [
+    (_unset_worktree_config, "hooks-disarmed", False),
+    (_worker_hooks_path, "hooks-disarmed", True),
+    (_common_hooks_path, "hooks-disarmed", False),
+    (_fsmonitor, "fsmonitor", False),
+    (_worker_fsmonitor, "fsmonitor", True),
+    (_write_config, "config-changed", False),
+    (_write_repo_hook, "hooks-changed", False),
+    (_alter_orch_hook, "hooks-changed", False),
+    (_plant_orch_hook, "hooks-changed", False),
+    (_tag_force, "refs-changed", False),
+    (_delete_contract, "refs-changed", False),
+    (_rewind_ledger, "refs-changed", False),
+]
+
+
+@pytest.mark.parametrize("attack,kind,blamed", DETECTED, ids=[a.__name__[1:] for a, _, _ in
+                                                                DETECTED])
+def test_worktree_attack_is_reported_and_blocks_land(repo: Repo, attack: Any, kind: str,
+                                                     blamed: bool) -> None:
+    repo.git("tag", "v1")  # a release tag the lead made
+    repo.start("t0")  # another task, whose contract a worker may delete
+    wt = ready(repo)
+    assert tampering(repo) == []  # git-orch has looked: this is what it knows
+    main = repo.rev("main")
+    attack(repo, wt)
+    found = tampering(repo)
+    assert [f["kind"] for f in found] == [kind], found
+    assert (found[0]["task"] == "t1") is blamed
+    text = repo.orch_ok("status").out
+    if blamed:
+        assert "bypass" in repo.status()["t1"]["flags"]
+        assert "[bypass]" in text and f"{kind}: " in text
+    else:
+        assert f"repository       [{kind}]" in text
+    assert "Needs you (0)" not in text
+    hooks = repo.orch_ok("hooks", "status").out
+    assert f"[{kind}]" in hooks and "t1: hooks" in hooks  # the worker is still listed
+    refused = repo.orch("land", "t1")
+    assert refused.code == 1 and f"refusing to land t1: [{kind}]" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert repo.rev("main") == main
+
+
+@pytest.mark.parametrize("attack", [_unset_worktree_config, _worker_hooks_path,
+                                    _alter_orch_hook, _plant_orch_hook, _write_repo_hook,
+                                    _common_hooks_path, _tag_force])
+def test_hooks_install_repairs_or_takes_note(repo: Repo, attack: Any) -> None:
+    wt = ready(repo)
+    tampering(repo)
+    attack(repo, wt)
+    assert tampering(repo)
+    result = repo.orch_ok("hooks", "install", "--json").json()
+    assert isinstance(result, dict) and result["repaired"] and result["findings"] == []
+    assert tampering(repo) == []
+    # The worker's hooks are on again: they refuse a commit outside the contract.
+    repo.write("docs/guide.md", "changed\n", cwd=wt)
+    repo.git("add", "-A", cwd=wt)
+    assert hostile(wt, "git", "commit", "-qm", "outside").returncode != 0
+    repo.git("reset", "-q", "--hard", cwd=wt)
+    repo.orch_ok("land", "t1")
+
+
+def test_heartbeat_records_a_bypass_misalignment_once(repo: Repo) -> None:
+    wt = ready(repo)
+    repo.orch_ok("heartbeat", "--once")
+    _worker_hooks_path(repo, wt)
+    beat = repo.orch_ok("heartbeat", "--once", "--json").json()
+    assert isinstance(beat, dict) and [m["task"] for m in beat["misalignments"]] == ["t1"]
+    assert "needs you: t1 [hooks-disarmed]" in repo.orch_ok("heartbeat", "--once").out
+    shown = repo.orch_ok("show", "t1", "--json").json()
+    assert isinstance(shown, dict)
+    (event,) = [e for e in shown["events"] if e["type"] == "misalignment"]
+    assert event["source"] == "bypass" and "core.hooksPath = /dev/null" in event["what"]
+
+
+def test_hooks_uninstall_by_the_lead_is_not_an_attack(repo: Repo) -> None:
+    ready(repo)
+    repo.orch_ok("hooks", "uninstall", "--task", "t1")
+    assert tampering(repo) == []
+    repo.orch_ok("hooks", "install", "--task", "t1")
+    assert tampering(repo) == []
+
+
+def test_branch_force_and_fetch_into_main_fail_at_the_source(repo: Repo) -> None:
+    wt = ready(repo)
+    main = repo.rev("main")
+    for argv in (["git", "branch", "-f", "main", "HEAD"],
+                 ["git", "-c", "core.hooksPath=/dev/null", "branch", "-f", "main", "HEAD"],
+                 ["git", "fetch", ".", "HEAD:main"],
+                 ["git", "-c", "core.hooksPath=/dev/null", "fetch", ".", "HEAD:main"]):
+        proc = hostile(wt, *argv)
+        assert proc.returncode != 0, argv
+    assert repo.rev("main") == main
+
+
+def test_a_new_tag_on_landed_history_is_the_leads_release(repo: Repo) -> None:
+    ready(repo)
+    tampering(repo)
+    repo.git("tag", "-a", "-m", "release", "v2", "main")
+    assert tampering(repo) == []
