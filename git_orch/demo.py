@@ -154,21 +154,15 @@ def run(root: Path) -> None:
     orch("status", cwd=laptop)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    keep = "--keep" in args
+def main(folder: Path | None = None, keep: bool = False) -> None:
     os.environ.update(IDENTITY)
-    root = Path(tempfile.mkdtemp(prefix="git-orch-demo-"))
+    root = folder if folder is not None else Path(tempfile.mkdtemp(prefix="git-orch-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
     try:
         run(root)
     finally:
-        if keep:
+        if keep or folder is not None:
             print(f"\ndemo kept at {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     print("\ndemo finished: one task landed, one rejected for overclaiming")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

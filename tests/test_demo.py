@@ -9,7 +9,7 @@ import sys
 
 def test_demo_runs_the_full_loop() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "git_orch.demo"],
+        [sys.executable, "-m", "git_orch", "demo"],
         capture_output=True,
         text=True,
         timeout=300,
