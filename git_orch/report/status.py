@@ -17,6 +17,7 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import summary_of
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -89,6 +90,7 @@ class TaskView:
             "reason": st.reason,
             "error": st.error,
             "review": _review_json(st.review),
+            "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
