@@ -134,6 +134,12 @@ class Supervisor:
                     "ok": False, "outcome": runlog.LAUNCH_FAILED, "exit_code": None,
                     "reason": f"cannot launch {argv[0]}: {exc.strerror or exc}",
                 })
+            # The local record first: whenever the ledger shows this attempt, this
+            # machine can tell it is its own (and which group to kill).
+            runlog.write_local_run(orepo, task_id, {
+                "run": self.run_id, "attempt": attempt, "supervisor_pid": os.getpid(),
+                "pid": proc.pid, "pgid": proc.pid,
+            })
             started = runlog.record_started(orepo, task_id, {**fields, "pid": proc.pid,
                                                              "pgid": proc.pid})
             self.open = (started, attempt)

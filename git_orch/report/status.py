@@ -44,6 +44,7 @@ LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
+RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -170,8 +171,10 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
-        if runlog.dead_attempt(view.state) is not None:
+        if runlog.dead_attempt(orepo, view.state) is not None:
             view.flags.append(RUN_DEAD)
+        elif runlog.unverified_attempt(orepo, view.state) is not None:
+            view.flags.append(RUN_UNVERIFIED)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
@@ -235,7 +238,7 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
