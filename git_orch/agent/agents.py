@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from git_orch.agent import sandbox
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
 
@@ -70,6 +71,8 @@ class AgentPreset:
     backoff_max: float = 300.0
     kill_grace: float = 5.0
     breaker: Breaker = field(default_factory=Breaker)
+    sandbox: str | None = None  # "bwrap", "none", or None: chosen per workspace (sandbox.py)
+    network: bool = True
 
     def backoff_before(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1 = the first retry)."""
@@ -104,6 +107,21 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: 
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise OrchError(f"{where}.{key} must be an integer from {minimum} to {maximum}")
     return value
+
+
+def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise OrchError(f"{where}.{key} must be true or false")
+    return value
+
+
+def _sandbox(table: Mapping[str, Any], where: str) -> str | None:
+    value = table.get("sandbox")
+    if value is not None and value not in sandbox.MODES:
+        raise OrchError(f"{where}.sandbox must be " + " or ".join(f'"{m}"' for m in sandbox.MODES)
+                        + " (unset: bwrap for clone workspaces when bubblewrap is installed)")
+    return None if value is None else str(value)
 
 
 def parse_preset(name: str, table: object) -> AgentPreset:
@@ -146,6 +164,8 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
         breaker=breaker,
+        sandbox=_sandbox(table, where),
+        network=_bool(table, "network", True, where),
     )
     if preset.max_runtime <= 0:
         raise OrchError(f"{where}.max_runtime must be more than 0")

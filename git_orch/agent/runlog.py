@@ -174,7 +174,8 @@ def latest_run_json(state: TaskState) -> dict[str, Any] | None:
     return {"run": att.run_id, "attempt": att.number, "agent": att.agent, "host": att.host,
             "pid": att.pid, "started": att.started.get("started"),
             "running": att.ended is None, "outcome": ended.get("outcome"),
-            "reason": ended.get("reason")}
+            "reason": ended.get("reason"), "sandbox": att.started.get("sandbox"),
+            "sandbox_why": att.started.get("sandbox_why")}
 
 
 def open_attempt(state: TaskState) -> Attempt | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, runlog, runner
+from git_orch.agent import agents, breaker, procs, runlog, runner, sandbox
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env
@@ -114,25 +114,32 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
+        choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
+                                sandbox.own_git_dir(worktree))
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
+            "sandbox": choice.mode, "sandbox_why": choice.why,
         }
         since = load_task(orepo, task_id).log.max_lamport
         with open(log, "wb") as out:
+            out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
+            out.flush()
             try:
+                launch = self.sandboxed(argv, choice, worktree, handoff)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
-                    argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
+                    launch, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                 )
-            except OSError as exc:
+            except (OSError, OrchError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 started = runlog.record_started(orepo, task_id, {**fields, "pid": None,
                                                                  "pgid": None})
                 self.report(f"started {attempt} -")
                 return self.end(started, attempt, {
                     "ok": False, "outcome": runlog.LAUNCH_FAILED, "exit_code": None,
-                    "reason": f"cannot launch {argv[0]}: {exc.strerror or exc}",
+                    "reason": f"cannot launch {argv[0]}: {why}",
                 })
             # The local record first: whenever the ledger shows this attempt, this
             # machine can tell it is its own (and which group to kill).
@@ -160,6 +167,27 @@ class Supervisor:
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
+
+    def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
+                  handoff: Path) -> list[str]:
+        """The agent's argv, wrapped in bubblewrap when the choice says so.
+
+        The handoff file is created empty so it can be bound writable on its
+        own (the rest of the run folder, with the supervisor's files, stays
+        read-only); an empty file does not count as a handoff."""
+        if choice.mode == sandbox.NONE:
+            return argv
+        bwrap = sandbox.bwrap_path()
+        if bwrap is None:
+            raise OrchError("sandbox = \"bwrap\" but bubblewrap is not installed "
+                            "(apt-get install bubblewrap, or sandbox = \"none\")")
+        handoff.touch()
+        writable = [handoff]
+        if not sandbox.own_git_dir(worktree):
+            writable.append(self.orepo.common_dir)  # a linked worktree commits there
+        readable = sandbox.visible(argv, [self.orepo.common_dir, Path(sys.prefix)])
+        return sandbox.wrap(argv, bwrap=bwrap, workspace=worktree, readable=readable,
+                            writable=writable, network=self.preset.network)
 
     def watch(self, proc: subprocess.Popen[bytes]) -> str:
         deadline = time.monotonic() + self.preset.max_runtime

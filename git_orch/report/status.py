@@ -270,6 +270,8 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
+    if run is not None and run["running"] and run.get("sandbox") == "none":
+        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
