@@ -382,4 +382,9 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
         policy = load_policy(orepo)
         check_breaker(orepo, policy, agents.get_preset(policy, agent))
     started = start_task(orepo, req)
-    return started, (run(orepo, req.task_id, agent, wait=wait) if agent else None)
+    if not agent:
+        return started, None
+    try:
+        return started, run(orepo, req.task_id, agent, wait=wait)
+    except OrchError as exc:  # the task stands; say so beside why the agent did not run
+        raise OrchError(f"started {req.task_id} (branch {started.branch}), but {exc}") from None

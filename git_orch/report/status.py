@@ -238,6 +238,9 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
+    failed_run = runlog.failed_last_run(st)
+    if failed_run is not None:
+        return failed_run
     for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
@@ -267,6 +270,8 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
+    if why is not None and why == runlog.failed_last_run(st) and run is not None:
+        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
