@@ -60,7 +60,7 @@ gates = []
 # inside each element: {{envelope}} (task envelope file), {{worktree}}, {{task}},
 # {{handoff_file}} (where the agent writes its summary), {{attempt}}, {{run_dir}},
 # {{git_common_dir}} (commits are written there), {{python}}.
-# Optional keys (defaults): env (a table), max_runtime ("30m"), max_attempts (1),
+# Optional keys (defaults): env (a table), max_runtime ("25m"), max_attempts (1),
 # backoff ("10s", doubled per retry up to backoff_max "5m"), kill_grace ("5s":
 # SIGTERM to SIGKILL), and breaker, an inline table: failures (3) failed runs
 # within window ("30m") open it for cooldown ("15m"). See docs/agents.md.
