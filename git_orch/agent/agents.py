@@ -66,7 +66,7 @@ class AgentPreset:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
-    max_runtime: float = 1800.0
+    max_runtime: float = 1500.0
     max_attempts: int = 1
     backoff: float = 10.0
     backoff_max: float = 300.0
@@ -159,7 +159,7 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         name=name,
         argv=[str(a) for a in argv],
         env={str(k): str(v) for k, v in env.items()},
-        max_runtime=parse_seconds(table.get("max_runtime", "30m"), f"{where}.max_runtime"),
+        max_runtime=parse_seconds(table.get("max_runtime", "25m"), f"{where}.max_runtime"),
         max_attempts=_int(table, "max_attempts", 1, where, 1, MAX_ATTEMPTS),
         backoff=parse_seconds(table.get("backoff", "10s"), f"{where}.backoff"),
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, runlog, runner, sandbox
+from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandbox
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env, run_git
@@ -77,7 +77,7 @@ class Supervisor:
             if retry and not self.sleep(self.preset.backoff_before(retry)):
                 break
             state = load_task(self.orepo, self.task_id).state
-            if state.state not in runner.RUNNABLE:
+            if not rework.runnable(state):
                 self.report(f"error task {self.task_id} is {state.state}")
                 print(f"task is {state.state}: no (further) attempt", flush=True)
                 break
@@ -100,7 +100,8 @@ class Supervisor:
         orepo, task_id = self.orepo, self.task_id
         handoff = runner.handoff_path(orepo, task_id, attempt)
         handoff.unlink(missing_ok=True)
-        env_file = runner.write_envelope(orepo, task_id, attempt)
+        written = runner.write_envelope(orepo, task_id, attempt)
+        env_file = written.path
         git_dir, common_dir = workspace_git_dirs(worktree)
         values = agents.placeholder_values(
             envelope=str(env_file), worktree=str(worktree), task=task_id,
@@ -126,7 +127,10 @@ class Supervisor:
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
             "sandbox": choice.mode, "sandbox_why": choice.why,
+            "envelope": str(written.kept), "envelope_sha256": written.sha256,
         }
+        if written.rework is not None:
+            fields["rework"] = written.rework
         since = load_task(orepo, task_id).log.max_lamport
         with open(log, "wb") as out:
             out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
