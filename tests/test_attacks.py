@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo
+from conftest import Repo, bwrap_unusable
 
+from git_orch.agent import sandbox
 from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo
 
@@ -217,3 +219,93 @@ def test_a_new_tag_on_landed_history_is_the_leads_release(repo: Repo) -> None:
     tampering(repo)
     repo.git("tag", "-a", "-m", "release", "v2", "main")
     assert tampering(repo) == []
+
+
+# --- clone mode with bubblewrap ----------------------------------------------------
+#
+# The workspace is `git clone --shared` of the lead's repository; the attacker runs
+# inside git-orch's bubblewrap line (sandbox.wrap: root read-only, workspace writable).
+# Every attack must fail or change only the workspace, and the lead's git dir must be
+# byte-identical afterwards.
+
+CLONE_ATTACKS: list[tuple[str, list[str], str]] = [
+    # (name, argv run in the workspace ({lead} = the lead's worktree), expected outcome)
+    ("update-ref main, hooks off",
+     ["git", "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", "HEAD"],
+     "workspace"),
+    ("update-ref main in the lead's git dir",
+     ["git", "--git-dir={lead}/.git", "update-ref", "refs/heads/main", "HEAD"], "fails"),
+    ("commit through the common dir",
+     ["sh", "-c", 'echo x >> README.md && git --git-dir="$(git rev-parse --git-common-dir)" '
+      "--work-tree=. commit -qam x"], "workspace"),
+    ("commit into the lead's git dir",
+     ["sh", "-c", "echo x >> README.md && git --git-dir={lead}/.git --work-tree=. "
+      "commit -qam x"], "fails"),
+    ("unset extensions.worktreeConfig",
+     ["git", "config", "--file", "{lead}/.git/config", "--unset",
+      "extensions.worktreeConfig"], "fails"),
+    ("core.fsmonitor in its config", ["git", "config", "core.fsmonitor", "./evil.sh"],
+     "workspace"),
+    ("core.fsmonitor in the lead's config",
+     ["git", "config", "--file", "{lead}/.git/config", "core.fsmonitor", "./evil.sh"],
+     "fails"),
+    ("write the lead's .git/hooks/pre-push",
+     ["sh", "-c", "printf '#!/bin/sh\\n' > {lead}/.git/hooks/pre-push"], "fails"),
+    ("write its own .git/hooks/pre-push",
+     ["sh", "-c", "printf '#!/bin/sh\\n' > .git/hooks/pre-push"], "workspace"),
+    ("write the lead's .git/config",
+     ["sh", "-c", "printf '[core]\\n\\tpager = evil\\n' >> {lead}/.git/config"], "fails"),
+    ("push --no-verify origin HEAD:main",
+     ["git", "push", "-q", "--no-verify", "origin", "HEAD:main"], "fails"),
+    ("tag -f, hooks off",
+     ["git", "-c", "core.hooksPath=/dev/null", "tag", "-f", "v1", "HEAD"], "workspace"),
+    ("branch -f main", ["git", "branch", "-f", "main", "HEAD"], "workspace"),
+    ("fetch . HEAD:main", ["git", "fetch", "-q", ".", "HEAD:main"], "workspace"),
+    ("edit the lead's ledger ref",
+     ["git", "--git-dir={lead}/.git", "update-ref", "refs/orch/ledger", "HEAD"], "fails"),
+    ("write the lead's ledger ref file",
+     ["sh", "-c", "git rev-parse HEAD > {lead}/.git/refs/orch/ledger"], "fails"),
+    ("git orch land in the lead", ["git", "orch", "-C", "{lead}", "land", "t1"], "fails"),
+    ("git orch start in the lead",
+     ["git", "orch", "-C", "{lead}", "start", "nested", "--title", "more workers"], "fails"),
+]
+
+
+def lead_snapshot(git_dir: Path) -> dict[str, bytes]:
+    """Every file of the lead's git dir (refs, packed-refs, config, hooks, objects)."""
+    return {str(p.relative_to(git_dir)): p.read_bytes()
+            for p in sorted(git_dir.rglob("*")) if p.is_file()}
+
+
+def clone_workspace(repo: Repo, path: Path) -> Path:
+    repo.git("clone", "-q", "--shared", "--no-checkout", str(repo.path), str(path))
+    repo.git("checkout", "-q", "-b", "orch/t1", "origin/main", cwd=path)
+    repo.write("src/new.py", "x = 1\n", cwd=path)
+    repo.commit_all("work on t1", cwd=path)
+    return path
+
+
+@pytest.mark.skipif(bwrap_unusable() is not None, reason=str(bwrap_unusable()))
+@pytest.mark.parametrize("name,argv,outcome", CLONE_ATTACKS, ids=[a[0] for a in CLONE_ATTACKS])
+def test_clone_attack_in_bwrap_leaves_the_lead_byte_identical(
+        repo: Repo, tmp_path: Path, name: str, argv: list[str], outcome: str) -> None:
+    wt = ready(repo)  # an accepted worktree task t1, so land has something to do
+    ws = clone_workspace(repo, tmp_path / "ws")
+    before = lead_snapshot(repo.path / ".git")
+    ws_before = lead_snapshot(ws / ".git")
+    line = [part.replace("{lead}", str(repo.path)) for part in argv]
+    bindir = str(Path(sys.executable).parent)
+    wrapped = sandbox.wrap(line, bwrap="bwrap", workspace=ws,
+                           readable=sandbox.visible(line, [repo.path / ".git"]),
+                           writable=[], network=False)
+    proc = subprocess.run(wrapped, capture_output=True, text=True, check=False, timeout=60,
+                          env={**os.environ, "ORCH_TASK": "t1",
+                               "PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert "Traceback" not in proc.stderr
+    if outcome == "fails":
+        assert proc.returncode != 0, f"{name}: {proc.stdout}{proc.stderr}"
+    else:
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+        assert lead_snapshot(ws / ".git") != ws_before
+    assert lead_snapshot(repo.path / ".git") == before, name
+    assert wt.is_dir()

@@ -190,6 +190,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
                  "--add-dir", "{git_common_dir}", "--add-dir", "{git_dir}",
                  "--output-last-message", "{handoff_file}", PROMPT],
         "max_runtime": "45m",
+        "sandbox": "none",  # its own sandbox; it needs its home (~/.codex) writable
     },
     "claude": {
         # -p: no prompts. acceptEdits plus every Bash command: it may edit the
@@ -199,6 +200,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "argv": ["claude", "-p", PROMPT, "--output-format", "stream-json", "--verbose",
                  "--permission-mode", "acceptEdits", "--allowedTools", "Bash"],
         "max_runtime": "45m",
+        "sandbox": "none",  # its own permission rules; it needs ~/.claude writable
     },
 }
 
