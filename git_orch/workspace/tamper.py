@@ -230,15 +230,31 @@ def save_known(orepo: OrchRepo, known: Known) -> None:
 def current(orepo: OrchRepo, previous: Known | None = None) -> Known:
     """The fingerprint of what is there now (keeping the bookkeeping of `previous`)."""
     entries = _config_entries(orepo.common_dir / "config")
-    tip = orepo.ref_target(LEDGER_REF)
+    refs = _watched_refs(orepo)
     known = Known(hook_files=hook_files(lead_hooks_dir(orepo, entries)),
                   config=executable_config(entries),
-                  ledger_tip=str(tip) if tip is not None else None,
-                  task_refs=sorted(orepo.refs_under(TASKS_PREFIX)),
-                  tags=orepo.refs_under(TAGS_PREFIX))
+                  ledger_tip=refs.get(LEDGER_REF),
+                  task_refs=sorted(n[len(TASKS_PREFIX):] for n in refs
+                                   if n.startswith(TASKS_PREFIX)),
+                  tags={n[len(TAGS_PREFIX):]: oid for n, oid in refs.items()
+                        if n.startswith(TAGS_PREFIX)})
     if previous is not None:
         known.recorded, known.hooks_off = previous.recorded, previous.hooks_off
     return known
+
+
+def _watched_refs(orepo: OrchRepo) -> dict[str, str]:
+    """Ref name -> oid for the ledger, the task contracts and the tags, read in
+    process with libgit2 (status runs this on every call: no git process)."""
+    found: dict[str, str] = {}
+    for ref in orepo.pygit.references.iterator():
+        name = ref.name
+        if name == LEDGER_REF or name.startswith((TASKS_PREFIX, TAGS_PREFIX)):
+            try:
+                found[name] = str(ref.resolve().target)
+            except (pygit2.GitError, KeyError):
+                continue
+    return found
 
 
 def first_look(orepo: OrchRepo) -> Known:
