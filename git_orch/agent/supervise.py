@@ -120,8 +120,9 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
+        linked = self.linked_worktree(worktree)
         choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
-                                sandbox.own_git_dir(worktree))
+                                clone=not linked)
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
@@ -136,7 +137,7 @@ class Supervisor:
             out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
             out.flush()
             try:
-                launch = self.sandboxed(argv, choice, worktree, handoff)
+                launch = self.sandboxed(argv, choice, worktree, handoff, linked)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
                     launch, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -173,8 +174,18 @@ class Supervisor:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
 
+    def linked_worktree(self, worktree: Path) -> bool:
+        """Whether the workspace is a linked worktree of the lead's repository, as
+        the lead's own git dir says (never the workspace's `.git`, which the agent
+        of an earlier attempt could have replaced to get the lead's dir bound)."""
+        try:
+            target = worktree.resolve()
+            return any(t.path.resolve() == target for t in self.orepo.worktrees)
+        except OSError:
+            return False
+
     def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
-                  handoff: Path) -> list[str]:
+                  handoff: Path, linked: bool) -> list[str]:
         """The agent's argv, wrapped in bubblewrap when the choice says so.
 
         The handoff file is created empty so it can be bound writable on its
@@ -188,7 +199,7 @@ class Supervisor:
                             "(apt-get install bubblewrap, or sandbox = \"none\")")
         handoff.touch()
         writable = [handoff]
-        if not sandbox.own_git_dir(worktree):
+        if linked:
             writable.append(self.orepo.common_dir)  # a linked worktree commits there
         readable = sandbox.visible(argv, [self.orepo.common_dir, Path(sys.prefix)])
         return sandbox.wrap(argv, bwrap=bwrap, workspace=worktree, readable=readable,
