@@ -117,6 +117,13 @@ def _rewind_ledger(repo: Repo, wt: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def _commit_on_main_through_the_common_dir(repo: Repo, wt: Path) -> None:
+    repo.write("README.md", "hello from the worker\n", cwd=wt)
+    common = hostile(wt, "git", "rev-parse", "--git-common-dir").stdout.strip()
+    proc = hostile(wt, "git", f"--git-dir={common}", "--work-tree=.", "commit", "-qam", "x")
+    assert proc.returncode == 0, proc.stderr
+
+
 # (attack, the finding kind status shows, blamed on the task?)
 DETECTED = [
     (_unset_worktree_config, "hooks-disarmed", False),
@@ -131,12 +138,13 @@ DETECTED = [
     (_tag_force, "refs-changed", False),
     (_delete_contract, "refs-changed", False),
     (_rewind_ledger, "refs-changed", False),
+    (_commit_on_main_through_the_common_dir, "target-moved", False),
 ]
 
 
 @pytest.mark.parametrize("attack,kind,blamed", DETECTED, ids=[a.__name__[1:] for a, _, _ in
                                                                 DETECTED])
-def test_worktree_attack_is_reported_and_blocks_land(repo: Repo, attack: Any, kind: str,
+def test_worktree_attack_is_reported(repo: Repo, attack: Any, kind: str,
                                                      blamed: bool) -> None:
     repo.git("tag", "v1")  # a release tag the lead made
     repo.start("t0")  # another task, whose contract a worker may delete
@@ -156,6 +164,8 @@ def test_worktree_attack_is_reported_and_blocks_land(repo: Repo, attack: Any, ki
     assert "Needs you (0)" not in text
     hooks = repo.orch_ok("hooks", "status").out
     assert f"[{kind}]" in hooks and "t1: hooks" in hooks  # the worker is still listed
+    if kind == "target-moved":
+        return  # reported only: it may be the person's own commit (land does not refuse)
     refused = repo.orch("land", "t1")
     assert refused.code == 1 and f"refusing to land t1: [{kind}]" in refused.err
     assert len(refused.err.strip().splitlines()) == 1
@@ -164,7 +174,8 @@ def test_worktree_attack_is_reported_and_blocks_land(repo: Repo, attack: Any, ki
 
 @pytest.mark.parametrize("attack", [_unset_worktree_config, _worker_hooks_path,
                                     _alter_orch_hook, _plant_orch_hook, _write_repo_hook,
-                                    _common_hooks_path, _tag_force])
+                                    _common_hooks_path, _tag_force,
+                                    _commit_on_main_through_the_common_dir])
 def test_hooks_install_repairs_or_takes_note(repo: Repo, attack: Any) -> None:
     wt = ready(repo)
     tampering(repo)
@@ -178,6 +189,7 @@ def test_hooks_install_repairs_or_takes_note(repo: Repo, attack: Any) -> None:
     repo.git("add", "-A", cwd=wt)
     assert hostile(wt, "git", "commit", "-qm", "outside").returncode != 0
     repo.git("reset", "-q", "--hard", cwd=wt)
+    repo.git("reset", "-q", "--hard")  # the main worktree follows whatever main is now
     repo.orch_ok("land", "t1")
 
 
@@ -212,6 +224,15 @@ def test_branch_force_and_fetch_into_main_fail_at_the_source(repo: Repo) -> None
         proc = hostile(wt, *argv)
         assert proc.returncode != 0, argv
     assert repo.rev("main") == main
+
+
+def test_main_moved_by_the_lead_without_workers_is_not_news(repo: Repo) -> None:
+    ready(repo)
+    tampering(repo)
+    repo.orch_ok("land", "t1")  # its worktree goes: no linked worker is left
+    repo.write("docs/guide.md", "edited on main\n")
+    repo.commit_all("Edit the guide on main")
+    assert tampering(repo) == []
 
 
 def test_a_new_tag_on_landed_history_is_the_leads_release(repo: Repo) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from git_orch.config import load_policy
 from git_orch.init import enable_worktree_config
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.record.tasks import load_task
@@ -65,7 +66,7 @@ def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
         done.append(workerhooks.inspect(orepo, path, task))
     tamper.mark_hooks_off(orepo, [w.task for w in done], off=False)
     removed = workerhooks.remove_foreign(orepo)
-    tamper.accept(orepo)
+    tamper.accept(orepo, load_policy(orepo).main_branch)
     after = workerhooks.findings(orepo)
     repaired = [f for f in before if f.key not in {a.key for a in after}]
     _report(orepo, done, as_json, "installed", repaired, after, removed)

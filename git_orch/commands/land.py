@@ -12,7 +12,7 @@ from git_orch.landing.land import land as do_land
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
-from git_orch.workspace import workerhooks
+from git_orch.workspace import tamper, workerhooks
 
 
 @click.command()
@@ -98,8 +98,11 @@ def abandon(
 
 def _refuse_tampered(orepo: OrchRepo, task_id: str) -> None:
     """Land runs the lead's git (hooks, fsmonitor, config) in a git dir workers
-    can write: not while something there changed behind git-orch's back."""
-    found = [f for f in workerhooks.findings(orepo) if f.task in (None, task_id)]
+    can write: not while something there changed behind git-orch's back. A
+    commit on the target without Orch-Task is only reported (status): it may
+    well be the person's own, and land neither runs nor hides it."""
+    found = [f for f in workerhooks.findings(orepo)
+             if f.task in (None, task_id) and f.kind != tamper.TARGET_MOVED]
     if found:
         first = found[0]
         more = f"; {len(found) - 1} more: git orch hooks status" if len(found) > 1 else ""

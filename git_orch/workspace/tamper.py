@@ -38,6 +38,7 @@ from typing import Any
 
 import pygit2
 
+from git_orch.judge.trailers import commit_message, parse_trailers, values
 from git_orch.repo import OrchRepo
 
 DISARMED = "hooks-disarmed"
@@ -47,6 +48,8 @@ CONFIG_CHANGED = "config-changed"
 BYPASS = "bypass"  # the task flag for a finding attributed to it
 STATE_FILE = "tamper.json"
 REFS_CHANGED = "refs-changed"
+TARGET_MOVED = "target-moved"
+SCAN_LIMIT = 1000  # new target commits looked at per scan
 LEDGER_REF = "refs/orch/ledger"
 TASKS_PREFIX = "refs/orch/tasks/"
 TAGS_PREFIX = "refs/tags/"
@@ -103,11 +106,13 @@ class Known:
     ledger_tip: str | None = None  # the ledger only grows: this must stay its ancestor
     task_refs: list[str] = field(default_factory=list)  # contracts are never deleted
     tags: dict[str, str] = field(default_factory=dict)
+    target_tip: str | None = None  # the main branch as last seen
 
     def to_json(self) -> dict[str, Any]:
         return {"hook_files": self.hook_files, "config": self.config,
                 "recorded": self.recorded, "hooks_off": self.hooks_off,
-                "ledger_tip": self.ledger_tip, "task_refs": self.task_refs, "tags": self.tags}
+                "ledger_tip": self.ledger_tip, "task_refs": self.task_refs, "tags": self.tags,
+                "target_tip": self.target_tip}
 
 
 def _config_entries(path: Path) -> list[tuple[str, str]]:
@@ -203,7 +208,9 @@ def load_known(orepo: OrchRepo) -> Known | None:
     config = data.get("config")
     tags = data.get("tags")
     tip = data.get("ledger_tip")
+    target_tip = data.get("target_tip")
     return Known(
+        target_tip=target_tip if isinstance(target_tip, str) else None,
         ledger_tip=tip if isinstance(tip, str) else None,
         task_refs=strings(data.get("task_refs")),
         tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
@@ -227,11 +234,15 @@ def save_known(orepo: OrchRepo, known: Known) -> None:
         raise
 
 
-def current(orepo: OrchRepo, previous: Known | None = None) -> Known:
-    """The fingerprint of what is there now (keeping the bookkeeping of `previous`)."""
+def current(orepo: OrchRepo, previous: Known | None = None, target: str | None = None
+            ) -> Known:
+    """The fingerprint of what is there now (keeping the bookkeeping of `previous`);
+    `target` names the main branch (unset: its tip is taken at the next scan)."""
     entries = _config_entries(orepo.common_dir / "config")
     refs = _watched_refs(orepo)
-    known = Known(hook_files=hook_files(lead_hooks_dir(orepo, entries)),
+    tip = orepo.ref_target(f"refs/heads/{target}") if target else None
+    known = Known(target_tip=str(tip) if tip is not None else None,
+                  hook_files=hook_files(lead_hooks_dir(orepo, entries)),
                   config=executable_config(entries),
                   ledger_tip=refs.get(LEDGER_REF),
                   task_refs=sorted(n[len(TASKS_PREFIX):] for n in refs
@@ -269,9 +280,9 @@ def first_look(orepo: OrchRepo) -> Known:
     return known
 
 
-def accept(orepo: OrchRepo) -> Known:
+def accept(orepo: OrchRepo, target: str) -> Known:
     """Record what is there now as what the lead knows (after looking)."""
-    known = current(orepo, load_known(orepo))
+    known = current(orepo, load_known(orepo), target)
     save_known(orepo, known)
     return known
 
@@ -352,6 +363,55 @@ def _refs(orepo: OrchRepo, known: Known, now: Known, target: str) -> list[Findin
     return found
 
 
+def _untasked(orepo: OrchRepo, tip: str, seen: str, upstream: str | None) -> list[str]:
+    """Commits on `tip` since `seen` (and not from the remote's copy of the target)
+    that carry no Orch-Task trailer: "<short oid> <subject>" each."""
+    repo = orepo.pygit
+    try:
+        walker = repo.walk(tip, pygit2.enums.SortMode.TOPOLOGICAL)
+        for hidden in (seen, upstream):
+            if hidden is not None and repo.get(hidden) is not None:
+                walker.hide(hidden)
+        found = []
+        for count, commit in enumerate(walker):
+            if count >= SCAN_LIMIT:
+                break
+            if not values(parse_trailers(commit_message(commit)), "Orch-Task"):
+                found.append(f"{str(commit.id)[:12]} {commit.message.splitlines()[0][:60]}"
+                             if commit.message.strip() else str(commit.id)[:12])
+        return found
+    except (pygit2.GitError, KeyError, ValueError):
+        return []
+
+
+def _target(orepo: OrchRepo, known: Known, target: str, linked_workers: bool
+            ) -> list[Finding]:
+    """The target gained commits without Orch-Task, not through a landing, while
+    linked worktrees (which can write it) exist: a worker's `git --git-dir=<common>
+    commit`, say. Commits naming a task are the target watch's (landing/watch.py)."""
+    tip_oid = orepo.ref_target(f"refs/heads/{target}")
+    tip = str(tip_oid) if tip_oid is not None else None
+    if tip is None or tip == known.target_tip:
+        return []
+    if known.target_tip is None or not linked_workers:
+        known.target_tip = tip
+        return []
+    upstream = None
+    for remote in orepo.pygit.remotes:
+        oid = orepo.ref_target(f"refs/remotes/{remote.name}/{target}")
+        upstream = str(oid) if oid is not None else upstream
+    found = _untasked(orepo, tip, known.target_tip, upstream)
+    if not found:
+        known.target_tip = tip
+        return []
+    shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+    return [Finding(
+        TARGET_MOVED, f"{target} gained {len(found)} commit(s) without Orch-Task, not through "
+        f"git orch land, while worktree workers can write it: {shown}",
+        f"if they are yours: git orch hooks install; if not: reset {target} and check the "
+        "workers")]
+
+
 def scan(orepo: OrchRepo, hooks_folder: Path, packaged: dict[str, bytes],
          target: str) -> list[Finding]:
     """Every sign of tampering, worst first. `hooks_folder` and `packaged` are
@@ -421,6 +481,7 @@ def scan(orepo: OrchRepo, hooks_folder: Path, packaged: dict[str, bytes],
                 HOOKS_CHANGED, f"git-orch's worker hooks in {hooks_folder} were altered: "
                 f"{', '.join(odd)}", "git orch hooks install"))
     found += _refs(orepo, known, now, target)
+    found += _target(orepo, known, target, bool(ws))
     if json.dumps(known.to_json(), sort_keys=True) != seen:
         save_known(orepo, known)
     return found
