@@ -241,6 +241,8 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
     wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]
+    # Closed, the dead run still needs a person: nothing else will run the task.
+    assert "[run dead]" in repo.orch_ok("status").out.split("Running")[0]
 
 
 def test_run_refusals(repo: Repo) -> None:
@@ -289,6 +291,10 @@ def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) ->
     assert "t1" in needs and "[run launch-failed]" in needs and why in needs
     assert why in repo.orch_ok("logs", "t1").out
     assert repo.orch("run", "t1", "--agent", "ghost").code == 1
+    page = repo.path.parent / "page"
+    repo.orch_ok("status", "--write", "--out", str(page))
+    assert "Agent run failed" in (page / "status.md").read_text()
+    assert why in (page / "status.html").read_text()
 
 
 def test_start_with_agent_checks_it_first(repo: Repo) -> None:
@@ -535,3 +541,64 @@ def test_a_new_run_closes_a_dead_one_first(repo: Repo, tmp_path: Path) -> None:
     outcomes = [e["outcome"] for e in events(repo, "t1", "run-ended")]
     assert outcomes == ["dead", "succeeded"]
     wait_until(lambda: not procs.pid_alive(agent_pid), "orphaned agent to be gone", 10)
+
+
+def usage_steps(tokens_in: int, tokens_out: int, ok: bool = True) -> str:
+    """OK_STEPS (or a failing run) printing a codex-style usage line into the log."""
+    line = json.dumps({"type": "turn.completed",
+                       "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out}})
+    printed = f"[[steps]]\nprint = {json.dumps(line)}\n"
+    return printed + (OK_STEPS if ok else "[[steps]]\nexit = 1\n")
+
+
+def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
+    add_agent(repo, "priced", usage_steps(600, 100), budget="{ tokens = 500 }")
+    add_agent(repo, "flaky", usage_steps(300, 0, ok=False), max_attempts=3, backoff="0s",
+              breaker="{ failures = 10 }")
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write("\n[budget]\ntask = { tokens = 1000 }\npackage = { tokens = 1500 }\n")
+    repo.git("add", "orch.toml")
+    repo.git("commit", "-qm", "budgets")
+    repo.start("t1", "--package", "p")
+    assert repo.orch("run", "t1", "--agent", "priced", "--wait").code == 0
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["usage"] == {"tokens": 700, "input_tokens": 600, "output_tokens": 100,
+                              "usd": None}
+    shown = repo.orch_ok("show", "t1")
+    assert "spent    700 tokens" in shown.out
+    assert "Changed the app; checked by running it." in shown.out  # the handoff file
+    status = repo.orch_ok("status", "--json").json()
+    assert isinstance(status, dict)
+    assert status["tasks"][0]["spend"] == {"tokens": 700, "usd": None}
+    assert status["spend"] == {"p": {"tokens": 700, "usd": None}}
+    assert "Spend by package" in repo.orch_ok("status").out
+    page = repo.path.parent / "page"
+    repo.orch_ok("status", "--write", "--out", str(page))
+    assert "agent said: Changed the app; checked by running it." in \
+        (page / "status.html").read_text()
+    # Three attempts of 300 stay under [budget].task (1000): all run.
+    repo.start("t2", "--package", "p")
+    flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")
+    assert flaky.code == 1
+    assert len(events(repo, "t2", "run-ended")) == 3
+    # The package has spent 700 + 900 = 1600 of 1500: no new run in it, and no new task.
+    refused = repo.orch("run", "t2", "--agent", "flaky")
+    assert refused.code == 1 and "package p has spent its budget (1,600 of 1,500 tokens" \
+        in refused.err
+    started = repo.orch("start", "t3", "--title", "x", "--package", "p", "--agent", "flaky")
+    assert started.code == 1 and "package p has spent its budget" in started.err
+    assert "t3" not in repo.status()
+
+
+def test_a_retry_is_refused_once_the_task_budget_is_spent(repo: Repo) -> None:
+    add_agent(repo, "flaky", usage_steps(400, 0, ok=False), max_attempts=3, backoff="0s",
+              budget="{ tokens = 700 }")
+    repo.start("t1")
+    assert repo.orch("run", "t1", "--agent", "flaky", "--wait").code == 1
+    assert len(events(repo, "t1", "run-ended")) == 2  # 400, 800: the third is refused
+    again = repo.orch("run", "t1", "--agent", "flaky")
+    assert again.code == 1
+    assert "task t1 has spent its budget (800 of 700 tokens, the agent preset's budget" \
+        in again.err
+    log = (repo.path / ".git" / "orch" / "runs" / "t1" / "supervisor.log").read_text()
+    assert "not retrying: task t1 has spent its budget" in log

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from git_orch.agent.budget import Budget, parse_budget
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
 
@@ -71,6 +72,7 @@ class AgentPreset:
     backoff_max: float = 300.0
     kill_grace: float = 5.0
     breaker: Breaker = field(default_factory=Breaker)
+    budget: Budget | None = None  # per task run by this preset (see agent/budget.py)
 
     def backoff_before(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1 = the first retry)."""
@@ -147,6 +149,7 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
         breaker=breaker,
+        budget=parse_budget(table.get("budget"), f"{where}.budget"),
     )
     if preset.max_runtime <= 0:
         raise OrchError(f"{where}.max_runtime must be more than 0")

@@ -72,6 +72,9 @@ is left) to this file:
 
     {handoff_file}
 
+If you cannot write there, `git orch handoff --summary` writes your summary to
+it for you.
+
 Exit with status 0 when you handed off or blocked; anything else counts as a
 failed attempt.
 """

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, runlog, runner
+from git_orch.agent import agents, breaker, procs, runlog, runner, usage
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env, run_git
@@ -86,6 +86,13 @@ class Supervisor:
                 found = breaker.breakers(policy, runlog.all_states(self.orepo))
                 if found[self.preset.name].state == "open":
                     print(f"agent {self.preset.name}: breaker open; not retrying", flush=True)
+                    break
+                try:
+                    task = load_task(self.orepo, self.task_id)
+                    runner.check_budget(self.orepo, policy, self.preset, self.task_id,
+                                        task.state, task.contract.package)
+                except OrchError as exc:
+                    print(f"not retrying: {exc}", flush=True)
                     break
             attempt = 1 + sum(1 for e in state.runs if e.get("type") == "run-started")
             ended = self.attempt(attempt, Path(state.worktree or "."))
@@ -151,6 +158,12 @@ class Supervisor:
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
+        spent = usage.read_usage(log)
+        if spent is not None:
+            verdict["usage"] = spent
+        said = runlog.read_handoff_text(handoff)
+        if said:
+            verdict["handoff_text"] = said
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from git_orch.agent.budget import task_spend
+from git_orch.agent.runlog import agent_said
 from git_orch.record.tasks import Task, load_task
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
@@ -22,6 +24,8 @@ def to_json(task: Task) -> dict[str, Any]:
         "head": st.head,
         "accepted_head": st.accepted_head,
         "conflicts": st.conflicts,
+        "agent_said": agent_said(st),
+        "spend": task_spend(st).to_json(),
         "events": task.log.events,
         "problems": task.log.problems,
         "skipped_versions": task.log.skipped_versions,
@@ -45,6 +49,13 @@ def render_text(task: Task) -> str:
     lines += [f"gate     {clean(gate)}" for gate in c.gates]
     if c.body:
         lines += ["", *("    " + clean(ln) for ln in c.body.splitlines())]
+    spend = task_spend(task.state)
+    if spend.tokens or spend.priced:
+        lines.append(f"spent    {spend.text()} (agent runs)")
+    said = agent_said(task.state)
+    if said is not None:
+        lines += ["", f"agent said (attempt {said['attempt']}, {clean(said['agent'])}):"]
+        lines += ["    " + clean(ln) for ln in said["text"].splitlines()]
     lines += ["", "events"]
     for event in task.log.events:
         extra = {

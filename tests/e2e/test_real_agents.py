@@ -61,7 +61,16 @@ def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli
     assert event["exit_code"] == 0 and event["commits"] and event["handoff"]
     assert event["handoff_file"]
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
-    assert "verdict: pass" in repo.orch_ok("review", "t1").out
+    # What it cost, as the CLI reported it (claude prices it, codex does not).
+    assert event["usage"]["tokens"] > 0
+    assert (event["usage"]["usd"] is not None) is (cli == "claude")
+    # What it said: codex's last message; claude's comes from handoff --summary.
+    said = "Changed src/app.py and handed it off." if cli == "codex" else "Changed the app"
+    assert said in event["handoff_text"]
+    assert said in repo.orch_ok("show", "t1").out
+    pack = repo.path.parent / "pack"
+    assert "verdict: pass" in repo.orch_ok("review", "t1", "--pack", str(pack)).out
+    assert said in (pack / "evidence.md").read_text()
     repo.orch_ok("accept", "t1")
     repo.orch_ok("land", "t1")
     assert repo.git("show", "main:src/app.py") == 'print("changed")'
