@@ -64,7 +64,7 @@ gates = []
 # `git orch handoff --summary` writes it if the agent does not), {{attempt}},
 # {{run_dir}}, {{git_dir}} (the workspace's own git dir), {{git_common_dir}} (the
 # workspace's common git dir, where its commits go), {{python}}.
-# Optional keys (defaults): env (a table), max_runtime ("30m"), max_attempts (1),
+# Optional keys (defaults): env (a table), max_runtime ("25m"), max_attempts (1),
 # backoff ("10s", doubled per retry up to backoff_max "5m"), kill_grace ("5s":
 # SIGTERM to SIGKILL), and breaker, an inline table: failures (3) failed runs
 # within window ("30m") open it for cooldown ("15m"). See docs/agents.md.

@@ -21,7 +21,7 @@ from conftest import Repo
 
 from git_orch.agent import breaker, procs, runlog, runner
 from git_orch.agent.standin import write_scenario
-from git_orch.record.tasks import record, transition
+from git_orch.record.tasks import record
 from git_orch.repo import OrchRepo
 
 OK_STEPS = """
@@ -424,22 +424,6 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
-
-
-def test_rework_envelope_carries_the_review_feedback(repo: Repo) -> None:
-    add_agent(repo, "ok", OK_STEPS)
-    wt = repo.start("t1", "--allow", "src/**")
-    repo.write("src/first.py", "x = 1\n", cwd=wt)
-    head = repo.commit_all("First try\n\nOrch-Task: t1", cwd=wt)
-    orepo = OrchRepo(repo.path)
-    transition(orepo, "t1", {"type": "handoff", "head": head, "summary": "s", "risks": []})
-    record(orepo, "t1", lambda _st: [{"type": "reviewed", "head": head, "verdict": "fail",
-                                      "findings": ["no test for first.py"]}])
-    transition(orepo, "t1", {"type": "rejected", "reason": "untested"})
-    result = runner.run(orepo, "t1", "ok", wait=True, timeout=60)
-    assert result.ok is True
-    text = (repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md").read_text()
-    assert "## Rework" in text and "- untested" in text and "- no test for first.py" in text
 
 
 def test_two_runs_at_once_start_one_agent(repo: Repo, tmp_path: Path) -> None:

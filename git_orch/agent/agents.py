@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from git_orch.agent import sandbox
 from git_orch.agent.budget import Budget, parse_budget
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
@@ -66,13 +67,15 @@ class AgentPreset:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
-    max_runtime: float = 1800.0
+    max_runtime: float = 1500.0
     max_attempts: int = 1
     backoff: float = 10.0
     backoff_max: float = 300.0
     kill_grace: float = 5.0
     breaker: Breaker = field(default_factory=Breaker)
     budget: Budget | None = None  # per task run by this preset (see agent/budget.py)
+    sandbox: str | None = None  # "bwrap", "none", or None: chosen per workspace (sandbox.py)
+    network: bool = True
 
     def backoff_before(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1 = the first retry)."""
@@ -109,6 +112,21 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: 
     return value
 
 
+def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise OrchError(f"{where}.{key} must be true or false")
+    return value
+
+
+def _sandbox(table: Mapping[str, Any], where: str) -> str | None:
+    value = table.get("sandbox")
+    if value is not None and value not in sandbox.MODES:
+        raise OrchError(f"{where}.sandbox must be " + " or ".join(f'"{m}"' for m in sandbox.MODES)
+                        + " (unset: bwrap for clone workspaces when bubblewrap is installed)")
+    return None if value is None else str(value)
+
+
 def parse_preset(name: str, table: object) -> AgentPreset:
     where = f"{CONFIG_NAME} [agents.{name}]"
     if not isinstance(table, Mapping):
@@ -143,13 +161,15 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         name=name,
         argv=[str(a) for a in argv],
         env={str(k): str(v) for k, v in env.items()},
-        max_runtime=parse_seconds(table.get("max_runtime", "30m"), f"{where}.max_runtime"),
+        max_runtime=parse_seconds(table.get("max_runtime", "25m"), f"{where}.max_runtime"),
         max_attempts=_int(table, "max_attempts", 1, where, 1, MAX_ATTEMPTS),
         backoff=parse_seconds(table.get("backoff", "10s"), f"{where}.backoff"),
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
         breaker=breaker,
         budget=parse_budget(table.get("budget"), f"{where}.budget"),
+        sandbox=_sandbox(table, where),
+        network=_bool(table, "network", True, where),
     )
     if preset.max_runtime <= 0:
         raise OrchError(f"{where}.max_runtime must be more than 0")
@@ -173,6 +193,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
                  "--add-dir", "{git_common_dir}", "--add-dir", "{git_dir}",
                  "--output-last-message", "{handoff_file}", PROMPT],
         "max_runtime": "45m",
+        "sandbox": "none",  # its own sandbox; bwrap inside bwrap cannot set up namespaces
     },
     "claude": {
         # -p: no prompts. acceptEdits plus every Bash command: it may edit the
@@ -182,6 +203,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "argv": ["claude", "-p", PROMPT, "--output-format", "stream-json", "--verbose",
                  "--permission-mode", "acceptEdits", "--allowedTools", "Bash"],
         "max_runtime": "45m",
+        "sandbox": "none",  # it writes its state under ~/.claude; isolate it by clone
     },
 }
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, runlog, runner, usage
+from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandbox, usage
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env, run_git
@@ -77,7 +77,7 @@ class Supervisor:
             if retry and not self.sleep(self.preset.backoff_before(retry)):
                 break
             state = load_task(self.orepo, self.task_id).state
-            if state.state not in runner.RUNNABLE:
+            if not rework.runnable(state):
                 self.report(f"error task {self.task_id} is {state.state}")
                 print(f"task is {state.state}: no (further) attempt", flush=True)
                 break
@@ -107,7 +107,8 @@ class Supervisor:
         orepo, task_id = self.orepo, self.task_id
         handoff = runner.handoff_path(orepo, task_id, attempt)
         handoff.unlink(missing_ok=True)
-        env_file = runner.write_envelope(orepo, task_id, attempt)
+        written = runner.write_envelope(orepo, task_id, attempt)
+        env_file = written.path
         git_dir, common_dir = workspace_git_dirs(worktree)
         values = agents.placeholder_values(
             envelope=str(env_file), worktree=str(worktree), task=task_id,
@@ -126,21 +127,38 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
+        choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
+                                sandbox.own_git_dir(worktree))
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
+            "sandbox": choice.mode, "sandbox_why": choice.why,
+            "envelope": str(written.kept), "envelope_sha256": written.sha256,
         }
+        if written.rework is not None:
+            fields["rework"] = written.rework
         since = load_task(orepo, task_id).log.max_lamport
         with open(log, "wb") as out:
+            out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
+            out.flush()
             try:
+                launch = self.sandboxed(argv, choice, worktree, handoff)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
-                    argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
+                    launch, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                 )
             except OSError as exc:
                 return self.launch_failed(attempt, fields, out, launch_error(argv[0], worktree,
                                                                               exc))
+            except OrchError as exc:
+                return self.launch_failed(attempt, fields, out, str(exc))
+            # The local record first: whenever the ledger shows this attempt, this
+            # machine can tell it is its own (and which group to kill).
+            runlog.write_local_run(orepo, task_id, {
+                "run": self.run_id, "attempt": attempt, "supervisor_pid": os.getpid(),
+                "pid": proc.pid, "pgid": proc.pid,
+            })
             started = runlog.record_started(orepo, task_id, {**fields, "pid": proc.pid,
                                                              "pgid": proc.pid})
             self.open = (started, attempt)
@@ -167,6 +185,27 @@ class Supervisor:
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
+
+    def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
+                  handoff: Path) -> list[str]:
+        """The agent's argv, wrapped in bubblewrap when the choice says so.
+
+        The handoff file is created empty so it can be bound writable on its
+        own (the rest of the run folder, with the supervisor's files, stays
+        read-only); an empty file does not count as a handoff."""
+        if choice.mode == sandbox.NONE:
+            return argv
+        bwrap = sandbox.bwrap_path()
+        if bwrap is None:
+            raise OrchError("sandbox = \"bwrap\" but bubblewrap is not installed "
+                            "(apt-get install bubblewrap, or sandbox = \"none\")")
+        handoff.touch()
+        writable = [handoff]
+        if not sandbox.own_git_dir(worktree):
+            writable.append(self.orepo.common_dir)  # a linked worktree commits there
+        readable = sandbox.visible(argv, [self.orepo.common_dir, Path(sys.prefix)])
+        return sandbox.wrap(argv, bwrap=bwrap, workspace=worktree, readable=readable,
+                            writable=writable, network=self.preset.network)
 
     def launch_failed(self, attempt: int, fields: dict[str, Any], log: IO[bytes],
                       reason: str) -> dict[str, Any]:

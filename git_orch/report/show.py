@@ -7,6 +7,8 @@ from typing import Any
 
 from git_orch.agent.budget import task_spend
 from git_orch.agent.runlog import agent_said
+from git_orch.judge.verdicts import summary_of
+from git_orch.record.state import TaskState
 from git_orch.record.tasks import Task, load_task
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
@@ -16,6 +18,12 @@ def show(orepo: OrchRepo, task_id: str) -> Task:
     return load_task(orepo, task_id)
 
 
+def current_verdicts(st: TaskState) -> list[dict[str, Any]]:
+    """Every verdict on the head handed off (or accepted): those are the ones that count."""
+    head = st.accepted_head or st.head
+    return [summary_of(r) for r in st.reviews if head and r.get("head") == head]
+
+
 def to_json(task: Task) -> dict[str, Any]:
     st = task.state
     return {
@@ -23,6 +31,7 @@ def to_json(task: Task) -> dict[str, Any]:
         "state": st.state,
         "head": st.head,
         "accepted_head": st.accepted_head,
+        "verdicts": current_verdicts(st),
         "conflicts": st.conflicts,
         "agent_said": agent_said(st),
         "spend": task_spend(st).to_json(),
@@ -56,6 +65,13 @@ def render_text(task: Task) -> str:
     if said is not None:
         lines += ["", f"agent said (attempt {said['attempt']}, {clean(said['agent'])}):"]
         lines += ["    " + clean(ln) for ln in said["text"].splitlines()]
+    verdicts = current_verdicts(task.state)
+    if verdicts:
+        lines += ["", f"verdicts on {str(task.state.accepted_head or task.state.head)[:12]}"]
+    for v in verdicts:
+        rules = f" ({', '.join(v['rules'])})" if v["rules"] else ""
+        lines.append(f"  {clean(v['verdict']):<8} {clean(v['source']):<8} "
+                     f"{clean(v['reviewer'])}{clean(rules)}")
     lines += ["", "events"]
     for event in task.log.events:
         extra = {
