@@ -21,7 +21,7 @@ from conftest import Repo
 
 from git_orch.agent import breaker, procs, runlog, runner
 from git_orch.agent.standin import write_scenario
-from git_orch.record.tasks import record
+from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo
 
 OK_STEPS = """
@@ -295,6 +295,18 @@ def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) ->
     repo.orch_ok("status", "--write", "--out", str(page))
     assert "Agent run failed" in (page / "status.md").read_text()
     assert why in (page / "status.html").read_text()
+
+
+def test_a_missing_command_is_a_launch_failure_inside_a_sandbox_too(repo: Repo) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[agents.ghost]\nargv = ["no-such-agent-cli"]\nsandbox = "none"\n'
+                     '[agents.boxed]\nargv = ["no-such-agent-cli"]\nsandbox = "bwrap"\n')
+    for number, agent in enumerate(["ghost", "boxed"]):
+        repo.start(f"t{number}")
+        failed = repo.orch("run", f"t{number}", "--agent", agent)
+        assert failed.code == 1 and "command not found (not on PATH)" in failed.err
+        (ended,) = events(repo, f"t{number}", "run-ended")
+        assert ended["outcome"] == "launch-failed"
 
 
 def test_start_with_agent_checks_it_first(repo: Repo) -> None:
@@ -572,6 +584,12 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     started = repo.orch("start", "t3", "--title", "x", "--package", "p", "--agent", "flaky")
     assert started.code == 1 and "package p has spent its budget" in started.err
     assert "t3" not in repo.status()
+    repo.orch_ok("plan", "add", "--package", "p", "--task", "t4", "--title", "More")
+    for task_id in ("t1", "t2"):  # nothing live: only the budget stands in the way
+        transition(OrchRepo(repo.path), task_id, {"type": "abandoned", "reason": "spent"})
+    nothing = repo.orch_ok("next", "--json").json()
+    assert isinstance(nothing, dict) and nothing["task"] is None
+    assert "package p has spent its budget" in nothing["reasons"][-1]
 
 
 def test_a_retry_is_refused_once_the_task_budget_is_spent(repo: Repo) -> None:

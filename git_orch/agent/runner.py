@@ -161,8 +161,8 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
     return preset
 
 
-def check_budget(orepo: OrchRepo, policy: Policy, preset: agents.AgentPreset, task_id: str,
-                 state: TaskState | None, package: str | None) -> None:
+def check_budget(orepo: OrchRepo, policy: Policy, preset: agents.AgentPreset | None,
+                 task_id: str, state: TaskState | None, package: str | None) -> None:
     """Refuse a run (or retry) once the task or its package has spent its budget."""
 
     def package_states() -> Iterator[tuple[str | None, TaskState]]:
@@ -173,7 +173,8 @@ def check_budget(orepo: OrchRepo, policy: Policy, preset: agents.AgentPreset, ta
                 continue  # status reports unreadable tasks; they spent nothing we can count
             yield found.contract.package, found.state
 
-    budget.check(policy, task_id, state, package, package_states(), preset.budget)
+    budget.check(policy, task_id, state, package, package_states(),
+                 preset.budget if preset is not None else None)
 
 
 @dataclass

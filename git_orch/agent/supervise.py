@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,9 @@ class Supervisor:
         with open(log, "wb") as out:
             out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
             out.flush()
+            problem = launch_problem(argv[0], env.get("PATH", ""), worktree)
+            if problem is not None:  # also when a sandbox wrapper would be the one to fail
+                return self.launch_failed(attempt, fields, out, problem)
             try:
                 launch = self.sandboxed(argv, choice, worktree, handoff)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
@@ -263,6 +267,23 @@ def workspace_git_dirs(worktree: Path) -> tuple[Path, Path]:
     if proc.returncode != 0 or len(found) < 2 or not found[0] or not found[1]:
         return fallback
     return Path(found[0]), Path(found[1])
+
+
+def launch_problem(command: str, path: str, cwd: Path) -> str | None:
+    """Why argv[0] cannot be launched from cwd with this PATH, checked before the
+    launch so the answer is the same with or without a sandbox wrapper around it."""
+    if not cwd.is_dir():
+        return f"cannot launch {command}: working directory {cwd} does not exist"
+    if "/" not in command:
+        if shutil.which(command, path=path) is None:
+            return f"cannot launch {command}: command not found (not on PATH)"
+        return None
+    target = cwd / command
+    if not target.exists():
+        return f"cannot launch {command}: command not found (no such file)"
+    if target.is_dir() or not os.access(target, os.X_OK):
+        return f"cannot launch {command}: not executable"
+    return None
 
 
 def launch_error(command: str, cwd: Path, exc: OSError) -> str:
