@@ -604,3 +604,15 @@ def test_a_retry_is_refused_once_the_task_budget_is_spent(repo: Repo) -> None:
         in again.err
     log = (repo.path / ".git" / "orch" / "runs" / "t1" / "supervisor.log").read_text()
     assert "not retrying: task t1 has spent its budget" in log
+
+
+def test_an_empty_dot_git_inside_the_common_dir_is_not_opened(repo: Repo) -> None:
+    """codex's sandbox binds an empty read-only `.git` file inside a writable git dir;
+    libgit2 must open the common dir itself, not that."""
+    wt = repo.start("t1")
+    (repo.path / ".git" / ".git").write_text("")  # codex binds an empty file there
+    repo.write("src/app.py", "print('x')\n", cwd=wt)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt)
+    handed = repo.orch("handoff", "--summary", "done", cwd=wt)
+    assert handed.code == 0, handed.err
+    assert repo.status()["t1"]["state"] == "completed-unreviewed"
