@@ -314,7 +314,9 @@ def test_uninstall_restores_and_status_reports(repo: Repo, worker: Path) -> None
     assert entry["worktree"] == str(worker)
     assert git("config", "--worktree", "--get", "maintenance.auto", cwd=worker) == "false"
 
-    repo.orch_ok("hooks", "uninstall", cwd=worker)
+    refused_here = repo.orch("hooks", "uninstall", cwd=worker)  # lead-only
+    assert refused_here.code == 1 and "is for the lead, not a worker" in refused_here.err
+    repo.orch_ok("hooks", "uninstall", "--task", "t1")
     assert run("update-ref", "refs/heads/side", "HEAD", cwd=worker).returncode == 0
     repo.write("README.md", "free\n", cwd=worker)
     repo.commit_all("Unguarded", cwd=worker)

@@ -33,6 +33,8 @@ from git_orch.gitcmd import clean_env
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace import workspaces
+from git_orch.workspace.collect import collect_quietly
 
 
 class Supervisor:
@@ -98,10 +100,16 @@ class Supervisor:
         handoff = runner.handoff_path(orepo, task_id, attempt)
         handoff.unlink(missing_ok=True)
         env_file = runner.write_envelope(orepo, task_id, attempt)
+        # A clone's agent writes its own git dir; the lead's is none of its business.
+        clone = workspaces.is_clone_of(worktree, task_id)
+        if clone:
+            workspaces.share_ledger(orepo, workspaces.Workspace(task_id, worktree,
+                                                                workspaces.CLONE))
         values = agents.placeholder_values(
             envelope=str(env_file), worktree=str(worktree), task=task_id,
             handoff_file=str(handoff), attempt=str(attempt),
-            run_dir=str(runner.run_dir(orepo, task_id)), git_common_dir=str(orepo.common_dir),
+            run_dir=str(runner.run_dir(orepo, task_id)),
+            git_common_dir=str(worktree / ".git" if clone else orepo.common_dir),
         )
         argv = self.preset.argv_for(values)
         env = clean_env({
@@ -150,6 +158,9 @@ class Supervisor:
             verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
+            if clone:  # the handoff is in the workspace until the lead pulls it
+                for line in collect_quietly(orepo, task_id):
+                    print(line, flush=True)
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code

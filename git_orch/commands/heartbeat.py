@@ -4,6 +4,7 @@ import time
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
@@ -52,6 +53,7 @@ def heartbeat(ctx: click.Context, once: bool, interval: str, repair: bool, as_js
         raise OrchUsageError("--interval must be positive")
     orepo = open_repo(ctx)
     while True:
+        pull_first(orepo)
         _print(beat(orepo, interval=seconds, do_repair=repair), as_json)
         if once:
             return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo
 from git_orch.workspace import workerhooks
@@ -80,7 +80,7 @@ def uninstall(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     Example:
       git orch hooks uninstall --task fix-login
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "hooks uninstall")
     done = []
     for task, path in workerhooks.worker_worktrees(orepo, task_id):
         workerhooks.uninstall(path)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo
 
 
 @click.command()
@@ -45,7 +46,9 @@ def land(
       git orch land fix-login --squash --push --json
     """
     assert strategy is None or strategy in STRATEGIES
-    result = do_land(open_repo(ctx), task_id, strategy=strategy, push=push,
+    orepo = open_lead_repo(ctx, "land")
+    pull_first(orepo, task_id)
+    result = do_land(orepo, task_id, strategy=strategy, push=push,
                      keep_worktree=keep_worktree)
     if as_json:
         emit_json(result.to_json())
@@ -79,7 +82,9 @@ def abandon(
     Example:
       git orch abandon fix-login --reason "superseded by fix-auth"
     """
-    result = do_abandon(open_repo(ctx), task_id, reason, discard=discard_changes)
+    orepo = open_lead_repo(ctx, "abandon")
+    pull_first(orepo, task_id)
+    result = do_abandon(orepo, task_id, reason, discard=discard_changes)
     if as_json:
         emit_json(result.to_json())
         return

@@ -4,7 +4,7 @@ import click
 
 from git_orch import roadmap
 from git_orch.config import load_policy
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.group()
@@ -40,7 +40,7 @@ def add(ctx: click.Context, package: str, task_id: str, title: str, body: str,
       git orch plan add --package auth --task logout --title "Logout button" \\
           --allow 'src/auth/**' --depends-on login-form --agent codex
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "plan add")
     roadmap.plan_add(orepo, roadmap.PlannedTask(
         id=task_id, title=title, package=package, body=body, allow=list(allow),
         forbid=list(forbid), gates=list(gate), depends_on=list(depends_on), agent=agent))

@@ -40,7 +40,9 @@ from git_orch.record.state import (
 )
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
-from git_orch.workspace.reconcile import ARCHIVE_PREFIX, is_dirty
+from git_orch.workspace import workspaces
+from git_orch.workspace.collect import forget_collected
+from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
 
@@ -470,27 +472,22 @@ def cleanup(
     """Remove the task's worktree and branch, keeping its commits reachable; record cleaned."""
     done: list[str] = []
     branch = task_branch(task_id)
-    tree = None
-    for candidate in fresh_worktrees(orepo):
-        if candidate.branch == f"refs/heads/{branch}":
-            tree = candidate
-    if tree is not None and tree.path == orepo.main_worktree:
+    recorded = load_task(orepo, task_id).state.worktree
+    ws = workspaces.locate(orepo, task_id, recorded, fresh_worktrees(orepo))
+    if ws is not None and ws.path == orepo.main_worktree:
         raise OrchError(
-            f"{branch} is checked out in the main worktree {tree.path}: switch it to another "
+            f"{branch} is checked out in the main worktree {ws.path}: switch it to another "
             "branch, then run the command again"
         )
-    if tree is not None and tree.path.is_dir():
-        if not force and is_dirty(tree.path):
-            raise OrchError(
-                f"worktree {tree.path} has uncommitted changes: save or discard them, then run "
-                f"the command again (the task's commits are safe on {branch})"
-            )
-        args = ["worktree", "remove", *(["--force"] if force else []), str(tree.path)]
-        orepo.git(args, cwd=orepo.main_worktree)
-        done.append(f"removed worktree {tree.path}")
-    elif tree is not None:
+    if ws is not None and ws.exists():
+        if not force:
+            workspaces.refuse_dirty(ws, "save or discard them, then run the command again "
+                                        f"(the task's commits are safe on {branch})")
+        done.append(workspaces.remove(orepo, ws, force=force))
+    elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
-        done.append(f"pruned missing worktree {tree.path}")
+        done.append(f"pruned missing worktree {ws.path}")
+    done.extend(forget_collected(orepo, task_id))
     head = orepo.ref_target(f"refs/heads/{branch}")
     if head is not None:
         reachable = target is not None and is_ancestor(orepo, str(head), f"refs/heads/{target}")
@@ -499,7 +496,7 @@ def cleanup(
             done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
         orepo.git_common(["update-ref", "-d", f"refs/heads/{branch}", str(head)])
         done.append(f"deleted branch {branch}")
-    where = str(tree.path) if tree is not None else None
+    where = str(ws.path) if ws is not None else None
     if not record_event:
         return done
     transition(orepo, task_id, {"type": "cleaned", "worktree": where,
@@ -585,13 +582,10 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
     if st.state != ABANDONED:
         if not reason:
             raise OrchError("--reason must say why the task is abandoned")
-        tree = next((t for t in fresh_worktrees(orepo)
-                     if t.branch == f"refs/heads/{task_branch(task_id)}"), None)
-        if tree is not None and tree.path.is_dir() and not discard and is_dirty(tree.path):
-            raise OrchError(
-                f"worktree {tree.path} has uncommitted changes: commit them (they will be "
-                "archived) or pass --discard-changes; nothing changed"
-            )
+        ws = workspaces.locate(orepo, task_id, st.worktree, fresh_worktrees(orepo))
+        if ws is not None and not discard:
+            workspaces.refuse_dirty(ws, "commit them (they will be archived) or pass "
+                                        "--discard-changes; nothing changed")
 
         def make(log: EventLog) -> list[Event]:
             now = fold(task_id, log.events)

@@ -275,8 +275,13 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate]) -> tuple[bool, st
     lines = []
     for upd in updates:
         lines.append(f"update {upd.name} {upd.new} {upd.old or ZERO_OID}\n")
+    # In a clone workspace the worker hooks git-orch installed would refuse this
+    # write to refs/orch/* (collect filters what a worker writes there instead).
+    # Elsewhere the repository's own hooks keep their say (a reference-transaction
+    # hook may refuse land's move of the target).
+    pins = ["-c", f"core.hooksPath={orepo.no_hooks_dir}"] if orepo.is_clone_workspace else []
     proc = run_git(
-        ["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"],
+        ["--git-dir", str(orepo.common_dir), *pins, "update-ref", "--stdin"],
         orepo.common_dir,
         input="".join(lines),
         check=False,

@@ -57,6 +57,7 @@ class TaskState:
     head: str | None = None  # head handed off (or accepted)
     branch: str | None = None
     worktree: str | None = None
+    isolation: str | None = None  # "clone" or "worktree" (None: recorded before clones)
     host: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
@@ -127,6 +128,7 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
     if kind == "activated":
         task.branch = _str(event, "branch")
         task.worktree = _str(event, "worktree")
+        task.isolation = _str(event, "isolation")
         task.host = _str(event, "host") or task.host
         task.head = _str(event, "head")
         task.error = None

@@ -72,6 +72,8 @@ class TaskView:
             "package": self.contract.package,
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
+            # "worktree" isolation is advisory: the worker can write the lead's git dir.
+            "isolation": st.isolation,
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -142,7 +144,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    facts = reconcile.gather(orepo)
+    facts = reconcile.gather(orepo, policy)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
