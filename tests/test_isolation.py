@@ -246,3 +246,27 @@ def test_lead_status_never_runs_a_core_fsmonitor_set_in_the_shared_config(repo: 
     repo.orch_ok("heartbeat", "--once")
     assert not marker.exists()
     assert repo.git("config", "core.fsmonitor") == str(evil)  # still reported as it is
+
+
+def test_status_labels_worktree_workers_advisory(clone_repo: Repo) -> None:
+    clone_repo.start("c1")
+    clone_repo.orch_ok("start", "w1", "--title", "trusted", "--isolation", "worktree")
+    text = clone_repo.orch_ok("status").out
+    assert "Advisory isolation (1): worktree workers share this git dir" in text
+    assert text.rstrip().endswith("w1") or "can write it: w1" in text
+
+
+def test_hooks_commands_see_clone_workspaces(clone_repo: Repo) -> None:
+    ws = clone_repo.start("t1", "--allow", "src/**")
+    status = clone_repo.orch_ok("hooks", "status", "--json").json()
+    assert isinstance(status, dict)
+    (entry,) = status["workers"]
+    assert entry["task"] == "t1" and entry["worktree"] == str(ws)
+    assert entry["installed"] is True and entry["allow"] == ["src/**"]
+    assert entry["hooks_path"] == str(ws / ".git" / "orch" / "hooks")
+    clone_repo.orch_ok("hooks", "uninstall", "--task", "t1")
+    clone_repo.git("update-ref", "refs/heads/side", "HEAD", cwd=ws)  # no hook refuses now
+    out = clone_repo.orch_ok("hooks", "install").out
+    assert f"installed hooks for t1 in {ws}" in out
+    clone_repo.git("update-ref", "refs/heads/side2", "HEAD", cwd=ws, check=False)  # refused
+    assert clone_repo.git("branch", "--list", "side2", cwd=ws) == ""

@@ -17,6 +17,7 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import summary_of
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -43,6 +44,7 @@ LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
+RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -91,6 +93,7 @@ class TaskView:
             "reason": st.reason,
             "error": st.error,
             "review": _review_json(st.review),
+            "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
@@ -170,8 +173,10 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
-        if runlog.dead_attempt(view.state) is not None:
+        if runlog.dead_attempt(orepo, view.state) is not None:
             view.flags.append(RUN_DEAD)
+        elif runlog.unverified_attempt(orepo, view.state) is not None:
+            view.flags.append(RUN_UNVERIFIED)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
@@ -235,7 +240,10 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    failed_run = runlog.failed_last_run(st)
+    if failed_run is not None:
+        return failed_run
+    for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -264,9 +272,13 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
+    if why is not None and why == runlog.failed_last_run(st) and run is not None:
+        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
+    if run is not None and run["running"] and run.get("sandbox") == "none":
+        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
@@ -311,6 +323,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
     if overview.orphans:
         out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
         out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
+    advisory = [v.task_id for v in overview.tasks
+                if v.state.isolation == "worktree" and v.state.state not in ENDED]
+    if advisory:
+        out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
+                   f"dir and can write it: {', '.join(advisory[:10])}"
+                   + (" ..." if len(advisory) > 10 else ""))
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(

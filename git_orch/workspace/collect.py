@@ -295,15 +295,19 @@ def _merged_ledger(orepo: OrchRepo, repo: pygit2.Repository, contract: str, task
                               parents)
 
 
-def collect_all(orepo: OrchRepo) -> tuple[list[Collected], list[str]]:
+def collect_all(orepo: OrchRepo, *, quiet: bool = False) -> tuple[list[Collected], list[str]]:
     """Collect every live task whose clone workspace is here; errors become lines.
 
     Starts from the workspace folders (one directory listing), so a repository
-    without clones pays nothing."""
+    without clones pays nothing. `quiet` (the implicit collect) does nothing in a
+    worker context: a worker's own copy is not the lead's to pull into."""
     results: list[Collected] = []
     errors: list[str] = []
+    clones = workspaces.find_clones(orepo, load_policy(orepo))
+    if not clones or (quiet and in_worker_context(orepo)):
+        return results, errors
     tasks = ledger.task_refs(orepo)
-    for path, ws in sorted(workspaces.find_clones(orepo, load_policy(orepo)).items()):
+    for path, ws in sorted(clones.items()):
         if ws.task_id not in tasks:
             continue  # status reports it as an orphan workspace
         try:
@@ -316,17 +320,15 @@ def collect_all(orepo: OrchRepo) -> tuple[list[Collected], list[str]]:
 
 
 def collect_quietly(orepo: OrchRepo, task_id: str | None = None) -> list[str]:
-    """The implicit collect of status, review, heartbeat, land and abandon: it never
-    fails them. Returns what went wrong, one line each."""
-    if in_worker_context(orepo):
-        return []  # a worker's own copy: there is nothing to pull from
+    """The implicit collect of status, review, accept, reject, heartbeat, land and
+    abandon: it never fails them. Returns what went wrong, one line each."""
     if task_id is None:
-        return collect_all(orepo)[1]
+        return collect_all(orepo, quiet=True)[1]
     try:
         st = load_task(orepo, task_id).state
     except OrchError:
         return []  # a bad id or an unreadable task: the command itself says so
-    if st.state in ENDED or st.isolation != workspaces.CLONE:
+    if st.state in ENDED or st.isolation != workspaces.CLONE or in_worker_context(orepo):
         return []
     try:
         collect_task(orepo, task_id)
