@@ -236,12 +236,17 @@ def test_lead_commands_never_run_a_clone_workspaces_fsmonitor_or_hooks(clone_rep
     assert not marker.exists()
 
 
-def test_lead_status_never_runs_a_core_fsmonitor_set_in_the_shared_config(repo: Repo) -> None:
+def test_lead_status_never_runs_fsmonitor_or_filters_set_in_the_shared_config(repo: Repo) -> None:
     ws = repo.start("t1")
     (ws / "dirty.txt").write_text("x\n")
     marker = repo.path.parent / "ran"
     evil = _trap(repo.path.parent, marker)
     repo.git("config", "core.fsmonitor", str(evil), cwd=ws)  # a worker writes common config
+    repo.git("config", "filter.evil.clean", str(evil), cwd=ws)
+    info = Path(repo.git("rev-parse", "--git-common-dir", cwd=ws)) / "info"
+    info.mkdir(exist_ok=True)
+    (info / "attributes").write_text("* filter=evil\n")
+    (ws / "README.md").write_text("changed\n")
     repo.orch_ok("status")
     repo.orch_ok("heartbeat", "--once")
     assert not marker.exists()

@@ -38,7 +38,6 @@ WORKTREE = "worktree"
 MODES = (CLONE, WORKTREE)
 # What a repository whose orch.toml has no `isolation` key gets (today's behaviour).
 UNSET_MODE = WORKTREE
-# Written by start into a workspace's own config: who it belongs to.
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,8 @@ class Workspace:
     path: Path
     mode: str
 
-    @property
-    def advisory(self) -> bool:
-        """A worktree's isolation is a courtesy: the worker can write the lead's git dir."""
-        return self.mode == WORKTREE
-
     def exists(self) -> bool:
         return self.path.is_dir()
-
-    def to_json(self) -> dict[str, object]:
-        return {"task": self.task_id, "path": str(self.path), "mode": self.mode,
-                "advisory": self.advisory}
 
 
 def isolation_mode(policy: Policy, override: str | None = None) -> str:
@@ -65,7 +55,7 @@ def isolation_mode(policy: Policy, override: str | None = None) -> str:
     section = policy.raw.get("orch", {})
     configured = section.get("isolation", UNSET_MODE) if isinstance(section, dict) else UNSET_MODE
     mode = override or configured
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise OrchError(f"{CONFIG_NAME}: [orch].isolation must be \"clone\" or \"worktree\", "
                         f"not {str(mode)[:40]!r}")
     return str(mode)
@@ -137,19 +127,13 @@ def locate(orepo: OrchRepo, task_id: str, recorded: str | None,
 
 
 def is_dirty(ws: Workspace) -> bool:
-    """Uncommitted or untracked changes. A clone is read with libgit2: git run there
-    would obey the worker's config (core.fsmonitor, filters)."""
-    if ws.mode == WORKTREE:
-        proc = run_git(["status", "--porcelain", "--untracked-files=normal"], ws.path,
-                       check=False)
-        return proc.returncode != 0 or bool(proc.stdout.strip())
-    repo = open_clone(ws.path)
-    if repo is None:
-        return True  # no longer a repository: nothing says its files are safe to drop
+    """Uncommitted or untracked changes, read with libgit2 in either mode: git run there
+    would obey config the worker can write (core.fsmonitor, filter drivers)."""
     try:
+        repo = pygit2.Repository(str(ws.path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
         flags = repo.status(untracked_files="normal")
     except pygit2.GitError:
-        return True
+        return True  # not readable as a repository: nothing says its files are safe to drop
     return any(flag != pygit2.enums.FileStatus.CURRENT for flag in flags.values())
 
 
