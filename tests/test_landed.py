@@ -102,3 +102,67 @@ def test_other_commits_signed_uses_git_verify_commit(repo: Repo, tmp_path: Path)
     assert refused.code == 1 and "unsigned-commit" in refused.out and unsigned[:12] in refused.out
     git("config", "--unset", "gpg.ssh.allowedSignersFile", cwd=repo.path)
     assert "unsigned-commit" in repo.orch("verify", f"{base}..main~1").out
+
+
+# --- the watched target ----------------------------------------------------------
+
+def test_status_and_heartbeat_report_a_bypass(repo: Repo, remote: Path) -> None:
+    wt = repo.start("t1", "--allow", "src/**")
+    sneak = wcommit(repo, wt, f"Sneak\n\n{GOOD}", {"src/a.py": "a\n"})
+    repo.git("-c", "core.hooksPath=/dev/null", "push", "-q", "--no-verify", "origin",
+             "HEAD:main", cwd=wt)
+    repo.git("fetch", "-q", "origin")
+    status = repo.orch_ok("status")
+    assert "Needs you" in status.out and "target-bypass" in status.out
+    assert sneak[:12] in status.out and "origin/main" in status.out
+    data = repo.orch_ok("status", "--json").json()
+    assert isinstance(data, dict)
+    assert [(f["rule"], f["commit"], f["task"]) for f in data["target"]] == [
+        ("target-bypass", sneak, "t1")]
+    site = repo.path.parent / "site"
+    repo.orch_ok("status", "--write", "--out", str(site))
+    page = (site / "status.html").read_text()
+    assert 'id="target"' in page and "target-bypass" in page
+    beat = repo.orch_ok("heartbeat", "--once")
+    assert "needs you: target-bypass" in beat.out
+    repo.orch_ok("heartbeat", "--once")  # recorded once, not at every beat
+    shown = repo.orch_ok("show", "t1", "--json").json()
+    assert isinstance(shown, dict)
+    found = [e for e in shown["events"] if e["type"] == "misalignment"]
+    assert len(found) == 1 and found[0]["source"] == "bypass" and found[0]["commit"] == sneak
+
+
+def test_rewritten_target_is_reported_and_land_refuses(repo: Repo) -> None:
+    accepted(repo, "t1", {"src/a.py": "a\n"})
+    landed = repo.orch_ok("land", "t1")
+    assert landed.out.splitlines()[-1] == "not pushed (set [land] push = true or pass --push)"
+    tip = repo.rev("main")
+    repo.git("reset", "-q", "--hard", "main~1")  # a person drops the landed merge
+    status = repo.orch_ok("status")
+    assert "target-rewritten" in status.out and tip[:12] in status.out
+    accepted(repo, "t2", {"src/b.py": "b\n"})
+    refused = repo.orch("land", "t2")
+    assert refused.code == 1 and "target-rewritten" in refused.err
+    assert repo.rev("main") == repo.rev(f"{tip}~1")
+    empty = repo.orch("land", "t2", "--override")
+    assert empty.code == 1 and "needs a reason" in empty.err
+    repo.orch_ok("land", "t2", "--override", "--reason", "t1 was reverted on purpose")
+    steps = [e for e in repo.orch_ok("show", "t2", "--json").json()["events"]  # type: ignore[index]
+             if e["type"] == "land-step"]
+    assert steps[0]["override"] == "t1 was reverted on purpose"
+
+
+def test_land_says_it_pushed_and_reflogs_name_the_command(repo: Repo, remote: Path) -> None:
+    accepted(repo, "t1", {"src/a.py": "a\n"})
+    landed = repo.orch_ok("land", "t1", "--push")
+    assert landed.out.splitlines()[-1] == "pushed to origin"
+    assert repo.orch_ok("land", "t1").out.splitlines()[-1] == "pushed to origin"
+    data = repo.orch_ok("land", "t1", "--json").json()
+    assert isinstance(data, dict) and data["pushed"] is True
+    main_log = repo.git("reflog", "show", "--format=%gs", "main")
+    assert main_log.splitlines()[0] == "git orch land: land t1"
+    ledger_log = repo.git("reflog", "show", "--format=%gs", "refs/orch/ledger")
+    for line in ("git orch accept: t1", "git orch review: review t1", "git orch land: land t1",
+                 "git orch start: t1"):
+        assert line in ledger_log.splitlines(), ledger_log
+    assert repo.git("reflog", "show", "--format=%gs", "refs/orch/tasks/t1") == "git orch start: t1"

@@ -100,7 +100,8 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
     branch = task_branch(task_id)
     try:
-        orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
+        orepo.git_common(["update-ref", "-m", ledger.reflog_message(task_id),
+                          f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
