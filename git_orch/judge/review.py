@@ -202,6 +202,19 @@ def review(
     return result
 
 
+def gates_not_in_policy(orepo: OrchRepo, gates: list[str]) -> tuple[list[str], list[str]]:
+    """The gates review --rerun-gates would not run, and the committed policy's gates.
+
+    Review runs only gates listed in [orch] gates of orch.toml as committed on
+    the main branch; `start` warns about the others while they are cheap to fix.
+    """
+    policy = load_policy(orepo)
+    committed = committed_policy(orepo, f"refs/heads/{policy.main_branch}")
+    allowed = committed.gates if committed is not None else []
+    missing = [g for g in gates if not any(evidence.same_gate(g, ok) for ok in allowed)]
+    return missing, allowed
+
+
 def _rerun(orepo: OrchRepo, task: Task, result: Review, main_branch: str,
            timeout: float) -> None:
     committed = committed_policy(orepo, f"refs/heads/{main_branch}")

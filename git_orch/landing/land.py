@@ -531,6 +531,9 @@ def _refuse_state(task_id: str, st: TaskState) -> None:
     raise OrchError(f"task {task_id} is {st.state}: only an accepted task can land")
 
 
+NOT_PUSHED = "not pushed (set [land] push = true or pass --push)"
+
+
 def land(
     orepo: OrchRepo,
     task_id: str,
@@ -568,6 +571,8 @@ def land(
         if do_push:
             _push(orepo, task_id, result.target, lp.remote)
             result.steps.append(f"pushed to {lp.remote}")
+        else:
+            result.steps.append(NOT_PUSHED)
     task = load_task(orepo, task_id)
     if not task.state.cleaned and not keep_worktree:
         result.steps.extend(cleanup(orepo, task_id, result.target))

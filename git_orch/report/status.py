@@ -45,6 +45,7 @@ LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
+RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -173,8 +174,10 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
-        if runlog.dead_attempt(view.state) is not None:
+        if runlog.dead_attempt(orepo, view.state) is not None:
             view.flags.append(RUN_DEAD)
+        elif runlog.unverified_attempt(orepo, view.state) is not None:
+            view.flags.append(RUN_UNVERIFIED)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
@@ -242,7 +245,10 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    failed_run = runlog.failed_last_run(st)
+    if failed_run is not None:
+        return failed_run
+    for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -271,9 +277,13 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
+    if why is not None and why == runlog.failed_last_run(st) and run is not None:
+        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
+    if run is not None and run["running"] and run.get("sandbox") == "none":
+        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:

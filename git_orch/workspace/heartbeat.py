@@ -59,7 +59,7 @@ def repo_flags(view: TaskView) -> list[str]:
     """The flags a beat records. A running worker's tree is dirty between commits all
     the time: that is not news, so `dirty` is recorded only for tasks past handoff."""
     running = view.state.state in reconcile.RUNNING_STATES
-    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD)
+    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD, runlog.RUN_UNVERIFIED)
     return sorted(f for f in view.flags
                   if f in recorded and not (f == reconcile.DIRTY and running))
 
@@ -169,7 +169,7 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
 
 
 def _close_dead_run(orepo: OrchRepo, view: TaskView) -> list[str]:
-    attempt = runlog.dead_attempt(view.state)
+    attempt = runlog.dead_attempt(orepo, view.state)
     if attempt is None:
         return []
     close_dead(orepo, attempt)
@@ -189,6 +189,10 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
         st = view.state
         if runlog.RUN_DEAD in view.flags:
             done.extend(_safe(partial(_close_dead_run, orepo, view), view.task_id))
+        if runlog.RUN_UNVERIFIED in view.flags:
+            done.append(f"left {view.task_id}: its open run names this machine, which has no "
+                        "record of starting it; nothing killed (git orch stop "
+                        f"{view.task_id} --force records its end)")
         if reconcile.CLEANUP in view.flags:
             done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
         elif reconcile.ORPHAN in view.flags and st.state not in ENDED:
