@@ -106,6 +106,10 @@ def test_other_commits_signed_uses_git_verify_commit(repo: Repo, tmp_path: Path)
 
 # --- the watched target ----------------------------------------------------------
 
+def push_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "pushed to" in line or "not pushed" in line]
+
+
 def test_status_and_heartbeat_report_a_bypass(repo: Repo, remote: Path) -> None:
     wt = repo.start("t1", "--allow", "src/**")
     sneak = wcommit(repo, wt, f"Sneak\n\n{GOOD}", {"src/a.py": "a\n"})
@@ -135,7 +139,8 @@ def test_status_and_heartbeat_report_a_bypass(repo: Repo, remote: Path) -> None:
 def test_rewritten_target_is_reported_and_land_refuses(repo: Repo) -> None:
     accepted(repo, "t1", {"src/a.py": "a\n"})
     landed = repo.orch_ok("land", "t1")
-    assert landed.out.splitlines()[-1] == "not pushed (set [land] push = true or pass --push)"
+    said = push_lines(landed.out)
+    assert said == ["t1: not pushed (set [land] push = true or pass --push)"]
     tip = repo.rev("main")
     repo.git("reset", "-q", "--hard", "main~1")  # a person drops the landed merge
     status = repo.orch_ok("status")
@@ -155,7 +160,7 @@ def test_rewritten_target_is_reported_and_land_refuses(repo: Repo) -> None:
 def test_land_says_it_pushed_and_reflogs_name_the_command(repo: Repo, remote: Path) -> None:
     accepted(repo, "t1", {"src/a.py": "a\n"})
     landed = repo.orch_ok("land", "t1", "--push")
-    assert landed.out.splitlines()[-1] == "pushed to origin"
+    assert push_lines(landed.out) == ["t1: pushed to origin"]
     assert repo.orch_ok("land", "t1").out.splitlines()[-1] == "pushed to origin"
     data = repo.orch_ok("land", "t1", "--json").json()
     assert isinstance(data, dict) and data["pushed"] is True

@@ -73,7 +73,8 @@ def land(
     if result.commit:
         click.echo(f"{result.target} at {result.commit[:12]} ({result.strategy}); "
                    f"task {result.state}")
-    click.echo(result.push_line)
+    if result.push_line not in result.steps:  # said once, even when nothing was left to do
+        click.echo(result.push_line)
 
 
 @click.command()
