@@ -34,6 +34,8 @@ from git_orch.gitcmd import clean_env, run_git
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace import workspaces
+from git_orch.workspace.collect import collect_quietly
 
 
 class Supervisor:
@@ -111,6 +113,11 @@ class Supervisor:
         written = runner.write_envelope(orepo, task_id, attempt)
         env_file = written.path
         git_dir, common_dir = workspace_git_dirs(worktree)
+        # A clone's ledger copy follows the lead's before each attempt; the lead pulls.
+        clone = workspaces.is_clone_of(worktree, task_id)
+        if clone:
+            workspaces.share_ledger(orepo, workspaces.Workspace(task_id, worktree,
+                                                                workspaces.CLONE))
         values = agents.placeholder_values(
             envelope=str(env_file), worktree=str(worktree), task=task_id,
             handoff_file=str(handoff), attempt=str(attempt),
@@ -179,6 +186,9 @@ class Supervisor:
             verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
+            if clone:  # the handoff is in the workspace until the lead pulls it
+                for line in collect_quietly(orepo, task_id):
+                    print(line, flush=True)
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
         spent = usage.read_usage(log)
         if spent is not None:

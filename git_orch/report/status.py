@@ -18,6 +18,7 @@ from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import summary_of
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -74,6 +75,8 @@ class TaskView:
             "package": self.contract.package,
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
+            # "worktree" isolation is advisory: the worker can write the lead's git dir.
+            "isolation": st.isolation,
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -120,6 +123,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    target: list[watch.TargetFinding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +137,7 @@ class Overview:
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
+            "target": [f.to_json() for f in self.target],
         }
 
     def package_spend(self) -> dict[str, budget.Spend]:
@@ -152,7 +157,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    facts = reconcile.gather(orepo)
+    facts = reconcile.gather(orepo, policy)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
@@ -188,11 +193,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     orphans: list[reconcile.Orphan] = []
+    target: list[watch.TargetFinding] = []
     if only is None:
         states = {v.task_id: v.state for v in views}
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+        target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
+                             [v.contract.base for v in views])
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -200,7 +208,8 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.append(f"agent presets: {exc}")
         breakers = {}
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        target,
     )
 
 
@@ -314,9 +323,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         note = overview.dispatch.get("note")
         out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
+    out.append(f"Needs you ({len(needs) + len(overview.target)})")
+    out.extend(f"  {clean(f.render())}" for f in overview.target)
     out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
+    if not needs and not overview.target:
         out.append("  nothing")
     out.append(f"Running ({len(running)})")
     out.extend(_line(v, now) for v in running)
@@ -331,6 +341,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
     if overview.orphans:
         out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
         out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
+    advisory = [v.task_id for v in overview.tasks
+                if v.state.isolation == "worktree" and v.state.state not in ENDED]
+    if advisory:
+        out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
+                   f"dir and can write it: {', '.join(advisory[:10])}"
+                   + (" ..." if len(advisory) > 10 else ""))
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(

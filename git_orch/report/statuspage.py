@@ -82,6 +82,7 @@ def needs_groups(overview: Overview) -> list[Group]:
         Group("orphaned", "Worktree vanished"),
         Group("setup-failed", "Setup failed"),
         Group("run-failed", "Agent run failed"),
+        Group("target", "Target branch rewritten or bypassed"),
     ]
     by_key = {g.key: g for g in groups}
     for view in overview.tasks:
@@ -111,6 +112,11 @@ def needs_groups(overview: Overview) -> list[Group]:
         if failed_run is not None:
             run = runlog.latest_run_json(st) or {}
             by_key["run-failed"].add(view, f"{failed_run}: {run.get('reason') or ''}")
+    views = {v.task_id: v for v in overview.tasks}
+    for finding in overview.target:  # the target branch, shown on the task it concerns
+        concerned = views.get(finding.task or finding.landed_by or "")
+        if concerned is not None:
+            by_key["target"].add(concerned, finding.render())
     return [g for g in groups if g.rows]
 
 

@@ -19,6 +19,7 @@ from conftest import Repo
 from modelserver import ModelServer, Script
 
 CLIS = ["codex", "claude"]
+ISOLATION = ["clone", "worktree"]
 EVIDENCE = "Orch-Evidence: local: python src/app.py prints changed"
 
 
@@ -46,9 +47,11 @@ def ended(repo: Repo, task_id: str) -> dict[str, Any]:
     return dict(event)
 
 
+@pytest.mark.parametrize("isolation", ISOLATION)
 @pytest.mark.parametrize("cli", CLIS)
-def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli: str) -> None:
-    wt = repo.start("t1", "--allow", "src/**")
+def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli: str,
+                                                 isolation: str) -> None:
+    wt = repo.start("t1", "--allow", "src/**", "--isolation", isolation)
     server = agent_env(cli, Script([
         "printf 'print(\"changed\")\\n' > src/app.py",
         f"git add src/app.py && git commit -q -m 'Change the app' -m '{EVIDENCE}'",
@@ -76,10 +79,11 @@ def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli
     assert repo.git("show", "main:src/app.py") == 'print("changed")'
 
 
+@pytest.mark.parametrize("isolation", ISOLATION)
 @pytest.mark.parametrize("cli", CLIS)
 def test_agent_is_refused_push_to_main_and_paths_outside_its_task(
-        repo: Repo, agent_env: Any, cli: str) -> None:
-    wt = repo.start("t1", "--allow", "src/**")
+        repo: Repo, agent_env: Any, cli: str, isolation: str) -> None:
+    wt = repo.start("t1", "--allow", "src/**", "--isolation", isolation)
     base = repo.rev("main")
     server = agent_env(cli, Script([
         "git push . HEAD:main",
