@@ -61,6 +61,8 @@ def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli
     event = ended(repo, "t1")
     assert run.code == 0, (run.out, repo.orch("logs", "t1").out, server.tool_results)
     assert event["outcome"] == "succeeded" and event["ok"] is True
+    handed = [r for r in server.tool_results if "handed off t1" in r]
+    assert handed and "error" not in handed[0].lower(), server.tool_results
     assert event["exit_code"] == 0 and event["commits"] and event["handoff"]
     assert event["handoff_file"]
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
