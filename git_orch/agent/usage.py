@@ -51,8 +51,9 @@ def read_usage(log: Path) -> dict[str, Any] | None:
                 if not line:
                     break
                 scanned += len(line)
-                if len(line) > MAX_LINE or not line.lstrip().startswith(b"{"):
-                    continue
+                if len(line) > MAX_LINE or b'"usage"' not in line \
+                        or not line.lstrip().startswith(b"{"):
+                    continue  # only lines that may carry usage are parsed
                 try:
                     event = json.loads(line)
                 except ValueError:
