@@ -510,6 +510,9 @@ def test_foreign_and_malformed_runs(repo: Repo) -> None:
     ('argv = ["a"]\nmax_runtime = "soon"', "bad duration 'soon'"),
     ('argv = ["a"]\nmax_attempts = 0', "max_attempts must be an integer from 1 to 20"),
     ('argv = ["a"]\nbreaker = { failures = "many" }', "breaker.failures must be an integer"),
+    ('argv = ["a"]\nbudget = { tokens = -1 }', "budget.tokens must be a positive integer"),
+    ('argv = ["a"]\nbudget = { usd = nan }', "budget.usd must be a positive number"),
+    ('argv = ["a"]\nbudget = { dollars = 3 }', "budget must be a table with tokens and/or usd"),
 ])
 def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -> None:
     with open(repo.path / "orch.toml", "a") as handle:
@@ -520,6 +523,17 @@ def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and any("agent presets" in p for p in status["problems"])
+
+
+def test_a_bad_budget_table_is_refused_clearly(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[budget]\npackage = { tokens = "lots" }\n')
+    repo.start("t1", "--package", "p")
+    result = repo.orch("run", "t1", "--agent", "ok")
+    assert result.code == 1 and "[budget].package.tokens must be a positive integer" \
+        in result.err
+    assert repo.orch("status").code == 0  # status never needs the budgets
 
 
 def test_a_new_run_closes_a_dead_one_first(repo: Repo, tmp_path: Path) -> None:
