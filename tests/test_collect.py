@@ -235,3 +235,22 @@ def test_auto_sync_is_skipped_in_a_clone_workspace(clone_repo: Repo) -> None:
     work(clone_repo, ws)
     clone_repo.orch_ok("handoff", "--summary", "no remote here", cwd=ws)
     assert clone_repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_the_workers_ledger_copy_catches_up_once_its_events_are_taken(clone_repo: Repo
+                                                                       ) -> None:
+    from git_orch.record.tasks import load_task
+    from git_orch.workspace import workspaces
+
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    clone_repo.orch_ok("block", "--reason", "need a key", cwd=ws)
+    lead = OrchRepo(clone_repo.path)
+    space = workspaces.Workspace("t1", ws, workspaces.CLONE)
+    assert workspaces.share_ledger(lead, space) is False  # its block is not taken yet
+    collect(clone_repo, "t1")
+    clone_repo.orch_ok("unblock", "t1", "--note", "key is in the vault")
+    assert workspaces.share_ledger(lead, space) is True  # what a run does before each attempt
+    assert load_task(OrchRepo(ws), "t1").state.state == "active"
+    clone_repo.orch_ok("block", "--reason", "the vault is locked", cwd=ws)
+    assert clone_repo.status()["t1"]["state"] == "blocked"
