@@ -8,6 +8,7 @@ from git_orch.commands.collect import pull_first
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.sanitize import clean
 from git_orch.workspace.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 
 
@@ -23,6 +24,8 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"repair: {line}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
+    for finding in report.target:
+        click.echo(f"needs you: {clean(finding['message'])}")
     click.echo(f"heartbeat {report.at}: {report.tasks} task(s), "
                f"{len(report.changes)} change(s), {len(report.repairs)} repair(s)")
 

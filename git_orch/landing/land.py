@@ -24,6 +24,7 @@ from typing import Any
 from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event, EventLog, RefUpdate
@@ -86,9 +87,20 @@ class LandResult:
     strategy: str | None = None
     commit: str | None = None
     steps: list[str] = field(default_factory=list)  # what this run did, in order
+    pushed: bool = False  # the target is on the remote (this run or an earlier one)
+    remote: str = "origin"
+
+    @property
+    def push_line(self) -> str:
+        """Always printed: whether the landed work is on the remote."""
+        if self.pushed:
+            return f"pushed to {self.remote}"
+        return "not pushed (set [land] push = true or pass --push)"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "pushed": self.pushed,
+            "remote": self.remote,
             "task": self.task_id,
             "target": self.target,
             "state": self.state,
@@ -460,7 +472,7 @@ def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
         return
     if current is not None:
         raise OrchError(f"{ref} already points at {str(current)[:12]}, not {head[:12]}; refusing")
-    ok, err = ledger.update_refs(orepo, [RefUpdate(ref, head, None)])
+    ok, err = ledger.update_refs(orepo, [RefUpdate(ref, head, None)], f"archive {task_id}")
     if not ok:
         raise OrchError(f"could not write {ref}: {err}")
 
@@ -526,7 +538,11 @@ def land(
     strategy: str | None = None,
     push: bool | None = None,
     keep_worktree: bool = False,
+    override: str | None = None,
 ) -> LandResult:
+    """Land task_id; override is a person's reason to land on a rewritten target."""
+    if override is not None and not override.strip():
+        raise OrchError("--override needs a reason: --override --reason REASON")
     policy = load_policy(orepo)
     # [land] is read as committed on the target, like review's gates: an
     # uncommitted edit cannot change what land runs or where it pushes.
@@ -535,8 +551,9 @@ def land(
     strategy = strategy or lp.strategy
     do_push = lp.push if push is None else push
     task = load_task(orepo, task_id)
-    result = LandResult(task_id, policy.main_branch, task.state.state)
+    result = LandResult(task_id, policy.main_branch, task.state.state, remote=lp.remote)
     if task.state.state == ACCEPTED:
+        _check_target(orepo, policy, task_id, override)
         _merge(orepo, task, policy.main_branch, strategy, lp, result)
         task = load_task(orepo, task_id)
     elif task.state.state not in (MERGED, PUSHED, CLEANED):
@@ -557,8 +574,23 @@ def land(
     if not task.state.cleaned and not keep_worktree:
         result.steps.extend(cleanup(orepo, task_id, result.target))
         result.steps.append("cleaned")
-    result.state = load_task(orepo, task_id).state.state
+    task = load_task(orepo, task_id)
+    result.state = task.state.state
+    result.pushed = any(e.get("type") == "pushed" for e in task.log.events)
     return result
+
+
+def _check_target(orepo: OrchRepo, policy: Policy, task_id: str, override: str | None) -> None:
+    """Before merging: record bypasses seen on the target, refuse a rewritten one."""
+    states, bases = watch.target_states(orepo)
+    found = watch.watch(orepo, policy, states, bases)
+    watch.record_bypasses(orepo, found, states)
+    watch.refuse_rewritten(found, override)
+    if override is not None and found:
+        record(orepo, task_id, lambda _s: [{
+            "type": "land-step", "step": "target-check", "ok": False,
+            "override": " ".join(override.split()), "findings": [f.to_json() for f in found],
+        }])
 
 
 @dataclass

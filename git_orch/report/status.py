@@ -18,6 +18,7 @@ from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import summary_of
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -120,6 +121,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    target: list[watch.TargetFinding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,6 +134,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "target": [f.to_json() for f in self.target],
         }
 
 
@@ -183,11 +186,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     orphans: list[reconcile.Orphan] = []
+    target: list[watch.TargetFinding] = []
     if only is None:
         states = {v.task_id: v.state for v in views}
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+        target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
+                             [v.contract.base for v in views])
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -195,7 +201,8 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.append(f"agent presets: {exc}")
         breakers = {}
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        target,
     )
 
 
@@ -306,9 +313,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         note = overview.dispatch.get("note")
         out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
+    out.append(f"Needs you ({len(needs) + len(overview.target)})")
+    out.extend(f"  {clean(f.render())}" for f in overview.target)
     out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
+    if not needs and not overview.target:
         out.append("  nothing")
     out.append(f"Running ({len(running)})")
     out.extend(_line(v, now) for v in running)

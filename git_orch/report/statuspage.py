@@ -80,6 +80,7 @@ def needs_groups(overview: Overview) -> list[Group]:
         Group("conflicts", "Conflicts and ledger problems"),
         Group("orphaned", "Worktree vanished"),
         Group("setup-failed", "Setup failed"),
+        Group("target", "Target branch rewritten or bypassed"),
     ]
     by_key = {g.key: g for g in groups}
     for view in overview.tasks:
@@ -105,6 +106,11 @@ def needs_groups(overview: Overview) -> list[Group]:
             by_key["orphaned"].add(view, f"{st.worktree} is gone (heartbeat --repair)")
         if st.state == PENDING and st.error:
             by_key["setup-failed"].add(view, st.error)
+    views = {v.task_id: v for v in overview.tasks}
+    for finding in overview.target:  # the target branch, shown on the task it concerns
+        concerned = views.get(finding.task or finding.landed_by or "")
+        if concerned is not None:
+            by_key["target"].add(concerned, finding.render())
     return [g for g in groups if g.rows]
 
 

@@ -22,6 +22,7 @@ from git_orch.agent.runner import close_dead
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.landing import watch
 from git_orch.landing.land import cleanup, fresh_worktrees, is_ancestor
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import RefUpdate, update_refs
@@ -44,12 +45,13 @@ class BeatReport:
     repairs: list[str] = field(default_factory=list)
     flags: dict[str, list[str]] = field(default_factory=dict)
     orphans: list[dict[str, str]] = field(default_factory=list)
+    target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
-            "flags": self.flags, "orphans": self.orphans,
+            "flags": self.flags, "orphans": self.orphans, "target": self.target,
         }
 
 
@@ -166,7 +168,8 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
         if current is not None and str(current) != str(head):
             return [f"left orphan branch {branch}: {archive} already points elsewhere"]
         if current is None:
-            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)])
+            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)],
+                                  f"archive orphan branch {branch}")
             if not ok:
                 return [f"left orphan branch {branch}: {err}"]
         done.append(f"kept {str(head)[:12]} as {archive}")
@@ -228,6 +231,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,
@@ -236,6 +240,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         repairs=repairs,
         flags={v.task_id: v.flags for v in overview.tasks if v.flags},
         orphans=[o.to_json() for o in overview.orphans],
+        target=[f.to_json() | {"message": f.render()} for f in overview.target],
     )
     reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())
     return report

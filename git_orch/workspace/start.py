@@ -114,7 +114,8 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     branch = task_branch(task_id)
     ws = None
     try:
-        orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
+        orepo.git_common(["update-ref", "-m", ledger.reflog_message(task_id),
+                          f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
         if path is not None:
             ws = make_workspace(orepo, contract, mode, path)
     except (OrchError, OSError) as exc:
