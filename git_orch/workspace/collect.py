@@ -79,9 +79,10 @@ def read_tips(source: str, task_id: str, no_hooks: Path) -> dict[str, str]:
     wanted = {f"refs/heads/{task_branch(task_id)}": "head", LEDGER_REF: "ledger"}
     path = Path(source)
     if path.is_dir():
-        repo = workspaces.open_clone(path)
-        if repo is None:
-            raise OrchError(f"{source} is not a git repository any more")
+        try:
+            repo = pygit2.Repository(source, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        except pygit2.GitError:
+            raise OrchError(f"{clean(source)} is not a git repository") from None
         found: dict[str, str] = {}
         for ref, key in wanted.items():
             try:
