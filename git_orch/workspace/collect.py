@@ -198,6 +198,9 @@ def collect_task(orepo: OrchRepo, task_id: str, source: str | None = None) -> Co
         return result
     result.changed = True
     fetch(orepo, source, task_id, tips)
+    # Judge exactly what was fetched: the worker may have moved on since read_tips.
+    fetched = orepo.refs_under(f"{COLLECT_PREFIX}{task_id}/fetched-")
+    tips = {key: fetched.get(key, oid) for key, oid in tips.items()}
     repo = orepo.pygit
     contract = contract_oid(orepo, task_id)
     branch_ref = f"refs/heads/{task_branch(task_id)}"
