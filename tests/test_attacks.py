@@ -9,6 +9,7 @@ what git-orch owns. docs/security.md has the table these tests back.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -242,6 +243,44 @@ def test_a_new_tag_on_landed_history_is_the_leads_release(repo: Repo) -> None:
     assert tampering(repo) == []
 
 
+def test_lead_only_commands_refuse_in_a_worker_worktree(repo: Repo) -> None:
+    wt = ready(repo)
+    main = repo.rev("main")
+    for argv in (["accept", "t1"], ["land", "t1"], ["start", "nested", "--title", "more"]):
+        proc = hostile(wt, sys.executable, "-m", "git_orch", *argv)
+        assert proc.returncode == 1, argv
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert repo.rev("main") == main
+    assert "nested" not in repo.status()
+
+
+def test_moving_main_with_hooks_off_is_reported(repo: Repo) -> None:
+    wt = ready(repo)
+    tampering(repo)
+    proc = hostile(wt, "git", "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main",
+                   "HEAD")
+    assert proc.returncode == 0 and repo.rev("main") == repo.rev("orch/t1")
+    data = repo.orch_ok("status", "--json").json()
+    assert isinstance(data, dict)
+    assert [(f["rule"], f["task"]) for f in data["target"]] == [("target-bypass", "t1")]
+    assert "target-bypass" in repo.orch_ok("status").out
+
+
+def test_push_no_verify_to_the_remote_is_reported(repo: Repo, remote: Path) -> None:
+    wt = ready(repo)
+    hostile(wt, "git", "push", "-q", "--no-verify", "origin", "HEAD:main")
+    # The remote took it: only the local tracking ref's update was refused (by the
+    # worker's reference-transaction hook, after the push).
+    assert repo.git("--git-dir", str(remote), "rev-parse", "main") == repo.rev("orch/t1")
+    repo.git("fetch", "-q", "origin")
+    data = repo.orch_ok("status", "--json").json()
+    assert isinstance(data, dict)
+    assert ("target-bypass", "t1") in [(f["rule"], f["task"]) for f in data["target"]]
+    # What makes it binding: CI verify on the remote's main refuses it.
+    verify = repo.orch("verify", "--require-landed", "main..origin/main")
+    assert verify.code == 1, verify.out + verify.err
+
+
 # --- clone mode with bubblewrap ----------------------------------------------------
 #
 # The workspace is `git clone --shared` of the lead's repository; the attacker runs
@@ -330,3 +369,141 @@ def test_clone_attack_in_bwrap_leaves_the_lead_byte_identical(
         assert lead_snapshot(ws / ".git") != ws_before
     assert lead_snapshot(repo.path / ".git") == before, name
     assert wt.is_dir()
+
+
+# --- clone mode end to end: `git orch run` of a hostile agent ----------------------
+
+ATTACKER_AGENT = r"""
+import json, os, subprocess, sys
+lead, task, handoff = sys.argv[1], sys.argv[2], sys.argv[3]
+git_dir = lead + "/.git"
+def run(*argv):
+    p = subprocess.run(list(argv), capture_output=True, text=True)
+    return p.returncode
+def sh(script):
+    return run("sh", "-c", script)
+def write(path, text):
+    try:
+        with open(path, "a") as f:
+            f.write(text)
+        return 0
+    except OSError:
+        return 1
+# Kept in its git dir (not a change of the work tree); it notes a run by anyone
+# but the worker itself (the worker's own git may run its own fsmonitor).
+evil_path = os.getcwd() + "/.git/evil.sh"
+evil = ("#!/bin/sh\n[ -n \"$ORCH_TASK\" ] || echo ran >> '" + os.getcwd()
+        + "/.git/evil.ran'\n")
+with open(evil_path, "w") as f:
+    f.write(evil)
+os.chmod(evil_path, 0o755)
+with open("src/app.py", "w") as f:
+    f.write("print('honest change')\n")
+run("git", "commit", "-qam", "Honest change\n\nOrch-Task: " + task)
+fails = {
+    "update-ref main in the lead": run("git", "--git-dir", git_dir, "update-ref",
+                                       "refs/heads/main", "HEAD"),
+    "commit through the lead's git dir": sh("echo x >> README.md && git --git-dir=" + git_dir
+                                            + " --work-tree=. commit -qam x; r=$?; "
+                                            "git checkout -q -- README.md; exit $r"),
+    "unset extensions.worktreeConfig": run("git", "config", "--file", git_dir + "/config",
+                                           "--unset", "extensions.worktreeConfig"),
+    "core.fsmonitor in the lead": run("git", "config", "--file", git_dir + "/config",
+                                      "core.fsmonitor", evil_path),
+    "write the lead's .git/config": write(git_dir + "/config", "[core]\n\tpager = evil\n"),
+    "write the lead's pre-push hook": write(git_dir + "/hooks/pre-push", evil),
+    "push --no-verify into the lead": run("git", "push", "-q", "--no-verify", lead,
+                                          "HEAD:main"),
+    "edit the lead's ledger ref": run("git", "--git-dir", git_dir, "update-ref",
+                                      "refs/orch/ledger", "HEAD"),
+    "write the lead's ledger ref file": write(git_dir + "/refs/orch/ledger", "0" * 40),
+    "git orch accept": run("git", "orch", "accept", task),
+    "git orch land": run("git", "orch", "land", task),
+    "git orch land in the lead": run("git", "orch", "-C", lead, "land", task),
+    "git orch start nested": run("git", "orch", "start", "nested", "--title", "more"),
+}
+own = {
+    "update-ref main, hooks off": run("git", "-c", "core.hooksPath=/dev/null", "update-ref",
+                                      "refs/heads/main", "HEAD"),
+    "core.fsmonitor in its config": run("git", "config", "core.fsmonitor", evil_path),
+    "its own pre-push hook": write(".git/hooks/pre-push", evil),
+    "tag -f, hooks off": run("git", "-c", "core.hooksPath=/dev/null", "tag", "-f", "v1"),
+    "branch -f main": run("git", "branch", "-f", "main", "HEAD"),
+    "fetch . HEAD:main": run("git", "fetch", "-q", ".", "HEAD:main"),
+}
+with open(handoff, "w") as f:
+    f.write("changed the app\n")
+handed = subprocess.run(["git", "orch", "handoff", "--summary", "changed the app"]).returncode
+own["forge an accepted event in its ledger copy"] = run(
+        sys.executable, "-c", "from git_orch.repo import OrchRepo\n"
+        "from git_orch.record.tasks import record\n"
+        "o = OrchRepo('.')\n"
+        "head = o.git(['rev-parse', 'HEAD']).strip()\n"
+        "record(o, " + repr(task) + ", lambda st: [{'type': 'accepted', 'head': head}])")
+print("RESULTS " + json.dumps({"fails": fails, "own": own}), flush=True)
+sys.exit(handed)
+"""
+
+
+# What collect and the supervisor legitimately write in the lead: the ledger, the
+# task branches, collect's fetched refs.
+COLLECTED = ("refs/orch/ledger ", "refs/heads/orch/", "refs/orch-collect/")
+
+
+def lead_state(repo: Repo) -> dict[str, object]:
+    """What the lead owns and a worker must not change: refs outside git-orch's
+    own task branches and ledger, config, hooks, and every object file there was."""
+    git_dir = repo.path / ".git"
+    refs = repo.git("for-each-ref", "--format=%(refname) %(objectname)").splitlines()
+    return {
+        "refs": [r for r in refs if not r.startswith(COLLECTED)],
+        "config": (git_dir / "config").read_bytes(),
+        "hooks": lead_snapshot(git_dir / "hooks"),
+        "objects": lead_snapshot(git_dir / "objects"),
+    }
+
+
+@pytest.mark.skipif(bwrap_unusable() is not None, reason=str(bwrap_unusable()))
+def test_clone_mode_run_of_a_hostile_agent_changes_nothing_of_the_lead(clone_repo: Repo
+                                                                       ) -> None:
+    repo = clone_repo
+    script = repo.path.parent / "attacker.py"
+    script.write_text(ATTACKER_AGENT)
+    argv = ["{python}", str(script), str(repo.path), "{task}", "{handoff_file}"]
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f'\n[agents.attacker]\nargv = {json.dumps(argv)}\nmax_runtime = "120s"\n')
+    repo.commit_all("Add the attacker")
+    repo.git("tag", "v1")
+    ws = repo.start("t1", "--allow", "src/**")
+    before = lead_state(repo)
+    main = repo.rev("main")
+    result = repo.orch("run", "t1", "--agent", "attacker", "--wait", "--json")
+    log = repo.orch_ok("logs", "t1").out
+    assert "git-orch: sandbox bwrap" in log, log
+    line = next(x for x in log.splitlines() if x.startswith("RESULTS "))
+    outcomes = json.loads(line[len("RESULTS "):])
+    assert {k: v for k, v in outcomes["fails"].items() if v == 0} == {}, log
+    assert {k: v for k, v in outcomes["own"].items() if v != 0} == {}, log
+    assert result.code == 0, result.out + log
+    # The lead: main, tags, config, hooks, the objects it had are as they were.
+    after = lead_state(repo)
+    for part in ("refs", "config", "hooks"):
+        assert after[part] == before[part], part
+    objects_before = before["objects"]
+    objects_after = after["objects"]
+    assert isinstance(objects_before, dict) and isinstance(objects_after, dict)
+    assert {k: objects_after.get(k) for k in objects_before} == objects_before
+    assert repo.rev("main") == main
+    # The honest work arrived through collect; the forged acceptance did not.
+    task = repo.status()["t1"]
+    assert task["state"] == "completed-unreviewed"
+    assert repo.git("log", "-1", "--format=%s", "orch/t1") == "Honest change"
+    shown = repo.orch_ok("show", "t1", "--json").json()
+    assert isinstance(shown, dict)
+    dropped = [e for e in shown["events"] if e["type"] == "misalignment"
+               and e["source"] == "dropped-worker-event"]
+    assert dropped and "accepted" in json.dumps(dropped)
+    # The worker's fsmonitor and hook were never run by the lead's commands.
+    repo.orch_ok("status")
+    repo.orch_ok("heartbeat", "--once")
+    assert not (ws / ".git" / "evil.ran").exists()

@@ -14,6 +14,8 @@ import pytest
 from conftest import Repo, bwrap_unusable, git, make_repo
 
 from git_orch.agent import sandbox
+from git_orch.agent.supervise import linked_worktree
+from git_orch.repo import OrchRepo
 
 needs_bwrap = pytest.mark.skipif(bwrap_unusable() is not None,
                                  reason=str(bwrap_unusable()))
@@ -229,3 +231,18 @@ def test_a_timed_out_sandboxed_agent_leaves_nothing_running(repo: Repo) -> None:
     while _sleepers():
         assert time.monotonic() < deadline, "a process of the sandboxed agent survived"
         time.sleep(0.1)
+
+
+def test_only_the_leads_worktree_list_makes_a_workspace_linked(repo: Repo, tmp_path: Path
+                                                               ) -> None:
+    orepo = OrchRepo(repo.path)
+    wt = repo.start("t1")
+    assert linked_worktree(orepo, wt) is True
+    assert linked_worktree(orepo, repo.path) is False  # the lead's own checkout
+    # A workspace whose .git was replaced by a pointer into the lead's git dir (what
+    # an earlier attempt could do to its clone) is still not a linked worktree: the
+    # sandbox keeps the lead's git dir read-only for it.
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    (forged / ".git").write_text(f"gitdir: {repo.path / '.git' / 'worktrees' / 't1'}\n")
+    assert linked_worktree(orepo, forged) is False

@@ -135,7 +135,7 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
-        linked = self.linked_worktree(worktree)
+        linked = linked_worktree(orepo, worktree)
         choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
                                 clone=not linked)
         fields: dict[str, Any] = {
@@ -200,16 +200,6 @@ class Supervisor:
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         return self.end(started, attempt, verdict)
-
-    def linked_worktree(self, worktree: Path) -> bool:
-        """Whether the workspace is a linked worktree of the lead's repository, as
-        the lead's own git dir says (never the workspace's `.git`, which the agent
-        of an earlier attempt could have replaced to get the lead's dir bound)."""
-        try:
-            target = worktree.resolve()
-            return any(t.path.resolve() == target for t in self.orepo.worktrees)
-        except OSError:
-            return False
 
     def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
                   handoff: Path, linked: bool) -> list[str]:
@@ -288,6 +278,18 @@ def workspace_git_dirs(worktree: Path) -> tuple[Path, Path]:
     if proc.returncode != 0 or len(found) < 2 or not found[0] or not found[1]:
         return fallback
     return Path(found[0]), Path(found[1])
+
+
+def linked_worktree(orepo: OrchRepo, worktree: Path) -> bool:
+    """Whether the workspace is a linked worktree of the lead's repository, as the
+    lead's own git dir says (never the workspace's `.git`, which the agent of an
+    earlier attempt could have replaced to get the lead's git dir bound writable)."""
+    try:
+        target = worktree.resolve()
+        return any(t.path.resolve() == target for t in orepo.worktrees
+                   if t.path != orepo.main_worktree)
+    except OSError:
+        return False
 
 
 def launch_problem(command: str, path: str, cwd: Path) -> str | None:
