@@ -1,7 +1,8 @@
 """Cost of the isolation guards: the bubblewrap wrapper and the tamper scan.
 
-Creates a throw-away repository, `git orch init`, `git orch start` of
-`--workers` worker worktrees and a `git clone --shared` workspace, then times,
+Creates a throw-away repository, `git orch init` (worktree isolation), `git
+orch start` of `--workers` linked worker worktrees and a `git clone --shared`
+workspace, then times,
 in interleaved rounds (so machine noise hits every side alike):
 - `git status --porcelain` in the clone workspace, plain and each in its own
   bubblewrap (the difference is the start-up cost of one sandboxed launch,
@@ -70,6 +71,9 @@ def main() -> None:
         run(["git", "add", "-A"], lead, env)
         run(["git", "commit", "-qm", "initial"], lead, env)
         run([sys.executable, "-m", "git_orch", "init"], lead, env)
+        # Linked worktrees: the mode whose shared git dir the tamper scan watches.
+        toml = lead / "orch.toml"
+        toml.write_text(toml.read_text().replace('isolation = "clone"', 'isolation = "worktree"'))
         run(["git", "add", "-A"], lead, env)
         run(["git", "commit", "-qm", "policy"], lead, env)
         for i in range(opts.workers):
