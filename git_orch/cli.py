@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "next": "next",
     "dispatch": "dispatch",
     "sync": "sync",
+    "ledger": "ledger",
 }
 
 

@@ -7,6 +7,7 @@ import click
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.sanitize import clean
 from git_orch.workspace.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 
 
@@ -20,6 +21,8 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"{change['task']}: {now} (was {was})")
     for line in report.repairs:
         click.echo(f"repair: {line}")
+    for line in report.damage:
+        click.echo(f"ledger damage: {clean(line)}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
     click.echo(f"heartbeat {report.at}: {report.tasks} task(s), "

@@ -10,6 +10,7 @@ and every write is a compare-and-swap of the ref through `git update-ref
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -22,7 +23,7 @@ import pygit2
 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.record import timefmt
+from git_orch.record import killpoint, timefmt
 from git_orch.repo import OrchRepo, blob_bytes, peel
 
 LEDGER_REF = "refs/orch/ledger"
@@ -258,6 +259,61 @@ def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
     return {name: pygit2.Oid(hex=oid) for name, oid in orepo.refs_under(TASKS_PREFIX).items()}
 
 
+# --- the tip this machine saw, the ledger's shape, a stale lock -------------
+
+TIP_FILE = "ledger-tip"
+STALE_LOCK_SECONDS = 60
+
+
+def remembered_tip(orepo: OrchRepo) -> str | None:
+    """The last ledger tip this machine saw (runtime folder), if any."""
+    try:
+        text = (orepo.runtime_dir / TIP_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if HEX40.fullmatch(text) else None
+
+
+def remember_tip(orepo: OrchRepo, tip: str) -> None:
+    """Note the tip this machine saw last (written through a per-process file)."""
+    path = orepo.runtime_dir / TIP_FILE
+    tmp = path.with_name(f".{TIP_FILE}.{os.getpid()}")
+    try:
+        tmp.write_text(tip + "\n", encoding="ascii")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the runtime folder is a cache: the next command notes it
+
+
+def is_ledger_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> bool:
+    """A commit whose tree holds only notes (2-digit fanout folders, 40-digit blobs)."""
+    try:
+        commit = repo[oid]
+    except (KeyError, ValueError):
+        return False
+    if not isinstance(commit, pygit2.Commit):
+        return False
+    for entry in commit.tree:
+        name = entry.name or ""
+        if not ((entry.type_str == "tree" and HEX2.fullmatch(name))
+                or (entry.type_str == "blob" and HEX40.fullmatch(name))):
+            return False
+    return True
+
+
+def stale_lock(orepo: OrchRepo) -> str | None:
+    """A ledger ref lock older than a minute, named with its path and the fix."""
+    path = orepo.common_dir / f"{LEDGER_REF}.lock"
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return None
+    if age < STALE_LOCK_SECONDS:
+        return None
+    return (f"{path} is {int(age)}s old: a killed git left it and every ledger write fails "
+            f"while it is there; if no git runs on this repository, rm {path}")
+
+
 # --- writing --------------------------------------------------------------
 
 
@@ -275,13 +331,43 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate]) -> tuple[bool, st
     lines = []
     for upd in updates:
         lines.append(f"update {upd.name} {upd.new} {upd.old or ZERO_OID}\n")
+    # --create-reflog: git keeps every old ledger tip, for `git orch ledger recover`.
     proc = run_git(
-        ["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"],
+        ["--git-dir", str(orepo.common_dir), "update-ref", "--create-reflog", "--stdin"],
         orepo.common_dir,
         input="".join(lines),
         check=False,
     )
     return proc.returncode == 0, proc.stderr.strip()
+
+
+def _move_ledger(
+    orepo: OrchRepo, old: pygit2.Oid | None, new: pygit2.Oid, message: str
+) -> tuple[bool, str]:
+    """Compare-and-swap of the ledger ref alone, in-process (no git process to start).
+
+    libgit2 takes the same `<ref>.lock` as git and moves the ref only if it
+    still has the value it was looked up with, which is checked to be `old`.
+    The reflog file is made first so libgit2 appends to it, as
+    `update-ref --create-reflog` does.
+    """
+    repo = orepo.pygit
+    log = orepo.common_dir / "logs" / LEDGER_REF
+    try:
+        if not log.exists():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.touch()
+        with killpoint.step("ledger ref"):
+            if old is None:
+                repo.references.create(LEDGER_REF, new)
+                return True, ""
+            ref = repo.references.get(LEDGER_REF)
+            if ref is None or ref.target != old:
+                return False, f"{LEDGER_REF} moved"
+            ref.set_target(new, message)
+    except (pygit2.GitError, ValueError, OSError) as exc:
+        return False, str(exc)
+    return True, ""
 
 
 EventMaker = Callable[[EventLog], Sequence[Event]]
@@ -305,6 +391,12 @@ def append(
     last_error = ""
     for attempt in range(WRITE_ATTEMPTS):
         tip = orepo.ref_target(LEDGER_REF)
+        if tip is not None and not is_ledger_commit(repo, tip):
+            raise OrchError(
+                f"{LEDGER_REF} points at {str(tip)[:12]}, which is not a ledger commit (its "
+                "tree holds files, not notes): nothing written; git orch ledger recover "
+                "restores the ledger"
+            )
         snap = Snapshot(repo, tip)
         old_bytes = snap.note_bytes(target)
         log = parse_log(old_bytes)
@@ -327,16 +419,24 @@ def append(
         if old_bytes and not old_bytes.endswith(b"\n"):
             old_bytes += b"\n"
         data = old_bytes + b"".join(encode_event(e) for e in stamped)
-        blob = repo.create_blob(data)
-        tree = put_note(repo, snap.tree, target, blob)
-        parents = [tip] if tip is not None else []
-        sig = orepo.signature
-        commit = repo.create_commit(None, sig, sig, message, tree, parents)
-        updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None)]
-        updates.extend(extra_refs())
-        ok, last_error = update_refs(orepo, updates)
+        with killpoint.step("ledger objects"):
+            blob = repo.create_blob(data)
+            tree = put_note(repo, snap.tree, target, blob)
+            parents = [tip] if tip is not None else []
+            sig = orepo.signature
+            commit = repo.create_commit(None, sig, sig, message, tree, parents)
+        extra = list(extra_refs())
+        if extra:
+            updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None), *extra]
+            ok, last_error = update_refs(orepo, updates)
+        else:
+            ok, last_error = _move_ledger(orepo, tip, commit, message)
         if ok:
+            remember_tip(orepo, str(commit))
             return stamped
+        stale = stale_lock(orepo)
+        if stale is not None:
+            raise LedgerBusy(f"could not write {LEDGER_REF}: {stale}")
         time.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
     raise LedgerBusy(
         f"could not write {LEDGER_REF}: it kept moving ({WRITE_ATTEMPTS} attempts); "

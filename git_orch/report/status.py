@@ -17,7 +17,7 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
-from git_orch.record import ledger
+from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import (
@@ -116,6 +116,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +129,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "ledger_damage": self.damage,
         }
 
 
@@ -190,8 +192,11 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
+    found = damage.findings(orepo)
+    lock = ledger.stale_lock(orepo)
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        found + ([lock] if lock else []),
     )
 
 
@@ -290,6 +295,9 @@ def render_text(overview: Overview, recent: int = 5) -> str:
             landed.append(view)
     landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
     out: list[str] = []
+    if overview.damage:
+        out.append(f"Ledger damaged ({len(overview.damage)})")
+        out.extend(f"  {clean(d)}" for d in overview.damage)
     mode = overview.dispatch.get("mode")
     if mode and mode != dispatch.ACTIVE:
         note = overview.dispatch.get("note")

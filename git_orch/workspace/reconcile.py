@@ -145,7 +145,9 @@ def derive(
     out = Derived(head=facts.heads.get(task_id))
     path = st.worktree
     out.worktree_present = path is not None and path in facts.worktrees
-    activity = [parse_iso(st.activity_at or st.created_at)]
+    recorded = timefmt.plausible(parse_iso(st.activity_at), now)
+    activity = [recorded if recorded is not None
+                else timefmt.plausible(parse_iso(st.created_at), now)]
     if out.head is not None and st.state not in ENDED:
         repo = orepo.pygit
         out.commits = count_commits(repo, out.head, contract.base)
@@ -156,7 +158,9 @@ def derive(
             activity.append(newest_mtime(Path(path)))
     if st.state not in ENDED:
         activity.append(run_log_mtime(facts.runtime_dir, task_id))
-    known = [a for a in activity if a is not None]
+    known = [a for a in (timefmt.plausible(x, now) for x in activity) if a is not None]
+    if not known and st.state in RUNNING_STATES:
+        known = [0.0]  # every time it has is in the future: that hides nothing
     out.last_activity = max(known) if known else None
     if st.state in RUNNING_STATES and out.last_activity is not None:
         if now - out.last_activity > policy.stale_after_seconds:

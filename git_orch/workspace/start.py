@@ -3,7 +3,8 @@
 Order matters for recovery: the contract and its `created` event are written
 first, in one transaction, so any worktree that exists afterwards belongs to a
 recorded task. A failure during setup is recorded (`setup-failed`) and leaves
-the task in pending-setup.
+the task in pending-setup; running `start` again with the same id (or
+`heartbeat --repair`) finishes the setup from wherever it stopped.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from pathlib import Path
 
 from git_orch.config import load_policy, worktree_root
 from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
 from git_orch.init import create_empty_ledger, enable_worktree_config
 from git_orch.judge.pathspecs import check_pathspec
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, check_single_line, write_contract
 from git_orch.record.ids import check_task_id, task_branch, task_ref
-from git_orch.record.state import ACTIVE
-from git_orch.record.tasks import transition
+from git_orch.record.state import ACTIVE, PENDING
+from git_orch.record.tasks import Task, load_task, transition
 from git_orch.repo import OrchRepo, hostname
 from git_orch.workspace import workerhooks
 
@@ -83,6 +85,10 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     task_id = check_task_id(req.task_id)
     policy = load_policy(orepo)
     path = worktree_root(orepo, policy) / task_id if req.worktree else None
+    if orepo.ref_target(task_ref(task_id)) is not None:
+        task = load_task(orepo, task_id)
+        if task.state.state == PENDING and task.state.host in (None, hostname()):
+            return finish_setup(orepo, task)  # a start that was killed: resume it
     contract = build_contract(orepo, req)
     _refuse_existing(orepo, task_id, path)
     enable_worktree_config(orepo)
@@ -95,15 +101,36 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     def created(log: ledger.EventLog) -> list[ledger.Event]:
         if orepo.ref_target(task_ref(task_id)) is not None:
             raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
-        return [{"type": "created", "task": task_id, "contract": oid, "host": hostname()}]
+        return [{"type": "created", "task": task_id, "contract": oid, "host": hostname(),
+                 "worktree": path is not None}]
 
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
+    return finish_setup(orepo, load_task(orepo, task_id))
+
+
+def wants_worktree(task: Task) -> bool:
+    """Whether start was asked for a worktree (recorded in `created`; older logs: yes)."""
+    created = next((e for e in task.log.events if e.get("type") == "created"), {})
+    return created.get("worktree") is not False
+
+
+def finish_setup(orepo: OrchRepo, task: Task) -> StartResult:
+    """Give a recorded pending-setup task its branch and worktree, then record activated.
+
+    Every step checks what is already there, so a start killed at any point
+    (or one whose setup failed) is finished by running it again: by `start`
+    with the same id, or by `heartbeat --repair`. A worktree whose checkout
+    did not finish is finished here, never adopted as it is.
+    """
+    task_id, contract = task.task_id, task.contract
+    path = worktree_root(orepo, load_policy(orepo)) / task_id if wants_worktree(task) else None
     branch = task_branch(task_id)
     try:
-        orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
+        if orepo.ref_target(f"refs/heads/{branch}") is None:
+            orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base,
+                              ledger.ZERO_OID])
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
+            _finish_worktree(orepo, path, branch)
             mark_worker(orepo, path, contract)
     except (OrchError, OSError) as exc:
         transition(orepo, task_id, {"type": "setup-failed", "error": str(exc)})
@@ -111,6 +138,7 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
             f"task {task_id} recorded but setup failed: {exc} "
             f"(state pending-setup; see git orch show {task_id})"
         ) from None
+    head = orepo.ref_target(f"refs/heads/{branch}")
     transition(
         orepo,
         task_id,
@@ -118,8 +146,32 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
             "type": "activated",
             "branch": branch,
             "worktree": str(path) if path else None,
-            "head": contract.base,
+            "head": str(head) if head is not None else contract.base,
             "host": hostname(),
         },
     )
-    return StartResult(task_id, oid, contract.base, branch, path, ACTIVE)
+    return StartResult(task_id, str(contract.commit), contract.base, branch, path, ACTIVE)
+
+
+def _finish_worktree(orepo: OrchRepo, path: Path, branch: str) -> None:
+    """Make `path` a complete checkout of `branch`, whatever a killed start left there."""
+    tree = next((t for t in orepo.worktrees if t.branch == f"refs/heads/{branch}"), None)
+    if tree is not None and tree.path != path:
+        raise OrchError(f"{branch} is checked out in {tree.path}, not {path}")
+    if tree is not None and not (path / ".git").is_file():
+        run_git(["worktree", "prune"], orepo.main_worktree, check=False)
+        tree = None
+    if tree is None:
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise OrchError(f"worktree path {path} already exists; move it away, then run "
+                            "the command again")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.rmdir()
+        orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
+        return
+    # `git worktree add` was killed during its checkout: the index and files are
+    # partial (every file a staged deletion) and the worktree stays locked.
+    run_git(["worktree", "unlock", str(path)], orepo.main_worktree, check=False)
+    if run_git(["diff-index", "--quiet", "HEAD", "--"], path, check=False).returncode != 0:
+        orepo.git(["reset", "--hard", "--quiet", "HEAD"], cwd=path)
