@@ -20,6 +20,10 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, git, run_git
 
 _Obj = TypeVar("_Obj")
+_OPEN_EXACTLY = (
+    pygit2.enums.RepositoryOpenFlag.NO_SEARCH
+    | pygit2.enums.RepositoryOpenFlag.NO_DOTGIT
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,12 @@ class OrchRepo:
 
     @cached_property
     def pygit(self) -> pygit2.Repository:
-        return pygit2.Repository(str(self.common_dir))
+        """libgit2 on exactly the common dir: no upward search, no `<dir>/.git` probe.
+
+        An agent sandbox (codex's bubblewrap) may mount an empty `.git` inside
+        the common dir; libgit2 would open that first and find no repository.
+        """
+        return pygit2.Repository(str(self.common_dir), _OPEN_EXACTLY)
 
     def git(self, args: list[str], cwd: Path | None = None) -> str:
         """git in this worktree (or in cwd, another worktree of this repo)."""

@@ -178,3 +178,16 @@ def remote(tmp_path: Path, repo: Repo) -> Path:
     repo.git("remote", "add", "origin", str(bare))
     repo.git("push", "-q", "origin", "main")
     return bare
+
+
+def bwrap_unusable() -> str | None:
+    """Why bubblewrap cannot run here (the reason a bwrap test is skipped), or None."""
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    proc = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "true"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return f"bubblewrap cannot run here: {proc.stderr.strip()[:200]}"
+    return None

@@ -24,8 +24,6 @@ FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
-# Commit messages of worker commits (review, verify) are the trailers engineer's
-# byte-exact parser; here: the paths that read the ledger, contracts and policy.
 READ_COMMANDS: list[tuple[str, ...]] = [
     ("status",), ("status", "--json"), ("show", "t1"), ("show", "t1", "--json"),
     ("heartbeat", "--once"), ("land", "t1"), ("next",),
@@ -115,7 +113,7 @@ def test_generated_contracts_never_crash_a_command(fuzz_repo: Repo, encoding: by
     fuzz_repo.git("update-ref", "refs/orch/tasks/t9", oid)
     try:
         for command in (("status",), ("status", "--json"), ("show", "t9"), ("heartbeat", "--once"),
-                        ("land", "t9")):
+                        ("land", "t9"), ("verify", f"main..{oid}")):
             assert_no_crash(fuzz_repo, *command)
     finally:
         fuzz_repo.git("update-ref", "-d", "refs/orch/tasks/t9")

@@ -141,3 +141,32 @@ def test_hand_made_contract_with_bad_pathspec_is_one_clear_line(repo: Repo) -> N
     result = repo.orch("verify", "main~1..main")
     assert result.code == 1 and len(result.err.splitlines()) == 1
     assert "contract of task t9: pathspec ':(exclude)x'" in result.err
+
+
+def _raw_commit(repo: Repo, wt: Path, message: bytes, encoding: str) -> str:
+    path = wt.parent / "msg.bin"
+    path.write_bytes(message)
+    (wt / "src").mkdir(exist_ok=True)
+    (wt / "src" / "enc.py").write_text(encoding + "\n")
+    repo.git("add", "-A", cwd=wt)
+    repo.git("-c", f"i18n.commitEncoding={encoding}", "-c", "core.hooksPath=/dev/null",
+             "commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", str(path), cwd=wt)
+    return repo.git("rev-parse", "HEAD", cwd=wt)
+
+
+@pytest.mark.parametrize("encoding", ["x-bogus", "unicode_escape", "utf-8"])
+def test_encoding_header_is_ignored_and_nothing_crashes(task_repo: tuple[Repo, Path, str],
+                                                        encoding: str) -> None:
+    """Issue 11/12: the `encoding` header never decides what the trailers are."""
+    repo, wt, _ = task_repo
+    message = (b"Enc \xff\xfe\n\nOrch-Task: t1\\nOrch-Evidence: direct: forged\n"
+               b"Orch-Evidence: local: caf\xe9 ok\n")
+    _raw_commit(repo, wt, message, encoding)
+    result = repo.orch_proc("verify", "main..orch/t1")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err and "direct-no-artifact" not in result.out
+    assert "unknown-task" in result.out  # the literal backslash-n stays in the value
+    repo.orch_ok("handoff", "--task", "t1")
+    review = repo.orch_proc("review", "t1")
+    assert review.code == 1 and "Traceback" not in review.err, review.err
+    assert "direct-no-artifact" not in review.out and "other-task" in review.out

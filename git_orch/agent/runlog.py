@@ -26,7 +26,7 @@ from git_orch.agent.procs import supervisor_alive
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
-from git_orch.record.state import TaskState, fold
+from git_orch.record.state import ACTIVE, REJECTED, TaskState, fold
 from git_orch.record.tasks import load_task, record
 from git_orch.record.timefmt import iso as iso
 from git_orch.record.timefmt import parse_iso as parse_iso
@@ -174,7 +174,27 @@ def latest_run_json(state: TaskState) -> dict[str, Any] | None:
     return {"run": att.run_id, "attempt": att.number, "agent": att.agent, "host": att.host,
             "pid": att.pid, "started": att.started.get("started"),
             "running": att.ended is None, "outcome": ended.get("outcome"),
-            "reason": ended.get("reason")}
+            "reason": ended.get("reason"), "sandbox": att.started.get("sandbox"),
+            "sandbox_why": att.started.get("sandbox_why")}
+
+
+# How a last attempt may end that leaves an active task waiting for a person.
+NEEDS_A_PERSON = frozenset({FAILED, TIMEOUT, LAUNCH_FAILED, DEAD})
+
+
+def failed_last_run(state: TaskState) -> str | None:
+    """`run <outcome>` when the task's last attempt ended badly and nothing followed.
+
+    Nobody else will notice: the task stays active with no agent on it. A
+    handoff or a new run after the failure clears it.
+    """
+    if state.state not in (ACTIVE, REJECTED):
+        return None
+    found = attempts(state)
+    if not found or found[-1].ended is None:
+        return None
+    outcome = found[-1].ended.get("outcome")
+    return f"run {outcome}" if outcome in NEEDS_A_PERSON else None
 
 
 def open_attempt(state: TaskState) -> Attempt | None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import click
 
 from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.repo import OrchRepo
 from git_orch.workspace.start import StartRequest
 
 
@@ -68,6 +71,7 @@ def start(
         agent,
         wait=wait,
     )
+    warn_unlisted_gates(orepo, list(gate))
     if as_json:
         emit_json(
             {
@@ -91,3 +95,19 @@ def start(
             reason = f" ({ended.get('reason')})" if ended.get("reason") else ""
             click.echo(f"attempt {ended.get('attempt')}: {ended.get('outcome')}{reason}")
     return 1 if run and wait and not run.ok else 0
+
+
+def warn_unlisted_gates(orepo: OrchRepo, gates: list[str]) -> None:
+    """Say, on stderr, which gates review --rerun-gates will not run, and the line to add."""
+    if not gates:
+        return
+    from git_orch.judge.review import gates_not_in_policy
+
+    missing, allowed = gates_not_in_policy(orepo, gates)
+    if not missing:
+        return
+    listed = ", ".join(repr(g) for g in missing)
+    line = "gates = " + json.dumps([*allowed, *missing])
+    click.echo(f"warning: gate {listed} is not in [orch] gates of orch.toml on the main branch: "
+               "review --rerun-gates will not run it. Add this line under [orch] and commit it:"
+               f"\n  {line}", err=True)

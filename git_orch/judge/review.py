@@ -25,7 +25,7 @@ from git_orch.judge.changes import Change, diff_changes
 from git_orch.judge.checks import contract_matcher, kind_findings, scope_findings, trailer_findings
 from git_orch.judge.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.judge.gaterun import GateRun, run_gates
-from git_orch.judge.trailers import Trailer, parse_trailers
+from git_orch.judge.trailers import Trailer, commit_message, parse_trailers
 from git_orch.record import ledger
 from git_orch.record.ids import check_task_id, task_branch
 from git_orch.record.ledger import Event
@@ -110,7 +110,7 @@ def range_commits(orepo: OrchRepo, base: str, head: str) -> list[CommitInfo]:
     for line in out.splitlines():
         oid, *parents = line.split()
         commit = peel(orepo.pygit, oid, pygit2.Commit)
-        message = commit.message
+        message = commit_message(commit)
         result.append(CommitInfo(oid, message.split("\n", 1)[0], parse_trailers(message),
                                  len(parents) > 1))
     return result
@@ -200,6 +200,19 @@ def review(
     if rerun_gates:
         _rerun(orepo, task, result, policy.main_branch, gate_timeout)
     return result
+
+
+def gates_not_in_policy(orepo: OrchRepo, gates: list[str]) -> tuple[list[str], list[str]]:
+    """The gates review --rerun-gates would not run, and the committed policy's gates.
+
+    Review runs only gates listed in [orch] gates of orch.toml as committed on
+    the main branch; `start` warns about the others while they are cheap to fix.
+    """
+    policy = load_policy(orepo)
+    committed = committed_policy(orepo, f"refs/heads/{policy.main_branch}")
+    allowed = committed.gates if committed is not None else []
+    missing = [g for g in gates if not any(evidence.same_gate(g, ok) for ok in allowed)]
+    return missing, allowed
 
 
 def _rerun(orepo: OrchRepo, task: Task, result: Review, main_branch: str,

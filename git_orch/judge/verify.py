@@ -20,7 +20,7 @@ from git_orch.gitcmd import run_git
 from git_orch.judge.changes import diff_changes
 from git_orch.judge.checks import contract_matcher, scope_findings, trailer_findings
 from git_orch.judge.findings import Finding
-from git_orch.judge.trailers import parse_trailers, values
+from git_orch.judge.trailers import commit_message, parse_trailers, values
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.repo import OrchRepo, peel
@@ -81,7 +81,7 @@ def verify(orepo: OrchRepo, rev_range: str) -> Verification:
     contracts: dict[str, Contract] = {}
     for oid in result.commits:
         commit = peel(orepo.pygit, oid, pygit2.Commit)
-        trailers = parse_trailers(commit.message)
+        trailers = parse_trailers(commit_message(commit))
         found = trailer_findings(oid, trailers, commit.tree, None)
         result.findings += [f for f in found if f.rule not in NOT_FOR_CI]
         names = list(dict.fromkeys(values(trailers, "Orch-Task")))

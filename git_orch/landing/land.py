@@ -559,6 +559,9 @@ def _refuse_state(task_id: str, st: TaskState) -> None:
     raise OrchError(f"task {task_id} is {st.state}: only an accepted task can land")
 
 
+NOT_PUSHED = "not pushed (set [land] push = true or pass --push)"
+
+
 def land(
     orepo: OrchRepo,
     task_id: str,
@@ -593,6 +596,8 @@ def land(
         if remote is not None:
             _push(orepo, task_id, result.target, remote)
             result.steps.append(f"pushed to {remote}")
+        else:
+            result.steps.append(NOT_PUSHED)
     task = load_task(orepo, task_id)
     if not task.state.cleaned and not keep_worktree:
         result.steps.extend(cleanup(orepo, task_id, result.target))

@@ -67,6 +67,7 @@ class TaskState:
     accepted_head: str | None = None
     override: str | None = None
     review: dict[str, Any] | None = None  # latest review event
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # every review, oldest first
     merged_commit: str | None = None
     cleaned: bool = False
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -147,6 +148,7 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.override = _str(event, "override")
     elif kind == "reviewed":
         task.review = dict(event)
+        task.reviews.append(task.review)
     elif kind == "merged":
         task.merged_commit = _str(event, "commit")
     elif kind == "cleaned":

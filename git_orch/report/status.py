@@ -17,6 +17,7 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import summary_of
 from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -90,6 +91,7 @@ class TaskView:
             "reason": st.reason,
             "error": st.error,
             "review": _review_json(st.review),
+            "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
@@ -241,6 +243,9 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
+    failed_run = runlog.failed_last_run(st)
+    if failed_run is not None:
+        return failed_run
     for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
@@ -270,9 +275,13 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
+    if why is not None and why == runlog.failed_last_run(st) and run is not None:
+        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
+    if run is not None and run["running"] and run.get("sandbox") == "none":
+        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:

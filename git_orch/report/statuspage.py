@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import tally
 from git_orch.record.state import (
     ABANDONED,
     ACCEPTED,
@@ -54,6 +55,12 @@ class Group:
 
 def _review_problem(view: TaskView) -> str | None:
     st = view.state
+    head = view.head or (st.review.get("head") if st.review else None)
+    on_head = tally(st, str(head)) if head else None
+    if on_head is not None and on_head.verdict in ("reject", "concerns"):
+        return "review verdict: " + "; ".join(
+            f"{v['verdict']} by {v['reviewer']}" for v in on_head.to_json()["verdicts"]
+            if v["verdict"] != "pass")
     verdict = st.review.get("verdict") if st.review else None
     if isinstance(verdict, str) and verdict.strip().lower() not in PASSING_VERDICTS:
         return f"review verdict: {verdict}"
