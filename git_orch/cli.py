@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "dispatch": "dispatch",
     "sync": "sync",
     "ledger": "ledger",
+    "collect": "collect",
     "help": "help",
     "completion": "completion",
 }
@@ -97,6 +98,9 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
       git orch show fix-login
     """
     ctx.obj = directory
+    from git_orch.record.ledger import REFLOG_COMMAND
+
+    REFLOG_COMMAND[0] = f"git orch {ctx.invoked_subcommand or ''}".rstrip()
     global _start_dir
     _start_dir = directory
 

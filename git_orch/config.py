@@ -31,8 +31,13 @@ TEMPLATE = """\
 [orch]
 # The branch accepted work lands on.
 main_branch = "{main_branch}"
-# Where task worktrees go. Empty: a sibling folder "<repo>.orch/<task id>".
+# Where task workspaces go. Empty: a sibling folder "<repo>.orch/<task id>".
 worktree_root = ""
+# How a worker is kept apart from this repository. "clone": its own repository
+# (objects borrowed read-only), whose work `git orch collect` pulls in.
+# "worktree": a linked worktree sharing this git dir, which the worker can
+# write: advisory isolation, for trusted agents only. Without this key: worktree.
+isolation = "clone"
 # How many tasks may be active at once.
 max_active = 4
 # A task with no activity (commit, file change, run log) for this long is

@@ -33,3 +33,12 @@ def open_repo(ctx: click.Context) -> OrchRepo:
     if lock is not None:  # every command names it: every ledger write fails meanwhile
         click.echo(f"warning: {lock}", err=True)
     return orepo
+
+
+def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:
+    """open_repo for a lead-only command: refused in a worker context (roles.py)."""
+    from git_orch.workspace.roles import refuse_in_worker  # only lead commands pay for it
+
+    orepo = open_repo(ctx)
+    refuse_in_worker(orepo, command)
+    return orepo

@@ -125,6 +125,23 @@ class OrchRepo:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    @cached_property
+    def is_clone_workspace(self) -> bool:
+        """A worker's clone (its own git dir, `orch.role=worker`), read by libgit2."""
+        if self.git_dir != self.common_dir:
+            return False
+        try:
+            return self.pygit.config["orch.role"] == "worker"
+        except (KeyError, pygit2.GitError, ValueError):
+            return False
+
+    @cached_property
+    def no_hooks_dir(self) -> Path:
+        """An empty folder, for `-c core.hooksPath=` when git must run no hook at all."""
+        path = self.runtime_dir / "no-hooks"
+        path.mkdir(exist_ok=True)
+        return path
+
     def config_get(self, key: str, cwd: Path | None = None) -> str | None:
         proc = run_git(["config", "--get", key], cwd or self.toplevel, check=False)
         return proc.stdout.strip() if proc.returncode == 0 else None

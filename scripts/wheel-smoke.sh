@@ -10,8 +10,12 @@ trap 'rm -rf "$work"' EXIT
 unset PYTHONPATH
 python="${PYTHON:-python3}"
 
-echo "== build the wheel"
-"$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$src" 2>"$work/build.log" \
+echo "== build the wheel (from a copy: setuptools writes build/ next to the sources)"
+mkdir "$work/src"
+(cd "$src" && git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+    | xargs -0 cp --parents -t "$work/src")
+"$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$work/src" 2>"$work/build.log" \
     || { cat "$work/build.log"; exit 1; }
 if grep -i "license" "$work/build.log"; then
     echo "wheel-smoke: setuptools warns about the license metadata" >&2

@@ -69,10 +69,11 @@ def already_started(code: int, err: str) -> bool:
     return code == 1 and "already exists" in err
 
 
-def test_start_resumes_from_every_kill_point(harness: Harness) -> None:
+@pytest.mark.parametrize("isolation", ["worktree", "clone"])
+def test_start_resumes_from_every_kill_point(harness: Harness, isolation: str) -> None:
     repo = new_repo(harness.root)
-    converge(harness, repo, ["start", "t1", "--title", "one", "--allow", "src/**"], None,
-             rerun_ok=already_started)
+    converge(harness, repo, ["start", "t1", "--title", "one", "--allow", "src/**",
+                             "--isolation", isolation], None, rerun_ok=already_started)
 
 
 @pytest.mark.parametrize("strategy,push", [
@@ -93,11 +94,13 @@ def test_land_resumes_from_every_kill_point(harness: Harness, strategy: str, pus
     converge(harness, repo, ["land", "t1", strategy], remote)
 
 
-def test_abandon_resumes_from_every_kill_point(harness: Harness) -> None:
+@pytest.mark.parametrize("isolation", ["worktree", "clone"])
+def test_abandon_resumes_from_every_kill_point(harness: Harness, isolation: str) -> None:
     repo = new_repo(harness.root)
-    wt = repo.start("t1")
-    repo.write("src/half.py", "x = 1\n", cwd=wt)
-    repo.commit_all("half done", cwd=wt)
+    wt = repo.start("t1", "--isolation", isolation)
+    if isolation == "worktree":  # a clone's commits reach the lead only through collect
+        repo.write("src/half.py", "x = 1\n", cwd=wt)
+        repo.commit_all("half done", cwd=wt)
     converge(harness, repo, ["abandon", "t1", "--reason", "not needed"], None)
 
 

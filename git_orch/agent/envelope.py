@@ -73,6 +73,9 @@ def render(contract: Contract, worktree: Path | None, handoff_file: Path,
     context = _context(brief)
     body = contract.body.strip() or "(no further description)"
     where = str(worktree) if worktree else "(no worktree: check out the branch yourself)"
+    clone = worktree is not None and (worktree / ".git").is_dir()
+    kind = (" (your own clone, with no remote: commit and hand off here; the lead "
+            "collects your work)") if clone else ""
     return f"""\
 # Task {task}: {contract.title}
 
@@ -80,7 +83,7 @@ def render(contract: Contract, worktree: Path | None, handoff_file: Path,
 
 {body}
 
-Worktree: `{where}`
+Worktree: `{where}`{kind}
 Branch: `orch/{task}` (based on `{contract.base[:12]}`; the main branch is `{main_branch}`)
 
 {context}## Contract
@@ -98,6 +101,8 @@ Gates (checks you must run and claim as evidence):
 
 1. Commit only on your branch `orch/{task}`, in this worktree. Never merge,
    rebase onto, push or delete any branch; never touch another worktree.
+   You are a worker: never start other workers, and never review, accept,
+   land or abandon a task (`git orch start`, `run`, `accept`, `land` refuse here).
 2. Every commit message ends with trailers:
    `Orch-Task: {task}` and, for each claim you make,
    `Orch-Evidence: <label>: <claim>` where the label says how you know:
@@ -120,6 +125,9 @@ Before you exit, write a short summary (what changed, how it was checked, what
 is left) to this file:
 
     {handoff_file}
+
+If you cannot write there, `git orch handoff --summary` writes your summary to
+it for you.
 
 Exit with status 0 when you handed off or blocked; anything else counts as a
 failed attempt.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
 from git_orch.judge.accept import accept as do_accept
 from git_orch.judge.accept import reject as do_reject
 from git_orch.judge.accept import unblock as do_unblock
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.command()
@@ -40,7 +41,9 @@ def accept(ctx: click.Context, task_id: str, override: str | None, reason: str |
         if override.strip():
             raise click.UsageError("give the reason once: --override --reason REASON")
         override = reason
-    event = do_accept(open_repo(ctx), task_id, override)
+    orepo = open_lead_repo(ctx, "accept")
+    pull_first(orepo, task_id)
+    event = do_accept(orepo, task_id, override)
     if as_json:
         emit_json(event)
     else:
@@ -61,7 +64,9 @@ def reject(ctx: click.Context, task_id: str, reason: str, as_json: bool) -> None
     Example:
       git orch reject fix-login --reason "touches migrations/; add a test for the redirect"
     """
-    event = do_reject(open_repo(ctx), task_id, reason)
+    orepo = open_lead_repo(ctx, "reject")
+    pull_first(orepo, task_id)
+    event = do_reject(orepo, task_id, reason)
     if as_json:
         emit_json(event)
     else:

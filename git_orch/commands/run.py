@@ -7,7 +7,7 @@ import sys
 import click
 
 from git_orch.agent import runner
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 def describe(result: runner.RunResult) -> str:
@@ -37,13 +37,17 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, as_json
     wrote the handoff file, committed, and called git orch handoff. Failed
     attempts are retried up to max_attempts with backoff; max_runtime kills
     the whole process group. With --wait, exits 1 unless the run succeeded.
+    A command that cannot be launched (not found, not executable) exits 1
+    at once with the reason, also in the ledger and in git orch logs. Runs
+    and retries are refused once the task or its package spent its budget
+    ([budget] in orch.toml; usage as the CLI reports it).
 
     \b
     Example:
       git orch run fix-login --agent codex
       git orch run fix-login --agent standin --wait --json
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "run")
     result = runner.run(orepo, task_id, agent, wait=wait)
     if as_json:
         emit_json(result.to_json())

@@ -14,10 +14,11 @@ from typing import Any
 import pygit2
 
 from git_orch import dispatch
-from git_orch.agent import breaker, runlog
+from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import summary_of
+from git_orch.landing import watch
 from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -74,6 +75,8 @@ class TaskView:
             "package": self.contract.package,
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
+            # "worktree" isolation is advisory: the worker can write the lead's git dir.
+            "isolation": st.isolation,
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -94,6 +97,8 @@ class TaskView:
             "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
+            "agent_said": runlog.agent_said(st),
+            "spend": budget.task_spend(st).to_json(),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -118,6 +123,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    target: list[watch.TargetFinding] = field(default_factory=list)
     damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
 
     def to_json(self) -> dict[str, Any]:
@@ -131,8 +137,14 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
+            "target": [f.to_json() for f in self.target],
             "ledger_damage": self.damage,
         }
+
+    def package_spend(self) -> dict[str, budget.Spend]:
+        """What agent runs cost per roadmap package (tasks with a package only)."""
+        return budget.package_spend((v.contract.package, v.state) for v in self.tasks)
 
 
 def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
@@ -147,7 +159,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    facts = reconcile.gather(orepo)
+    facts = reconcile.gather(orepo, policy)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
@@ -183,11 +195,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     orphans: list[reconcile.Orphan] = []
+    target: list[watch.TargetFinding] = []
     if only is None:
         states = {v.task_id: v.state for v in views}
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+        target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
+                             [v.contract.base for v in views])
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -198,7 +213,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     lock = ledger.stale_lock(orepo)
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        found + ([lock] if lock else []),
+        target, found + ([lock] if lock else []),
     )
 
 
@@ -274,6 +289,9 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     run = runlog.latest_run_json(st)
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
+    spend = budget.task_spend(st)
+    if spend.tokens or spend.priced:
+        parts.append(f"[spent {spend.text()}]")
     detail = st.reason or st.error
     if why is not None and why == runlog.failed_last_run(st) and run is not None:
         detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
@@ -312,9 +330,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         note = overview.dispatch.get("note")
         out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
+    out.append(f"Needs you ({len(needs) + len(overview.target)})")
+    out.extend(f"  {clean(f.render())}" for f in overview.target)
     out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
+    if not needs and not overview.target:
         out.append("  nothing")
     out.append(f"Running ({len(running)})")
     out.extend(_line(v, now) for v in running)
@@ -329,6 +348,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
     if overview.orphans:
         out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
         out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
+    advisory = [v.task_id for v in overview.tasks
+                if v.state.isolation == "worktree" and v.state.state not in ENDED]
+    if advisory:
+        out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
+                   f"dir and can write it: {', '.join(advisory[:10])}"
+                   + (" ..." if len(advisory) > 10 else ""))
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(
@@ -341,6 +366,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
                    + (f", until {b.to_json()['until']}" if b.state == "open" else "")
                    for n, b in tripped.items())
+    spent = {name: s for name, s in overview.package_spend().items() if s.tokens or s.priced}
+    if spent:
+        out.append("Spend by package")
+        out.extend(f"  {clean(name):<16} {s.text()}" for name, s in sorted(spent.items()))
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {clean(p)}" for p in overview.problems[:10])

@@ -19,9 +19,10 @@ from typing import Any
 
 from git_orch.agent import runlog
 from git_orch.agent.runner import close_dead
-from git_orch.config import committed_policy, load_policy, worktree_root
+from git_orch.config import committed_policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.landing import watch
 from git_orch.landing.land import (
     cleanup,
     fresh_worktrees,
@@ -36,8 +37,8 @@ from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import load_task, record
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile
-from git_orch.workspace.start import finish_setup, mark_worker
+from git_orch.workspace import reconcile, workspaces
+from git_orch.workspace.start import finish_setup, make_workspace
 
 DEFAULT_INTERVAL = 300
 
@@ -51,13 +52,15 @@ class BeatReport:
     repairs: list[str] = field(default_factory=list)
     flags: dict[str, list[str]] = field(default_factory=dict)
     orphans: list[dict[str, str]] = field(default_factory=list)
+    target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
     damage: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
-            "flags": self.flags, "orphans": self.orphans, "ledger_damage": self.damage,
+            "flags": self.flags, "orphans": self.orphans, "target": self.target,
+            "ledger_damage": self.damage,
         }
 
 
@@ -120,36 +123,44 @@ def _restore_worktree(orepo: OrchRepo, view: TaskView) -> list[str]:
     path = Path(view.state.worktree or "")
     branch = task_branch(view.task_id)
     if view.head is None:
-        return [f"left {view.task_id}: its worktree and branch {branch} are both gone"]
+        return [f"left {view.task_id}: its workspace and branch {branch} are both gone"]
     # Only ever re-create the place start would have chosen: a path read from the
     # ledger (which may come from another machine) is never trusted on its own.
-    expected = worktree_root(orepo, load_policy(orepo)) / view.task_id
+    policy = load_policy(orepo)
+    expected = workspaces.path_for(orepo, policy, view.task_id)
     if path != expected:
         return [f"left {view.task_id}: its recorded worktree {path} is not {expected}"]
     if path.exists():
-        return [f"left {view.task_id}: {path} exists but is not its worktree"]
-    orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-    mark_worker(orepo, path, view.contract)
-    return [f"{view.task_id}: restored worktree {path} from {branch}, hooks on"]
+        return [f"left {view.task_id}: {path} exists but is not its workspace"]
+    mode = view.state.isolation or workspaces.WORKTREE
+    if mode == workspaces.WORKTREE:
+        orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
+    ws = make_workspace(orepo, view.contract, mode, path)
+    workspaces.share_ledger(orepo, ws)
+    kind = "worktree" if mode == workspaces.WORKTREE else "workspace (clone)"
+    return [f"{view.task_id}: restored {kind} {path} from {branch}, hooks on"]
 
 
 def _finish_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
     """start was killed (or its setup failed) after recording the task: finish it."""
     if view.state.host not in (None, hostname()):
-        return []  # another machine's start: its worktree is not ours to make
+        return []  # another machine's start: its workspace is not ours to make
     result = finish_setup(orepo, load_task(orepo, view.task_id))
-    where = f"worktree {result.worktree}" if result.worktree else "branch only"
+    where = f"{result.isolation} {result.worktree}" if result.worktree else "branch only"
     return [f"{view.task_id}: finished its setup ({where}; recorded activated)"]
 
 
 def _remove_orphan_worktree(orepo: OrchRepo, orphan: reconcile.Orphan) -> list[str]:
     path = Path(orphan.name)
-    if reconcile.is_dirty(path):
-        return [f"left orphan worktree {path}: uncommitted changes"]
-    orepo.git(["worktree", "remove", str(path)], cwd=orepo.main_worktree)
-    return [f"removed orphan worktree {path} ({orphan.detail})"]
+    if orphan.kind == "workspace":
+        task = workspaces.clone_task(path) or ""
+        ws = workspaces.Workspace(task, path, workspaces.CLONE)
+    else:
+        ws = workspaces.Workspace("", path, workspaces.WORKTREE)
+    if workspaces.is_dirty(ws):
+        return [f"left orphan {orphan.kind} {path}: uncommitted changes"]
+    workspaces.remove(orepo, ws)
+    return [f"removed orphan {orphan.kind} {path} ({orphan.detail})"]
 
 
 def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: str) -> list[str]:
@@ -167,7 +178,8 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
         if current is not None and str(current) != str(head):
             return [f"left orphan branch {branch}: {archive} already points elsewhere"]
         if current is None:
-            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)])
+            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)],
+                                  f"archive orphan branch {branch}")
             if not ok:
                 return [f"left orphan branch {branch}: {err}"]
         done.append(f"kept {str(head)[:12]} as {archive}")
@@ -212,7 +224,7 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
             # killed after its cleanup, before the `cleaned` event
             done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
     for orphan in overview.orphans:
-        if orphan.kind == "worktree":
+        if orphan.kind in ("worktree", "workspace"):
             done.extend(_safe(partial(_remove_orphan_worktree, orepo, orphan), orphan.name))
     for orphan in overview.orphans:
         if orphan.kind == "branch":
@@ -233,6 +245,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,
@@ -241,6 +254,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         repairs=repairs,
         flags={v.task_id: v.flags for v in overview.tasks if v.flags},
         orphans=[o.to_json() for o in overview.orphans],
+        target=[f.to_json() | {"message": f.render()} for f in overview.target],
         damage=overview.damage,
     )
     reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())

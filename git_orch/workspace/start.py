@@ -1,4 +1,4 @@
-"""`git orch start`: record a bounded task, then give it a branch and a worktree.
+"""`git orch start`: record a bounded task, then give it a branch and a workspace.
 
 Order matters for recovery: the contract and its `created` event are written
 first, in one transaction, so any worktree that exists afterwards belongs to a
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_orch.config import load_policy, worktree_root
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.init import create_empty_ledger, enable_worktree_config
@@ -23,7 +23,7 @@ from git_orch.record.ids import check_task_id, task_branch, task_ref
 from git_orch.record.state import ACTIVE, PENDING
 from git_orch.record.tasks import Task, load_task, transition
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import workerhooks
+from git_orch.workspace import workerhooks, workspaces
 
 
 @dataclass
@@ -37,6 +37,7 @@ class StartRequest:
     forbid: list[str] = field(default_factory=list)
     gates: list[str] = field(default_factory=list)
     worktree: bool = True
+    isolation: str | None = None  # --isolation; None: orch.toml's (see workspaces.py)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class StartResult:
     branch: str
     worktree: Path | None
     state: str
+    isolation: str | None = None
 
 
 def _refuse_existing(orepo: OrchRepo, task_id: str, path: Path | None) -> None:
@@ -75,23 +77,34 @@ def build_contract(orepo: OrchRepo, req: StartRequest) -> Contract:
     )
 
 
-def mark_worker(orepo: OrchRepo, path: Path, contract: Contract) -> None:
-    """Make a worktree the task's worker: the per-worktree marker, then its hooks."""
-    orepo.git(["config", "--worktree", "orch.task", contract.task_id], cwd=path)
-    workerhooks.install(orepo, path, contract.task_id, contract.allow, contract.forbid)
+def switch_hooks_on(orepo: OrchRepo, ws: workspaces.Workspace, contract: Contract) -> None:
+    """The worker hooks of a workspace: a worktree's are deployed in the lead's git
+    dir, a clone's in its own (nothing in a clone points back at the lead)."""
+    workspaces.mark(orepo, ws)
+    owner = orepo if ws.mode == workspaces.WORKTREE else OrchRepo(ws.path)
+    workerhooks.install(owner, ws.path, contract.task_id, contract.allow, contract.forbid)
+
+
+def make_workspace(orepo: OrchRepo, contract: Contract, mode: str, path: Path
+                   ) -> workspaces.Workspace:
+    ws = workspaces.create(orepo, contract, mode, path)
+    switch_hooks_on(orepo, ws, contract)
+    return ws
 
 
 def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     task_id = check_task_id(req.task_id)
     policy = load_policy(orepo)
-    path = worktree_root(orepo, policy) / task_id if req.worktree else None
     if orepo.ref_target(task_ref(task_id)) is not None:
         task = load_task(orepo, task_id)
         if task.state.state == PENDING and task.state.host in (None, hostname()):
             return finish_setup(orepo, task)  # a start that was killed: resume it
+    mode = workspaces.isolation_mode(policy, req.isolation)
+    path = workspaces.path_for(orepo, policy, task_id) if req.worktree else None
     contract = build_contract(orepo, req)
     _refuse_existing(orepo, task_id, path)
-    enable_worktree_config(orepo)
+    if mode == workspaces.WORKTREE:
+        enable_worktree_config(orepo)
     create_empty_ledger(orepo)
     oid = write_contract(orepo.pygit, contract, orepo.signature)
 
@@ -102,36 +115,45 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
         if orepo.ref_target(task_ref(task_id)) is not None:
             raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
         return [{"type": "created", "task": task_id, "contract": oid, "host": hostname(),
-                 "worktree": path is not None}]
+                 "worktree": path is not None, "isolation": mode}]
 
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
     return finish_setup(orepo, load_task(orepo, task_id))
 
 
-def wants_worktree(task: Task) -> bool:
-    """Whether start was asked for a worktree (recorded in `created`; older logs: yes)."""
-    created = next((e for e in task.log.events if e.get("type") == "created"), {})
-    return created.get("worktree") is not False
+def _created(task: Task) -> ledger.Event:
+    return next((e for e in task.log.events if e.get("type") == "created"), {})
 
 
 def finish_setup(orepo: OrchRepo, task: Task) -> StartResult:
-    """Give a recorded pending-setup task its branch and worktree, then record activated.
+    """Give a recorded pending-setup task its branch and workspace, then record activated.
 
     Every step checks what is already there, so a start killed at any point
     (or one whose setup failed) is finished by running it again: by `start`
-    with the same id, or by `heartbeat --repair`. A worktree whose checkout
-    did not finish is finished here, never adopted as it is.
+    with the same id, or by `heartbeat --repair`. The workspace mode and
+    whether there is one at all come from the `created` event (older logs: a
+    workspace, in this repository's mode); its path is always the one start
+    chooses here, never one read from the ledger. A worktree whose checkout did
+    not finish is finished, never adopted as it is.
     """
     task_id, contract = task.task_id, task.contract
-    path = worktree_root(orepo, load_policy(orepo)) / task_id if wants_worktree(task) else None
+    policy = load_policy(orepo)
+    created = _created(task)
+    wanted = created.get("worktree") is not False
+    path = workspaces.path_for(orepo, policy, task_id) if wanted else None
+    mode = created.get("isolation")
+    if mode not in workspaces.MODES:  # an older log: the workspace there, else the policy's
+        found = workspaces.locate(orepo, task_id, str(path), orepo.worktrees) if path else None
+        mode = found.mode if found is not None else workspaces.isolation_mode(policy)
     branch = task_branch(task_id)
+    ws = None
     try:
         if orepo.ref_target(f"refs/heads/{branch}") is None:
-            orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base,
-                              ledger.ZERO_OID])
+            orepo.git_common(["update-ref", "-m", ledger.reflog_message(task_id),
+                              f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
         if path is not None:
-            _finish_worktree(orepo, path, branch)
-            mark_worker(orepo, path, contract)
+            ws = _finish_workspace(orepo, contract, str(mode), path)
+            switch_hooks_on(orepo, ws, contract)
     except (OrchError, OSError) as exc:
         transition(orepo, task_id, {"type": "setup-failed", "error": str(exc)})
         raise OrchError(
@@ -146,15 +168,28 @@ def finish_setup(orepo: OrchRepo, task: Task) -> StartResult:
             "type": "activated",
             "branch": branch,
             "worktree": str(path) if path else None,
+            "isolation": mode if path else None,
             "head": str(head) if head is not None else contract.base,
             "host": hostname(),
         },
     )
-    return StartResult(task_id, str(contract.commit), contract.base, branch, path, ACTIVE)
+    if ws is not None:
+        workspaces.share_ledger(orepo, ws)
+    return StartResult(task_id, str(contract.commit), contract.base, branch, path, ACTIVE,
+                       str(mode) if path else None)
 
 
-def _finish_worktree(orepo: OrchRepo, path: Path, branch: str) -> None:
-    """Make `path` a complete checkout of `branch`, whatever a killed start left there."""
+def _finish_workspace(orepo: OrchRepo, contract: Contract, mode: str, path: Path
+                      ) -> workspaces.Workspace:
+    """The task's complete workspace at `path`, whatever a killed start left there."""
+    task_id = contract.task_id
+    if mode == workspaces.CLONE:
+        # A clone is renamed into place only once complete (workspaces.create).
+        if workspaces.is_clone_of(path, task_id):
+            return workspaces.Workspace(task_id, path, mode)
+        _refuse_occupied(path)
+        return workspaces.create(orepo, contract, mode, path)
+    branch = task_branch(task_id)
     tree = next((t for t in orepo.worktrees if t.branch == f"refs/heads/{branch}"), None)
     if tree is not None and tree.path != path:
         raise OrchError(f"{branch} is checked out in {tree.path}, not {path}")
@@ -162,16 +197,20 @@ def _finish_worktree(orepo: OrchRepo, path: Path, branch: str) -> None:
         run_git(["worktree", "prune"], orepo.main_worktree, check=False)
         tree = None
     if tree is None:
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise OrchError(f"worktree path {path} already exists; move it away, then run "
-                            "the command again")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.rmdir()
-        orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-        return
+        _refuse_occupied(path)
+        return workspaces.create(orepo, contract, mode, path)
     # `git worktree add` was killed during its checkout: the index and files are
     # partial (every file a staged deletion) and the worktree stays locked.
     run_git(["worktree", "unlock", str(path)], orepo.main_worktree, check=False)
     if run_git(["diff-index", "--quiet", "HEAD", "--"], path, check=False).returncode != 0:
         orepo.git(["reset", "--hard", "--quiet", "HEAD"], cwd=path)
+    return workspaces.Workspace(task_id, path, mode)
+
+
+def _refuse_occupied(path: Path) -> None:
+    """An empty folder may go (git made it, then was killed); anything else is a person's."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise OrchError(f"workspace path {path} already exists; move it away, then run "
+                        "the command again")
+    if path.exists():
+        path.rmdir()
