@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "next": "next",
     "dispatch": "dispatch",
     "sync": "sync",
+    "ledger": "ledger",
     "collect": "collect",
     "help": "help",
     "completion": "completion",

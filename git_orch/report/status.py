@@ -19,7 +19,7 @@ from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import summary_of
 from git_orch.landing import watch
-from git_orch.record import ledger
+from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import (
@@ -126,6 +126,7 @@ class Overview:
     dispatch: dict[str, Any] = field(default_factory=dict)
     target: list[watch.TargetFinding] = field(default_factory=list)
     tampering: list[tamper.Finding] = field(default_factory=list)
+    damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
 
     @property
     def repository_needs_you(self) -> list[tamper.Finding]:
@@ -146,6 +147,7 @@ class Overview:
             "tampering": [f.to_json() for f in self.tampering],
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
+            "ledger_damage": self.damage,
         }
 
     def package_spend(self) -> dict[str, budget.Spend]:
@@ -220,9 +222,11 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
+    found = damage.findings(orepo)
+    lock = ledger.stale_lock(orepo)
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        tampering=tampering, target=target,
+        target=target, tampering=tampering, damage=found + ([lock] if lock else []),
     )
 
 
@@ -337,6 +341,9 @@ def render_text(overview: Overview, recent: int = 5) -> str:
             landed.append(view)
     landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
     out: list[str] = []
+    if overview.damage:
+        out.append(f"Ledger damaged ({len(overview.damage)})")
+        out.extend(f"  {clean(d)}" for d in overview.damage)
     mode = overview.dispatch.get("mode")
     if mode and mode != dispatch.ACTIVE:
         note = overview.dispatch.get("note")

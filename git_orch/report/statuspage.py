@@ -34,6 +34,7 @@ from git_orch.record.state import (
     UNREVIEWED,
 )
 from git_orch.report.status import Overview, TaskView
+from git_orch.sanitize import clean
 from git_orch.workspace import reconcile
 
 PASSING_VERDICTS = frozenset({"pass", "passed", "accept", "accepted", "ok"})
@@ -210,7 +211,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 def md(text: object) -> str:
     """Escape text for a Markdown table cell or line: no markup, no HTML, one line."""
-    flat = " ".join(str(text).split())
+    flat = clean(" ".join(str(text).split()))  # controls and bidi marks as visible escapes
     return _MD_SPECIAL.sub(r"\\\1", flat.replace("&", "&amp;"))
 
 
@@ -280,7 +281,8 @@ td{overflow-wrap:anywhere}.summary{font-size:1.05em}
 
 
 def e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """HTML-escaped, with control and bidi characters shown as visible escapes."""
+    return html.escape(clean(text), quote=True)
 
 
 def _html_table(rows: list[tuple[TaskView, str]], last: str = "why") -> str:
