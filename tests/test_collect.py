@@ -254,3 +254,20 @@ def test_the_workers_ledger_copy_catches_up_once_its_events_are_taken(clone_repo
     assert load_task(OrchRepo(ws), "t1").state.state == "active"
     clone_repo.orch_ok("block", "--reason", "the vault is locked", cwd=ws)
     assert clone_repo.status()["t1"]["state"] == "blocked"
+
+
+def test_a_branch_or_ledger_that_is_not_a_commit_is_refused_with_a_warning(clone_repo: Repo
+                                                                           ) -> None:
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    tree = clone_repo.git("rev-parse", "HEAD^{tree}", cwd=ws)
+    off = ("-c", "core.hooksPath=/dev/null")
+    clone_repo.git(*off, "update-ref", "refs/orch/ledger", tree, cwd=ws)
+    item = collect(clone_repo, "t1")
+    assert item["branch"] == "fast-forward" and item["head_after"] == head
+    assert any("ledger is unreadable" in w for w in item["warnings"])  # type: ignore[union-attr]
+    blob = clone_repo.git("hash-object", "-w", "--stdin", cwd=ws, input="not a commit\n")
+    (ws / ".git" / "refs" / "heads" / "orch" / "t1").write_text(blob + "\n")  # git refuses
+    refused = collect(clone_repo, "t1")
+    assert refused["branch"] == "refused" and clone_repo.rev("orch/t1") == head
+    assert clone_repo.orch("status").code == 0
