@@ -150,6 +150,7 @@ class PackageRow:
     running: int
     waiting: int
     abandoned: int
+    spent: str = "-"  # what agent runs of its tasks cost (tokens, $ when priced)
 
     @property
     def percent(self) -> int:
@@ -172,6 +173,9 @@ def packages(overview: Overview) -> list[PackageRow]:
             row.running += 1
         else:
             row.waiting += 1
+    for name, spend in overview.package_spend().items():
+        if name in rows and (spend.tokens or spend.priced):
+            rows[name].spent = spend.text()
     return [rows[k] for k in sorted(rows)]
 
 
@@ -247,11 +251,11 @@ def render_markdown(overview: Overview) -> str:
     out += _md_table([(v, (v.state.merged_commit or "")[:12]) for v in done]) \
         if done else ["Nothing landed yet."]
     out += ["", "## Packages", "",
-            "| package | landed | running | waiting | abandoned | progress |",
-            "| --- | --- | --- | --- | --- | --- |"]
+            "| package | landed | running | waiting | abandoned | progress | spent |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in packages(overview):
         out.append(f"| {md(row.name)} | {row.landed}/{row.total} | {row.running} | "
-                   f"{row.waiting} | {row.abandoned} | {row.percent}% |")
+                   f"{row.waiting} | {row.abandoned} | {row.percent}% | {md(row.spent)} |")
     text, _ = heartbeat_line(overview)
     out += ["", "## Heartbeat", "", md(text)]
     if overview.problems:
@@ -327,12 +331,14 @@ def render_html(overview: Overview) -> str:
         f'<tr class="package" data-package="{e(r.name)}"><td>{e(r.name)}</td>'
         f"<td>{r.landed}/{r.total}</td><td>{r.running}</td><td>{r.waiting}</td>"
         f'<td>{r.abandoned}</td><td><div class="bar" title="{r.percent}%">'
-        f'<span style="width:{r.percent}%"></span></div> {r.percent}%</td></tr>'
+        f'<span style="width:{r.percent}%"></span></div> {r.percent}%</td>'
+        f'<td class="spent">{e(r.spent)}</td></tr>'
         for r in packages(overview)
     )
     pkg_html = (
         "<table><thead><tr><th>package</th><th>landed</th><th>running</th><th>waiting</th>"
-        f"<th>abandoned</th><th>progress</th></tr></thead><tbody>{pkg_rows}</tbody></table>"
+        "<th>abandoned</th><th>progress</th><th>spent</th></tr></thead>"
+        f"<tbody>{pkg_rows}</tbody></table>"
     ) if pkg_rows else '<p class="muted">No tasks yet.</p>'
     beat, alarm = heartbeat_line(overview)
     summary = summary_line(overview)
