@@ -78,6 +78,9 @@ class TaskView:
             "worktree": st.worktree,
             # "worktree" isolation is advisory: the worker can write the lead's git dir.
             "isolation": st.isolation,
+            # What collect dropped or refused, hooks refused, review contradicted.
+            "misalignments": [{k: clean(str(m.get(k)))[:200] for k in ("what", "source", "at")}
+                              for m in st.misalignments],
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -376,6 +379,14 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
                    f"dir and can write it: {', '.join(advisory[:10])}"
                    + (" ..." if len(advisory) > 10 else ""))
+    misaligned = [v for v in overview.tasks if v.state.misalignments]
+    if misaligned:
+        out.append(f"Misalignments ({len(misaligned)} task(s); git orch show ID lists them)")
+        for view in misaligned[:10]:
+            last = view.state.misalignments[-1]
+            out.append(f"  {view.task_id:<16} {len(view.state.misalignments)}, latest "
+                       f"{clean(str(last.get('source')))[:40]}: "
+                       f"{clean(str(last.get('what')))[:100]}")
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(
