@@ -168,7 +168,7 @@ def test_dispatch_drain_and_paused_start_nothing(repo: Repo) -> None:
     assert "a1" not in repo.status()
     repo.orch_ok("dispatch", "paused")
     assert "dispatch is paused" in nxt(repo)["reasons"][0]
-    assert repo.orch_ok("status").out.startswith("Dispatch: paused: git orch next starts nothing")
+    assert "\nDispatch: paused; next starts nothing\n" in repo.orch_ok("status").out
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and status["dispatch"]["mode"] == "paused"
     state = repo.orch_ok("dispatch", "--json").json()

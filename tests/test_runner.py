@@ -166,7 +166,7 @@ def test_retries_then_breaker_opens_and_refuses(repo: Repo) -> None:
     assert isinstance(status, dict)
     assert status["agents"]["bad"]["state"] == "open"
     assert status["agents"]["bad"]["failures"] == 3
-    assert "bad              open after 3 failures" in repo.orch_ok("status").out
+    assert "agent breaker bad: open after 3 failures" in repo.orch_ok("status").out
     refused = repo.orch("run", "t1", "--agent", "bad")
     assert refused.code == 1 and "circuit breaker open" in refused.err
     assert len(events(repo, "t1", "run-started")) == 3
@@ -392,7 +392,7 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     read_pids(pid_file)
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is True and run["agent"] == "hang"
-    assert "[agent hang, attempt 1]" in repo.orch_ok("status").out
+    assert "agent hang: running (attempt 1, since" in repo.orch_ok("status").out
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"

@@ -21,18 +21,12 @@ from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import (
-    ACCEPTED,
     ACTIVE,
-    BLOCKED,
-    ENDED,
-    PENDING,
-    UNREVIEWED,
     TaskState,
     fold,
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
-from git_orch.sanitize import clean
 from git_orch.workspace import reconcile
 
 STATUS_SCHEMA = 1
@@ -115,6 +109,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    now: float = field(default_factory=time.time)  # every output's "now": one clock read
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,7 +183,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.append(f"agent presets: {exc}")
         breakers = {}
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo), now
     )
 
 
@@ -212,116 +207,3 @@ def _summary(
     summary = Summary(contract, fold(task_id, log.events), log.problems, log.skipped_versions)
     cache.put(key, summary)
     return summary
-
-
-
-# --- the person's view -------------------------------------------------------
-
-NEEDS_YOU_STATES = {
-    UNREVIEWED: "review",
-    BLOCKED: "blocked",
-    ACCEPTED: "land",
-}
-
-
-def needs_you(view: TaskView) -> str | None:
-    """Why a person should look at this task now, or None."""
-    st = view.state
-    if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
-        return CONFLICT
-    if st.state in NEEDS_YOU_STATES:
-        return NEEDS_YOU_STATES[st.state]
-    if st.state == PENDING and st.error:
-        return "setup failed"
-    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
-        if flag in view.flags:
-            return flag
-    return None
-
-
-def _age(stamp: float | None, now: float) -> str:
-    if stamp is None:
-        return "-"
-    seconds = max(0, int(now - stamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def _line(view: TaskView, now: float, why: str | None = None) -> str:
-    st = view.state
-    parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
-    if why and why != st.state:
-        parts.append(f"[{why}]")
-    if view.commits is not None:
-        parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
-    parts.append(f"last {_age(view.last_activity, now)}")
-    parts.append(f"- {clean(view.contract.title)}")
-    run = runlog.latest_run_json(st)
-    if run is not None and run["running"]:
-        parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
-    detail = st.reason or st.error
-    text = " ".join(parts)
-    if detail:
-        text += f"\n  {'':<16} reason: {clean(detail)}"
-    for conflict in st.conflicts[:3]:
-        text += f"\n  {'':<16} conflict: {clean(conflict)}"
-    for problem in view.problems[:3]:
-        text += f"\n  {'':<16} problem: {clean(problem)}"
-    return text
-
-
-def render_text(overview: Overview, recent: int = 5) -> str:
-    now = time.time()
-    needs: list[tuple[TaskView, str]] = []
-    running: list[TaskView] = []
-    landed: list[TaskView] = []
-    for view in overview.tasks:
-        why = needs_you(view)
-        if why is not None:
-            needs.append((view, why))
-        elif view.state.state in RUNNING_STATES:
-            running.append(view)
-        elif view.state.state in ENDED:
-            landed.append(view)
-    landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
-    out: list[str] = []
-    mode = overview.dispatch.get("mode")
-    if mode and mode != dispatch.ACTIVE:
-        note = overview.dispatch.get("note")
-        out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
-                   + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
-    out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
-        out.append("  nothing")
-    out.append(f"Running ({len(running)})")
-    out.extend(_line(v, now) for v in running)
-    if not running:
-        out.append("  nothing")
-    out.append(f"Recently ended ({len(landed)})")
-    out.extend(_line(v, now) for v in landed[:recent])
-    if not landed:
-        out.append("  nothing")
-    elif len(landed) > recent:
-        out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
-    if overview.orphans:
-        out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
-        out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
-    beat = overview.heartbeat
-    if beat is not None and beat.missed(now):
-        out.append(
-            f"Heartbeat missed: last {_age(beat.at, now)}, interval {beat.interval}s "
-            "(git orch heartbeat)"
-        )
-    tripped = {n: b for n, b in overview.agents.items() if b.state != "closed"}
-    if tripped:
-        out.append(f"Agent breakers ({len(tripped)})")
-        out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
-                   + (f", until {b.to_json()['until']}" if b.state == "open" else "")
-                   for n, b in tripped.items())
-    if overview.problems:
-        out.append(f"Ledger problems ({len(overview.problems)})")
-        out.extend(f"  {clean(p)}" for p in overview.problems[:10])
-    return "\n".join(out)
