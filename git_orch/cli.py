@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "next": "next",
     "dispatch": "dispatch",
     "sync": "sync",
+    "collect": "collect",
     "help": "help",
     "completion": "completion",
 }
@@ -96,6 +97,9 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
       git orch show fix-login
     """
     ctx.obj = directory
+    from git_orch.record.ledger import REFLOG_COMMAND
+
+    REFLOG_COMMAND[0] = f"git orch {ctx.invoked_subcommand or ''}".rstrip()
     global _start_dir
     _start_dir = directory
 

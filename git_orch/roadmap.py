@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # status imports the runner, which imports this module
 
 LANDED = frozenset({MERGED, PUSHED, CLEANED})
 _LIST_KEYS = ("allow", "forbid", "gates", "depends_on")
+# The context pack the envelope renders: what not to do, where to look, what is settled.
+CONTEXT_KEYS = ("non_goals", "pointers", "decisions")
 
 
 @dataclass
@@ -60,11 +62,16 @@ class PlannedTask:
     gates: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
     agent: str | None = None
+    non_goals: list[str] = field(default_factory=list)
+    pointers: list[str] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "package": self.package, "body": self.body,
                 "allow": self.allow, "forbid": self.forbid, "gates": self.gates,
-                "depends_on": self.depends_on, "agent": self.agent}
+                "depends_on": self.depends_on, "agent": self.agent,
+                "non_goals": self.non_goals, "pointers": self.pointers,
+                "decisions": self.decisions}
 
 
 @dataclass
@@ -94,6 +101,8 @@ def _task(table: object, package: str, where: str) -> PlannedTask:
     if not isinstance(body, str):
         raise OrchError(f"{where}.body must be a string")
     lists = {key: _strings(table, key, where) for key in _LIST_KEYS}
+    for key in CONTEXT_KEYS:
+        lists[key] = [check_single_line(f"{where}.{key}", v) for v in _strings(table, key, where)]
     return PlannedTask(id=check_task_id(task_id), title=check_single_line("title", title),
                        package=package, body=body, agent=agent or None, **lists)
 
@@ -148,6 +157,9 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
         check_pathspec(spec)
     for gate in task.gates:
         check_single_line("--gate", gate)
+    for key, option in zip(CONTEXT_KEYS, ("--non-goal", "--pointer", "--decision"), strict=True):
+        for value in getattr(task, key):
+            check_single_line(option, value)
     if find_task(packages, task.id) is not None:
         raise OrchError(f"task {task.id!r} is already in the roadmap")
     # Packages are worked in order, so a dependency must come from this package
@@ -189,7 +201,7 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
     entry["title"] = task.title
     if task.body:
         entry["body"] = task.body
-    for key in _LIST_KEYS:
+    for key in (*_LIST_KEYS, *CONTEXT_KEYS):
         values = getattr(task, key)
         if values:
             entry[key] = values

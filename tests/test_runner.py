@@ -21,7 +21,7 @@ from conftest import Repo
 
 from git_orch.agent import breaker, procs, runlog, runner
 from git_orch.agent.standin import write_scenario
-from git_orch.record.tasks import record, transition
+from git_orch.record.tasks import record
 from git_orch.repo import OrchRepo
 
 OK_STEPS = """
@@ -269,6 +269,28 @@ def test_run_refusals(repo: Repo) -> None:
     assert ended["outcome"] == "launch-failed" and "/nonexistent/agent" in ended["reason"]
 
 
+@pytest.mark.parametrize("command, why", [
+    ("no-such-agent-cli", "command not found"),
+    ("{run_dir}/../../../../orch.toml", "not executable"),
+])
+def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) -> None:
+    """start --agent exits 1 saying why; status lists it; logs shows the launch error."""
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f'\n[agents.ghost]\nargv = ["{command}", "{{task}}"]\n')
+    repo.git("add", "orch.toml")
+    repo.git("commit", "-qm", "ghost agent")
+    failed = repo.orch_proc("start", "t1", "--title", "Change", "--agent", "ghost")
+    assert failed.code == 1, failed.out
+    assert "started t1" in failed.err and why in failed.err
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["outcome"] == "launch-failed" and why in ended["reason"]
+    shown = repo.orch_ok("status").out
+    needs = shown.split("Running")[0]
+    assert "t1" in needs and "[launch-failed]" in needs and why in needs
+    assert why in repo.orch_ok("logs", "t1").out
+    assert repo.orch("run", "t1", "--agent", "ghost").code == 1
+
+
 def test_start_with_agent_checks_it_first(repo: Repo) -> None:
     add_agent(repo, "ok", OK_STEPS)
     refused = repo.orch("start", "t0", "--title", "x", "--agent", "nope")
@@ -396,22 +418,6 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
-
-
-def test_rework_envelope_carries_the_review_feedback(repo: Repo) -> None:
-    add_agent(repo, "ok", OK_STEPS)
-    wt = repo.start("t1", "--allow", "src/**")
-    repo.write("src/first.py", "x = 1\n", cwd=wt)
-    head = repo.commit_all("First try\n\nOrch-Task: t1", cwd=wt)
-    orepo = OrchRepo(repo.path)
-    transition(orepo, "t1", {"type": "handoff", "head": head, "summary": "s", "risks": []})
-    record(orepo, "t1", lambda _st: [{"type": "reviewed", "head": head, "verdict": "fail",
-                                      "findings": ["no test for first.py"]}])
-    transition(orepo, "t1", {"type": "rejected", "reason": "untested"})
-    result = runner.run(orepo, "t1", "ok", wait=True, timeout=60)
-    assert result.ok is True
-    text = (repo.path / ".git" / "orch" / "runs" / "t1" / "envelope.md").read_text()
-    assert "## Rework" in text and "- untested" in text and "- no test for first.py" in text
 
 
 def test_two_runs_at_once_start_one_agent(repo: Repo, tmp_path: Path) -> None:

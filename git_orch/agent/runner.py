@@ -11,6 +11,7 @@ per machine and never the truth: the ledger is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from git_orch import roadmap
-from git_orch.agent import agents, envelope
+from git_orch.agent import agents, checkpoint, envelope, rework
 from git_orch.agent.breaker import check_breaker
 from git_orch.agent.procs import kill_group, supervisor_alive
 from git_orch.agent.runlog import (
@@ -33,8 +34,10 @@ from git_orch.agent.runlog import (
     Attempt,
     attempts,
     dead_attempt,
+    local_run,
     open_attempt,
     record_ended,
+    unverified_attempt,
 )
 from git_orch.agent.runlog import dead_runs as dead_runs  # the heartbeat calls runner.dead_runs
 from git_orch.agent.runlog import run_dir as run_dir
@@ -43,13 +46,11 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env
 from git_orch.record import ledger
 from git_orch.record.ledger import Event
-from git_orch.record.state import ACTIVE, REJECTED, TaskState
-from git_orch.record.tasks import load_task
+from git_orch.record.tasks import Task, load_task
 from git_orch.repo import OrchRepo, hostname
 from git_orch.workspace.start import StartRequest, StartResult
 from git_orch.workspace.start import start as start_task
 
-RUNNABLE = frozenset({ACTIVE, REJECTED})
 READY_TIMEOUT = 60.0
 
 
@@ -64,8 +65,10 @@ def handoff_path(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
     return run_dir(orepo, task_id) / f"handoff-{attempt}.md"
 
 
-def envelope_path(orepo: OrchRepo, task_id: str) -> Path:
-    return run_dir(orepo, task_id) / "envelope.md"
+def envelope_path(orepo: OrchRepo, task_id: str, attempt: int | None = None) -> Path:
+    """The envelope of one attempt (kept: what that worker saw), or the latest one."""
+    name = "envelope.md" if attempt is None else f"envelope-{attempt}.md"
+    return run_dir(orepo, task_id) / name
 
 
 def supervisor_file(orepo: OrchRepo, task_id: str) -> Path:
@@ -110,8 +113,14 @@ def choose_agent(orepo: OrchRepo, policy: Policy, task_id: str, agent: str | Non
 
 
 def close_dead(orepo: OrchRepo, att: Attempt, grace: float = 2.0) -> Event | None:
-    """Record the end of a run whose supervisor died, killing what is left of its agent."""
-    kill_group(att.pgid, grace)
+    """Record the end of a run whose supervisor died, killing what is left of its agent.
+
+    The group killed is the one this machine's supervisor recorded, never the
+    ledger's `pgid` (which any remote could have written).
+    """
+    local = local_run(orepo, att)
+    if local is not None:
+        kill_group(local.pgid, grace)
     return record_ended(orepo, att.task_id, att.run_id, att.number, {
         "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
         "reason": f"supervisor (pid {att.supervisor_pid}) was gone; run recorded as dead",
@@ -124,14 +133,18 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
     policy = load_policy(orepo)
     task = load_task(orepo, task_id)
     st = task.state
-    if st.state not in RUNNABLE:
+    if not rework.runnable(st):
         raise OrchError(
-            f"task {task_id} is {st.state}: an agent runs only on active or rejected tasks"
+            f"task {task_id} is {st.state}: an agent runs only on active tasks and tasks "
+            "sent back (rejected, or a review with concerns)"
         )
+    rework.check_rounds(policy, st, rework.rework_for(orepo, task))
     att = open_attempt(st)
     if att is not None:
-        if dead_attempt(st) is not None:
+        if dead_attempt(orepo, st) is not None:
             close_dead(orepo, att)
+        elif unverified_attempt(orepo, st) is not None:
+            raise OrchError(_unverified(task_id, att))
         else:
             where = "" if att.host == hostname() else f" on {att.host}"
             raise OrchError(
@@ -146,28 +159,44 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
     return preset
 
 
-def review_feedback(state: TaskState) -> list[str]:
-    """Why a rejected task was rejected: the reason and the latest review's findings."""
-    if state.state != REJECTED:
-        return []
-    found = [state.reason] if state.reason else []
-    findings = (state.review or {}).get("findings")
-    if isinstance(findings, list):
-        for item in findings:
-            if isinstance(item, dict):
-                item = item.get("message") or item.get("text") or json.dumps(item, sort_keys=True)
-            found.append(" ".join(str(item).split()))
-    return found
+@dataclass
+class WrittenEnvelope:
+    """An attempt's envelope: the file the agent reads (envelope.md), the copy kept
+    for that attempt, its sha256, and the rework round it answers."""
+
+    path: Path
+    kept: Path
+    sha256: str
+    rework: str | None
 
 
-def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
-    """The envelope for one attempt (it names that attempt's handoff file)."""
+def briefing(orepo: OrchRepo, policy: Policy, task: Task) -> envelope.Briefing:
+    """The context pack from the roadmap, the rework asked for, the last checkpoint."""
+    planned = roadmap.find_task(roadmap.load(policy), task.task_id)
+    return envelope.Briefing(
+        non_goals=planned.non_goals if planned else [],
+        pointers=planned.pointers if planned else [],
+        decisions=planned.decisions if planned else [],
+        rework=rework.rework_for(orepo, task),
+        checkpoint=checkpoint.digest(orepo, task, lambda n: (log_path(orepo, task.task_id, n),
+                                                              handoff_path(orepo, task.task_id,
+                                                                           n))),
+    )
+
+
+def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> WrittenEnvelope:
+    """The envelope for one attempt (it names that attempt's handoff file), kept as
+    envelope-<attempt>.md, with envelope.md a copy of the latest."""
     policy = load_policy(orepo)
     task = load_task(orepo, task_id)
     worktree = Path(task.state.worktree) if task.state.worktree else None
+    brief = briefing(orepo, policy, task)
     text = envelope.render(task.contract, worktree, handoff_path(orepo, task_id, attempt),
-                           policy.main_branch, review_feedback(task.state))
-    return envelope.write(envelope_path(orepo, task_id), text)
+                           policy.main_branch, brief)
+    kept = envelope.write(envelope_path(orepo, task_id, attempt), text)
+    path = envelope.write(envelope_path(orepo, task_id), text)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return WrittenEnvelope(path, kept, digest, brief.rework.key if brief.rework else None)
 
 
 def run(orepo: OrchRepo, task_id: str, agent: str | None = None, *, wait: bool = False,
@@ -275,6 +304,16 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
             "exit_code": None,
         })
         return [event] if event else []
+    local = local_run(orepo, att) if att is not None else None
+    if att is not None and local is None:
+        if not force:
+            raise OrchError(_unverified(task_id, att))
+        event = record_ended(orepo, task_id, att.run_id, att.number, {
+            "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
+            "reason": f"closed by {orepo.actor}: this machine has no record of starting it",
+            "exit_code": None,
+        })
+        return [event] if event else []
     sup = read_supervisor(orepo, task_id).get("pid")
     stopped_something = False
     if supervisor_alive(sup, task_id):
@@ -288,7 +327,7 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
         if not stopped_something:
             raise OrchError(f"task {task_id} has no run going")
         return []
-    kill_group(att.pgid, grace)
+    kill_group(local.pgid if local is not None else None, grace)
     event = record_ended(orepo, task_id, att.run_id, att.number, {
         "agent": att.agent, "host": hostname(), "ok": False, "outcome": STOPPED,
         "reason": f"stopped by {orepo.actor}", "exit_code": None,
@@ -298,6 +337,12 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
     st = load_task(orepo, task_id).state
     return [a.ended for a in attempts(st)
             if a.run_id == att.run_id and a.number == att.number and a.ended]
+
+
+def _unverified(task_id: str, att: Attempt) -> str:
+    return (f"task {task_id} has an open run {att.run_id} (attempt {att.number}) that names "
+            "this machine, but this machine has no record of starting it (a ledger event from "
+            f"elsewhere?): nothing killed; git orch stop {task_id} --force records its end")
 
 
 # --- logs ------------------------------------------------------------------------
@@ -356,4 +401,9 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
         policy = load_policy(orepo)
         check_breaker(orepo, policy, agents.get_preset(policy, agent))
     started = start_task(orepo, req)
-    return started, (run(orepo, req.task_id, agent, wait=wait) if agent else None)
+    if not agent:
+        return started, None
+    try:
+        return started, run(orepo, req.task_id, agent, wait=wait)
+    except OrchError as exc:  # the task stands; say so beside why the agent did not run
+        raise OrchError(f"started {req.task_id} (branch {started.branch}), but {exc}") from None

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.errors import OrchError
 from git_orch.judge.review import DEFAULT_GATE_TIMEOUT, record_review
 from git_orch.judge.review import review as do_review
 from git_orch.judge.reviewpack import import_verdict, write_pack
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.command()
@@ -41,6 +42,7 @@ def review(ctx: click.Context, task_id: str, rerun_gates: bool, gate_timeout: fl
     if not 0 < gate_timeout <= 86400:  # also refuses nan and inf
         raise OrchError("--gate-timeout must be a number of seconds from 0 to 86400")
     orepo = open_repo(ctx)
+    pull_first(orepo, task_id)
     result = do_review(orepo, task_id, rerun_gates=rerun_gates, gate_timeout=gate_timeout)
     if pack_dir is not None:
         write_pack(orepo, result, pack_dir)  # before recording: a failed pack records nothing
@@ -79,7 +81,7 @@ def review_import(ctx: click.Context, task_id: str, file: Path, as_json: bool) -
       git orch review fix-login --pack /tmp/pack    # give /tmp/pack to the reviewer
       git orch review-import fix-login --file /tmp/pack/verdict.json
     """
-    event = import_verdict(open_repo(ctx), task_id, file)
+    event = import_verdict(open_lead_repo(ctx, "review-import"), task_id, file)
     if as_json:
         emit_json(event)
     else:

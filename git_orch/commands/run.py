@@ -7,7 +7,7 @@ import sys
 import click
 
 from git_orch.agent import runner
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 def describe(result: runner.RunResult) -> str:
@@ -43,7 +43,7 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, as_json
       git orch run fix-login --agent codex
       git orch run fix-login --agent standin --wait --json
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "run")
     result = runner.run(orepo, task_id, agent, wait=wait)
     if as_json:
         emit_json(result.to_json())

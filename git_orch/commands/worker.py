@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.workspace.worker import block as do_block
 from git_orch.workspace.worker import handoff as do_handoff
+from git_orch.workspace.worker import write_handoff_file
 
 task_option = click.option("--task", "task_id", help="Task id (default: this worker worktree's).")
 
@@ -29,13 +33,18 @@ def handoff(
     """Hand the task's committed work over for review.
 
     Refuses with uncommitted changes or with no commits since the base.
-    Records completed-unreviewed with the head commit.
+    Records completed-unreviewed with the head commit. Under `git orch run`,
+    --summary also becomes the run's handoff file if the agent wrote none.
 
     \b
     Example (inside the worker worktree):
       git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
     """
     event = do_handoff(open_repo(ctx), task_id, summary, list(risks))
+    # Under `git orch run` the supervisor names this attempt's handoff file.
+    handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
+    if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
+        write_handoff_file(Path(handoff_file), summary, list(risks))
     if as_json:
         emit_json(event)
     else:

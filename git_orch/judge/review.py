@@ -25,7 +25,7 @@ from git_orch.judge.changes import Change, diff_changes
 from git_orch.judge.checks import contract_matcher, kind_findings, scope_findings, trailer_findings
 from git_orch.judge.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.judge.gaterun import GateRun, run_gates
-from git_orch.judge.trailers import Trailer, parse_trailers
+from git_orch.judge.trailers import Trailer, commit_message, parse_trailers
 from git_orch.record import ledger
 from git_orch.record.ids import check_task_id, task_branch
 from git_orch.record.ledger import Event
@@ -110,7 +110,7 @@ def range_commits(orepo: OrchRepo, base: str, head: str) -> list[CommitInfo]:
     for line in out.splitlines():
         oid, *parents = line.split()
         commit = peel(orepo.pygit, oid, pygit2.Commit)
-        message = commit.message
+        message = commit_message(commit)
         result.append(CommitInfo(oid, message.split("\n", 1)[0], parse_trailers(message),
                                  len(parents) > 1))
     return result

@@ -84,6 +84,14 @@ class Card:
         return f"{run['outcome']}{reason}"
 
     @property
+    def sandbox_note(self) -> str | None:
+        """Why a running agent has no sandbox, when it has none."""
+        run = runlog.latest_run_json(self.view.state)
+        if run is None or not run["running"] or run.get("sandbox") != "none":
+            return None
+        return f"no sandbox: {run.get('sandbox_why')}"
+
+    @property
     def reason(self) -> str | None:
         """The person's (or worker's) reason, only while the state it explains lasts."""
         st = self.view.state
@@ -133,8 +141,19 @@ class Board:
 
     @property
     def needs_tasks(self) -> list[str]:
-        """Tasks with at least one item, in the order they first appear."""
-        return list(dict.fromkeys(i.task for i in self.needs if i.task is not None))
+        """Known tasks with at least one item, in the order they first appear."""
+        return list(dict.fromkeys(i.task for i in self.needs if i.task in self.cards))
+
+    @property
+    def loop_needs(self) -> list[NeedsItem]:
+        """Items about no known task: the repository, the loop, a task status cannot read."""
+        return [i for i in self.needs if i.task not in self.cards]
+
+    @property
+    def advisory(self) -> list[str]:
+        """Live tasks in a worktree of this repository: their isolation is advisory only."""
+        return [v.task_id for v in self.overview.tasks
+                if v.state.isolation == "worktree" and v.state.state not in ENDED]
 
     @property
     def attention(self) -> list[Card]:
@@ -151,7 +170,7 @@ class Board:
     def counts(self) -> dict[str, int]:
         return {"needs_you": len(self.needs), "running": len(self.running),
                 "open": len(self.open), "ended": self.ended_total,
-                "tasks": len(self.overview.tasks)}
+                "tasks": len(self.overview.tasks), "advisory_isolation": len(self.advisory)}
 
     def summary(self) -> str:
         c = self.counts()

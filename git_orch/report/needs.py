@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from git_orch.agent import runlog
+from git_orch.judge.verdicts import tally
 from git_orch.record.state import (
     ACCEPTED,
     ACTIVE,
@@ -99,16 +100,36 @@ def _run_dead(v: TaskView) -> tuple[str, str] | None:
     return None
 
 
-def _run_ended(v: TaskView) -> tuple[str, str] | None:
-    """An agent run ended without a handoff or block: nobody works on the task now."""
+def _run_failed(v: TaskView) -> tuple[str, str] | None:
+    """The last agent run ended badly and nothing followed: nobody works on the task now."""
     run = _latest_run(v)
-    if run is None or run["running"] or v.state.state != ACTIVE:
-        return None
-    if run["outcome"] == runlog.LAUNCH_FAILED:
+    failed = runlog.failed_last_run(v.state)
+    if run is None or failed is None or run["outcome"] == runlog.LAUNCH_FAILED:
         return None
     reason = f": {run['reason']}" if run["reason"] else ""
     return (f"agent {run['agent']} attempt {run['attempt']} ended {run['outcome']}{reason}",
             cmd("git", "orch", "run", v.task_id, "--agent", str(run["agent"])))
+
+
+def _run_unverified(v: TaskView) -> tuple[str, str] | None:
+    if runlog.RUN_UNVERIFIED in v.flags:
+        return ("its open run names this machine, which has no record of starting it",
+                cmd("git", "orch", "stop", v.task_id, "--force"))
+    return None
+
+
+def _review_verdict(v: TaskView) -> tuple[str, str] | None:
+    """A review on the current head said reject or concerns, and no person decided yet."""
+    st = v.state
+    if st.state in ENDED or st.state == REJECTED:
+        return None
+    head = v.head or (st.review.get("head") if st.review else None)
+    on_head = tally(st, str(head)) if head else None
+    if on_head is not None and on_head.verdict in ("reject", "concerns"):
+        said = "; ".join(f"{r['verdict']} by {r['reviewer']}"
+                         for r in on_head.to_json()["verdicts"] if r["verdict"] != "pass")
+        return f"review verdict: {said}", cmd("git", "orch", "show", v.task_id)
+    return None
 
 
 def _setup_failed(v: TaskView) -> tuple[str, str] | None:
@@ -143,6 +164,8 @@ def _rejected(v: TaskView) -> tuple[str, str] | None:
     run = _latest_run(v)
     if v.state.state != REJECTED or run is None or live_run(v):
         return None
+    if runlog.failed_last_run(v.state) is not None:
+        return None  # the failed run is the item
     return (v.state.reason or "rejected, no reason given",
             cmd("git", "orch", "run", v.task_id, "--agent", str(run["agent"])))
 
@@ -187,10 +210,12 @@ TASK_KINDS: list[tuple[str, TaskCheck]] = [
     ("misalignment", _misalignment),
     ("launch-failed", _launch_failed),
     (runlog.RUN_DEAD, _run_dead),
-    ("run-ended", _run_ended),
+    ("run-failed", _run_failed),
+    (runlog.RUN_UNVERIFIED, _run_unverified),
     ("setup-failed", _setup_failed),
     ("blocked", _blocked),
     ("review", _review),
+    ("review-verdict", _review_verdict),
     ("land", _land),
     ("rejected", _rejected),
     (reconcile.DIRTY, _dirty),
@@ -198,6 +223,13 @@ TASK_KINDS: list[tuple[str, TaskCheck]] = [
     (reconcile.ORPHAN, _orphan),
     (reconcile.CLEANUP, _cleanup),
 ]
+
+
+def _target(overview: Overview) -> list[NeedsItem]:
+    """The target branch was rewritten or bypassed (landing/watch.py), on the task concerned."""
+    return [NeedsItem(f.rule, f.render(), cmd("git", "log", "--oneline", "-5", f.ref),
+                      f.task or f.landed_by)
+            for f in overview.target]
 
 
 def _orphans(overview: Overview) -> list[NeedsItem]:
@@ -222,7 +254,7 @@ def _loop_problems(overview: Overview) -> list[NeedsItem]:
             for p in overview.problems if p not in per_task]
 
 
-LOOP_KINDS: list[LoopCheck] = [_loop_problems, _orphans, _heartbeat]
+LOOP_KINDS: list[LoopCheck] = [_target, _loop_problems, _orphans, _heartbeat]
 
 
 def needs_you(overview: Overview) -> list[NeedsItem]:

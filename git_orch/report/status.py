@@ -17,6 +17,8 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import summary_of
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -37,6 +39,7 @@ LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
+RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -66,6 +69,8 @@ class TaskView:
             "package": self.contract.package,
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
+            # "worktree" isolation is advisory: the worker can write the lead's git dir.
+            "isolation": st.isolation,
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -83,6 +88,7 @@ class TaskView:
             "reason": st.reason,
             "error": st.error,
             "review": _review_json(st.review),
+            "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
@@ -109,6 +115,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    target: list[watch.TargetFinding] = field(default_factory=list)
     now: float = field(default_factory=time.time)  # every output's "now": one clock read
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +129,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "target": [f.to_json() for f in self.target],
         }
 
 
@@ -137,7 +145,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    facts = reconcile.gather(orepo)
+    facts = reconcile.gather(orepo, policy)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
@@ -163,19 +171,24 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
-        if runlog.dead_attempt(view.state) is not None:
+        if runlog.dead_attempt(orepo, view.state) is not None:
             view.flags.append(RUN_DEAD)
+        elif runlog.unverified_attempt(orepo, view.state) is not None:
+            view.flags.append(RUN_UNVERIFIED)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     orphans: list[reconcile.Orphan] = []
+    target: list[watch.TargetFinding] = []
     if only is None:
         states = {v.task_id: v.state for v in views}
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+        target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
+                             [v.contract.base for v in views])
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -183,7 +196,8 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         problems.append(f"agent presets: {exc}")
         breakers = {}
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo), now
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        target, now,
     )
 
 

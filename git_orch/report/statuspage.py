@@ -74,6 +74,8 @@ def _md_card(c: Card) -> list[str]:
            + ("" if c.view.worktree_present or not st.worktree else " (gone)")]
     if c.agent:
         out.append(f"- agent {md(c.agent)}: {md(c.outcome)}")
+    if c.sandbox_note:
+        out.append(f"- {md(c.sandbox_note)}")
     if st.summary:
         out.append(f"- handoff: {md(st.summary)}")
     out += [f"- risk: {md(r)}" for r in st.risks]
@@ -109,6 +111,9 @@ def render_markdown(board: Board) -> str:
             ("Recently ended", "ended", board.ended, "Nothing ended yet.")):
         out += ["", f"## {title} ({counts[key]})", ""]
         out += _md_task_rows(cards, now) if cards else [empty]
+    if board.advisory:
+        out += ["", f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
+                f"git dir and can write it: {md(', '.join(board.advisory))}"]
     if board.attention:
         out += ["", "## Tasks"]
         for card in board.attention:
@@ -183,6 +188,8 @@ def _html_card(c: Card) -> str:
             ("workspace", f"{st.worktree or '-'}{gone}")]
     if c.agent:
         rows.append(("agent", f"{c.agent}: {c.outcome}"))
+    if c.sandbox_note:
+        rows.append(("sandbox", c.sandbox_note))
     if st.summary:
         rows.append(("handoff", st.summary))
     rows += [("risk", r) for r in st.risks]
@@ -219,6 +226,11 @@ def render_html(board: Board) -> str:
             ("ended", "Recently ended", board.ended, "Nothing ended yet.")):
         inner = _html_tasks(cards) if cards else f'<p class="muted">{empty}</p>'
         sections.append(_section(key, title, inner, counts[key]))
+    if board.advisory:
+        sections.append(_section(
+            "isolation", "Advisory isolation",
+            f"<p>Worktree workers share this git dir and can write it: "
+            f"{e(', '.join(board.advisory))}</p>", len(board.advisory)))
     if board.attention:
         sections.append(_section("tasks", "Tasks",
                                  "".join(_html_card(c) for c in board.attention)))

@@ -42,6 +42,8 @@ def _details(card: Card, shown_fix: bool = False, indent: str = "    ") -> list[
     if card.agent:
         where += f"; agent {clean(card.agent)}: {clean(card.outcome)}"
     out = [indent + where]
+    if card.sandbox_note:
+        out.append(f"{indent}{clean(card.sandbox_note)}")
     if st.summary:
         out.append(f"{indent}handoff: {clean(st.summary)}")
     out += [f"{indent}risk: {clean(r)}" for r in st.risks[:5]]
@@ -73,7 +75,7 @@ def render_text(board: Board) -> str:
             out.append(f"    [{item.kind}] {item.why}")
             out.append(f"      fix: {item.fix}")
         out += _details(card, shown_fix=True)
-    for item in (i for i in board.needs if i.task is None):
+    for item in board.loop_needs:
         out.append(f"  [{item.kind}] {item.why}")
         out.append(f"      fix: {item.fix}")
     if not board.needs:
@@ -85,6 +87,10 @@ def render_text(board: Board) -> str:
             out += _details(card)
         if not cards:
             out.append("  nothing")
+    if board.advisory:
+        out.append(f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
+                   f"git dir and can write it: {', '.join(board.advisory[:10])}"
+                   + (" ..." if len(board.advisory) > 10 else ""))
     shown = f"{len(board.ended)} of {board.ended_total}" if board.ended_total > len(board.ended) \
         else str(board.ended_total)
     out.append(f"Recently ended ({shown})")
