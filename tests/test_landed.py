@@ -71,7 +71,7 @@ def test_the_policy_commit_init_asks_for_passes_verify(repo: Repo) -> None:
     """Why 3: a person's own commit is not a failure by default."""
     root = repo.git("rev-list", "--max-parents=0", "HEAD")
     result = repo.orch("verify", f"{root}..main", "--require-landed")
-    assert result.code == 0 and "1 commits, 0 findings: ok" in result.out, result.out
+    assert result.code == 0 and "1 commit, 0 findings: ok" in result.out, result.out
     set_verify(repo, 'other_commits = "deny"')
     repo.write("notes.md", "a person's note\n")
     repo.commit_all("A note")
