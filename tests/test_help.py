@@ -88,6 +88,15 @@ def test_bash_completion_through_gits_own(tmp_path: Path) -> None:
     assert set(complete("git orch completion ", tmp_path)) == {"bash", "zsh"}
 
 
+@pytest.mark.skipif(not GIT_COMPLETION.is_file(), reason="git's bash completion is not installed")
+def test_bash_completion_offers_task_ids(repo: Repo, tmp_path: Path) -> None:
+    repo.start("fix-login")
+    repo.start("fix-logout")
+    repo.start("docs")
+    line = f"git -C {repo.path} orch land fix-"
+    assert set(complete(line, tmp_path)) == {"fix-login", "fix-logout"}
+
+
 def test_completion_scripts_printed(repo: Repo) -> None:
     bash = repo.orch_ok("completion", "bash").out
     assert "_git_orch ()" in bash and "_GIT_ORCH_COMPLETE=bash_complete" in bash

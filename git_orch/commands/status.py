@@ -42,7 +42,7 @@ def status(
         raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
     pull_first(orepo, task_id)
-    board = build(collect(orepo, task_id))
+    board = build(collect(orepo, task_id), whole=task_id is None)
     if write:
         for path in write_pages(board, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)

@@ -134,6 +134,7 @@ class Board:
     cards: dict[str, Card]
     next_reasons: list[str] = field(default_factory=list)
     next_task: str | None = None
+    whole: bool = True  # False for `status ID`: one task, no loop-wide sections
 
     @property
     def now(self) -> float:
@@ -224,7 +225,8 @@ def _next(overview: Overview) -> tuple[str | None, list[str]]:
     return (rec.task.id if rec.task else None), rec.reasons
 
 
-def build(overview: Overview) -> Board:
+def build(overview: Overview, whole: bool = True) -> Board:
+    """The Board of an overview; whole=False when it holds only the tasks asked for."""
     items = needs.needs_you(overview)
     with_items = {i.task for i in items}
     cards = {v.task_id: Card(v, _next_command(v, items)) for v in overview.tasks}
@@ -234,6 +236,6 @@ def build(overview: Overview) -> Board:
     ended = [cards[v.task_id] for v in overview.tasks if v.state.state in ENDED]
     ended.sort(key=lambda c: c.view.state.activity_at or c.view.state.updated_at or "",
                reverse=True)
-    next_task, reasons = _next(overview)
+    next_task, reasons = _next(overview) if whole else (None, [])
     return Board(overview, items, running, open_, ended[:RECENT], len(ended),
-                 _packages(overview.tasks), cards, reasons, next_task)
+                 _packages(overview.tasks) if whole else [], cards, reasons, next_task, whole)

@@ -61,8 +61,9 @@ def render_text(board: Board) -> str:
     mode = ov.dispatch.get("mode")
     note = f" ({clean(ov.dispatch['note'])})" if ov.dispatch.get("note") else ""
     nxt = f"next: {clean(board.next_task)}" if board.next_task else "next starts nothing"
-    out.append(f"Dispatch: {clean(mode)}{note}; {nxt}")
-    out += [f"  {clean(r)}" for r in board.next_reasons]
+    if board.whole:
+        out.append(f"Dispatch: {clean(mode)}{note}; {nxt}")
+        out += [f"  {clean(r)}" for r in board.next_reasons]
     for name, b in board.breakers.items():
         until = f", until {b['until']}" if b.get("until") else ""
         out.append(f"  agent breaker {clean(name)}: {b['state']} after {b['failures']} "
@@ -105,10 +106,11 @@ def render_text(board: Board) -> str:
         out += [f"  {clean(p.name):<16} {p.progress}, {p.running} running, {p.waiting} waiting"
                 for p in board.packages]
     beat = ov.heartbeat
-    out.append("Heartbeat: " + (
-        f"last {when(beat.at, now)}, interval {beat.interval}s"
-        + (" - MISSED" if beat.missed(now) else "") if beat is not None
-        else "none on this machine (git orch heartbeat)"))
+    if board.whole:
+        out.append("Heartbeat: " + (
+            f"last {when(beat.at, now)}, interval {beat.interval}s"
+            + (" - MISSED" if beat.missed(now) else "") if beat is not None
+            else "none on this machine (git orch heartbeat)"))
     if ov.problems:
         out.append(f"Ledger problems ({len(ov.problems)})")
         out.extend(f"  {clean(p)}" for p in ov.problems[:10])
