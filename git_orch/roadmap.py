@@ -103,7 +103,11 @@ def _task(table: object, package: str, where: str) -> PlannedTask:
     lists = {key: _strings(table, key, where) for key in _LIST_KEYS}
     for key in CONTEXT_KEYS:
         lists[key] = [check_single_line(f"{where}.{key}", v) for v in _strings(table, key, where)]
-    return PlannedTask(id=check_task_id(task_id), title=check_single_line("title", title),
+    try:
+        check_task_id(task_id)
+    except OrchError as exc:  # orch.toml is data here: a refusal, not a usage error
+        raise OrchError(f"{where}: {exc}") from None
+    return PlannedTask(id=task_id, title=check_single_line("title", title),
                        package=package, body=body, agent=agent or None, **lists)
 
 

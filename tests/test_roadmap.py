@@ -81,7 +81,8 @@ def test_plan_add_refusals(repo: Repo, args: list[str], message: str) -> None:
     plan(repo, "docs", "later")
     before = (repo.path / "orch.toml").read_text()
     result = repo.orch("plan", "add", "--package", "auth", "--title", "t", *args)
-    assert result.code == 1 and message in result.err
+    usage = message == "not allowed"  # a bad id on the command line is a usage error
+    assert result.code == (2 if usage else 1) and message in result.err
     assert (repo.path / "orch.toml").read_text() == before
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from git_orch import roadmap
-from git_orch.agent import runlog
+from git_orch.agent import budget, runlog
 from git_orch.errors import OrchError
 from git_orch.record.state import ABANDONED, ACCEPTED, BLOCKED, ENDED, REJECTED, UNREVIEWED
 from git_orch.report import needs
@@ -84,6 +84,12 @@ class Card:
         return f"{run['outcome']}{reason}"
 
     @property
+    def spend(self) -> str | None:
+        """What the task's agent runs reported spending, when they reported anything."""
+        spent = budget.task_spend(self.view.state)
+        return spent.text() if spent.tokens or spent.priced else None
+
+    @property
     def sandbox_note(self) -> str | None:
         """Why a running agent has no sandbox, when it has none."""
         run = runlog.latest_run_json(self.view.state)
@@ -149,6 +155,12 @@ class Board:
     def loop_needs(self) -> list[NeedsItem]:
         """Items about no known task: the repository, the loop, a task status cannot read."""
         return [i for i in self.needs if i.task not in self.cards]
+
+    @property
+    def spend(self) -> dict[str, str]:
+        """Package -> what its agents spent, for packages that reported any spend."""
+        return {name: s.text() for name, s in sorted(self.overview.package_spend().items())
+                if s.tokens or s.priced}
 
     @property
     def advisory(self) -> list[str]:

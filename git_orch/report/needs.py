@@ -139,10 +139,15 @@ def _setup_failed(v: TaskView) -> tuple[str, str] | None:
 
 
 def _review(v: TaskView) -> tuple[str, str] | None:
-    if v.state.state == UNREVIEWED:
-        return (v.state.summary or "handed off, no summary",
-                cmd("git", "orch", "review", v.task_id, "--rerun-gates"))
-    return None
+    """Handed off: the summary, and beside it the start of what the agent said, if it ran."""
+    if v.state.state != UNREVIEWED:
+        return None
+    why = v.state.summary or "handed off, no summary"
+    said = runlog.agent_said(v.state)
+    if said is not None:
+        words = " ".join(said["text"].split())
+        why += f" | agent said: {words[:300]}" + ("..." if len(words) > 300 else "")
+    return why, cmd("git", "orch", "review", v.task_id, "--rerun-gates")
 
 
 def _land(v: TaskView) -> tuple[str, str] | None:

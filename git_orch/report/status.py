@@ -14,7 +14,7 @@ from typing import Any
 import pygit2
 
 from git_orch import dispatch
-from git_orch.agent import breaker, runlog
+from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import summary_of
@@ -91,6 +91,8 @@ class TaskView:
             "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
+            "agent_said": runlog.agent_said(st),
+            "spend": budget.task_spend(st).to_json(),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -129,8 +131,13 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
         }
+
+    def package_spend(self) -> dict[str, budget.Spend]:
+        """What agent runs cost per roadmap package (tasks with a package only)."""
+        return budget.package_spend((v.contract.package, v.state) for v in self.tasks)
 
 
 def collect(orepo: OrchRepo, only: str | None = None) -> Overview:

@@ -76,6 +76,8 @@ def _md_card(c: Card) -> list[str]:
         out.append(f"- agent {md(c.agent)}: {md(c.outcome)}")
     if c.sandbox_note:
         out.append(f"- {md(c.sandbox_note)}")
+    if c.spend:
+        out.append(f"- spent {md(c.spend)}")
     if st.summary:
         out.append(f"- handoff: {md(st.summary)}")
     out += [f"- risk: {md(r)}" for r in st.risks]
@@ -118,10 +120,10 @@ def render_markdown(board: Board) -> str:
         out += ["", "## Tasks"]
         for card in board.attention:
             out += _md_card(card)
-    out += ["", "## Packages", "", "| package | progress | running | waiting |",
-            "| --- | --- | --- | --- |"]
-    out += [f"| {md(p.name)} | {md(p.progress)} | {p.running} | {p.waiting} |"
-            for p in board.packages]
+    out += ["", "## Packages", "", "| package | progress | running | waiting | spent |",
+            "| --- | --- | --- | --- | --- |"]
+    out += [f"| {md(p.name)} | {md(p.progress)} | {p.running} | {p.waiting} "
+            f"| {md(board.spend.get(p.name, '-'))} |" for p in board.packages]
     text, _ = heartbeat_line(board)
     out += ["", "## Heartbeat", "", md(text)]
     if ov.problems:
@@ -190,6 +192,8 @@ def _html_card(c: Card) -> str:
         rows.append(("agent", f"{c.agent}: {c.outcome}"))
     if c.sandbox_note:
         rows.append(("sandbox", c.sandbox_note))
+    if c.spend:
+        rows.append(("spent", c.spend))
     if st.summary:
         rows.append(("handoff", st.summary))
     rows += [("risk", r) for r in st.risks]
@@ -237,10 +241,11 @@ def render_html(board: Board) -> str:
     pkg_rows = "".join(
         f'<tr class="package" data-package="{e(p.name)}"><td>{e(p.name)}</td>'
         f'<td><div class="bar" title="{p.percent}%"><span style="width:{p.percent}%"></span>'
-        f"</div> {e(p.progress)}</td><td>{p.running}</td><td>{p.waiting}</td></tr>"
+        f"</div> {e(p.progress)}</td><td>{p.running}</td><td>{p.waiting}</td>"
+        f"<td>{e(board.spend.get(p.name, '-'))}</td></tr>"
         for p in board.packages)
     pkg_html = ("<table><thead><tr><th>package</th><th>progress</th><th>running</th>"
-                f"<th>waiting</th></tr></thead><tbody>{pkg_rows}</tbody></table>"
+                f"<th>waiting</th><th>spent</th></tr></thead><tbody>{pkg_rows}</tbody></table>"
                 if pkg_rows else '<p class="muted">No tasks yet.</p>')
     sections.append(_section("packages", "Packages", pkg_html))
     beat, alarm = heartbeat_line(board)

@@ -41,6 +41,8 @@ def _details(card: Card, shown_fix: bool = False, indent: str = "    ") -> list[
         where += f", worktree {clean(st.worktree)}{gone}"
     if card.agent:
         where += f"; agent {clean(card.agent)}: {clean(card.outcome)}"
+    if card.spend:
+        where += f"; spent {card.spend}"
     out = [indent + where]
     if card.sandbox_note:
         out.append(f"{indent}{clean(card.sandbox_note)}")
@@ -104,6 +106,7 @@ def render_text(board: Board) -> str:
     if board.packages:
         out.append(f"Packages ({len(board.packages)})")
         out += [f"  {clean(p.name):<16} {p.progress}, {p.running} running, {p.waiting} waiting"
+                + (f", spent {board.spend[p.name]}" if p.name in board.spend else "")
                 for p in board.packages]
     beat = ov.heartbeat
     if board.whole:
