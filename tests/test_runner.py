@@ -166,7 +166,7 @@ def test_retries_then_breaker_opens_and_refuses(repo: Repo) -> None:
     assert isinstance(status, dict)
     assert status["agents"]["bad"]["state"] == "open"
     assert status["agents"]["bad"]["failures"] == 3
-    assert "bad              open after 3 failures" in repo.orch_ok("status").out
+    assert "agent breaker bad: open after 3 failures" in repo.orch_ok("status").out
     refused = repo.orch("run", "t1", "--agent", "bad")
     assert refused.code == 1 and "circuit breaker open" in refused.err
     assert len(events(repo, "t1", "run-started")) == 3
@@ -242,7 +242,8 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]
     # Closed, the dead run still needs a person: nothing else will run the task.
-    assert "[run dead]" in repo.orch_ok("status").out.split("Running")[0]
+    needs = repo.orch_ok("status").out.split("Running")[0]
+    assert "[run-failed]" in needs and "ended dead" in needs
 
 
 def test_run_refusals(repo: Repo) -> None:
@@ -288,12 +289,12 @@ def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) ->
     assert ended["outcome"] == "launch-failed" and why in ended["reason"]
     shown = repo.orch_ok("status").out
     needs = shown.split("Running")[0]
-    assert "t1" in needs and "[run launch-failed]" in needs and why in needs
+    assert "t1" in needs and "[launch-failed]" in needs and why in needs
     assert why in repo.orch_ok("logs", "t1").out
     assert repo.orch("run", "t1", "--agent", "ghost").code == 1
     page = repo.path.parent / "page"
     repo.orch_ok("status", "--write", "--out", str(page))
-    assert "Agent run failed" in (page / "status.md").read_text()
+    assert "| t1 | launch-failed |" in (page / "status.md").read_text()
     assert why in (page / "status.html").read_text()
 
 
@@ -432,7 +433,7 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     read_pids(pid_file)
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is True and run["agent"] == "hang"
-    assert "[agent hang, attempt 1]" in repo.orch_ok("status").out
+    assert "agent hang: running (attempt 1, since" in repo.orch_ok("status").out
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
@@ -581,7 +582,7 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     assert isinstance(status, dict)
     assert status["tasks"][0]["spend"] == {"tokens": 700, "usd": None}
     assert status["spend"] == {"p": {"tokens": 700, "usd": None}}
-    assert "Spend by package" in repo.orch_ok("status").out
+    assert "waiting, spent 700 tokens" in repo.orch_ok("status").out  # package p
     page = repo.path.parent / "page"
     repo.orch_ok("status", "--write", "--out", str(page))
     assert "agent said: Changed the app; checked by running it." in \
