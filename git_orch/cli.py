@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "next": "next",
     "dispatch": "dispatch",
     "sync": "sync",
+    "ledger": "ledger",
     "collect": "collect",
     "help": "help",
     "completion": "completion",
@@ -68,7 +69,23 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"git_orch.commands.{module_name}")
         command = getattr(module, cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
+        for param in command.params:  # `git orch land <TAB>` offers the task ids
+            if param.name == "task_id" and param._custom_shell_complete is None:
+                param._custom_shell_complete = complete_task_ids
         return command
+
+
+def complete_task_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Task ids under refs/orch/tasks/ of the repository around the cwd (none outside one)."""
+    try:
+        from git_orch.repo import OrchRepo
+
+        ids = OrchRepo(ctx.find_root().params.get("directory")).refs_under("refs/orch/tasks/")
+    except Exception:  # noqa: BLE001 - completion must never print a traceback
+        return []
+    return sorted(i for i in ids if i.startswith(incomplete))
 
 
 @click.group(
