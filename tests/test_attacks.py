@@ -507,3 +507,28 @@ def test_clone_mode_run_of_a_hostile_agent_changes_nothing_of_the_lead(clone_rep
     repo.orch_ok("status")
     repo.orch_ok("heartbeat", "--once")
     assert not (ws / ".git" / "evil.ran").exists()
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"hook_files": 3, "tags": [1], "recorded": 5}',
+                                    "folder"])
+def test_a_damaged_fingerprint_never_breaks_status(repo: Repo, damage: str) -> None:
+    ready(repo)
+    tampering(repo)
+    state = repo.path / ".git" / "orch" / "tamper.json"
+    state.unlink()
+    if damage == "folder":
+        state.mkdir()
+    else:
+        state.write_text(damage)
+    for _ in range(2):  # reported until the person has looked, not taken in silently
+        result = repo.orch("status")
+        assert result.code == 0, result.err
+        assert "repository       [fingerprint-damaged]" in result.out
+    assert repo.orch("heartbeat", "--once").code == 0
+    assert "[fingerprint-damaged]" in repo.orch_ok("hooks", "status").out
+    refused = repo.orch("land", "t1")
+    assert refused.code == 1 and "[fingerprint-damaged]" in refused.err
+    if damage == "folder":
+        state.rmdir()
+    repo.orch_ok("hooks", "install")
+    assert tampering(repo) == []
