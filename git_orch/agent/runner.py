@@ -44,8 +44,9 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env
 from git_orch.record import ledger
 from git_orch.record.ledger import Event
-from git_orch.record.tasks import Task, load_task
+from git_orch.record.tasks import Task, load_task, record
 from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace import limits
 from git_orch.workspace.start import StartRequest, StartResult
 from git_orch.workspace.start import start as start_task
 
@@ -120,8 +121,12 @@ def close_dead(orepo: OrchRepo, att: Attempt, grace: float = 2.0) -> Event | Non
     })
 
 
-def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPreset:
-    """Check that the task can run now, with which agent (the supervisor re-checks)."""
+def prepare(orepo: OrchRepo, task_id: str, agent: str | None,
+            force_reason: str | None = None) -> agents.AgentPreset:
+    """Check that the task can run now, with which agent (the supervisor re-checks).
+
+    Past `max_active` running agents or onto a write set a running agent may
+    touch only with a force reason, recorded before the run starts."""
     policy = load_policy(orepo)
     task = load_task(orepo, task_id)
     st = task.state
@@ -145,6 +150,11 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
         raise OrchError(f"task {task_id} has no worktree on this machine: nothing to run in")
     preset = agents.get_preset(policy, choose_agent(orepo, policy, task_id, agent))
     check_breaker(orepo, policy, preset)
+    overridden = limits.check("run", task_id,
+                              limits.run_breaches(orepo, policy, task_id, task.contract.allow),
+                              force_reason)
+    if overridden is not None:
+        record(orepo, task_id, lambda _state: [overridden])
     run_dir(orepo, task_id).mkdir(parents=True, exist_ok=True)
     return preset
 
@@ -190,9 +200,9 @@ def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> WrittenEnvelo
 
 
 def run(orepo: OrchRepo, task_id: str, agent: str | None = None, *, wait: bool = False,
-        timeout: float | None = None) -> RunResult:
+        timeout: float | None = None, force_reason: str | None = None) -> RunResult:
     """Start a supervised agent run for a task; with wait, block until it is over."""
-    preset = prepare(orepo, task_id, agent)
+    preset = prepare(orepo, task_id, agent, force_reason)
     folder = run_dir(orepo, task_id)
     run_id = ledger.new_event_id()[:12]
     read_fd, write_fd = os.pipe()
@@ -375,4 +385,5 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
         policy = load_policy(orepo)
         check_breaker(orepo, policy, agents.get_preset(policy, agent))
     started = start_task(orepo, req)
-    return started, (run(orepo, req.task_id, agent, wait=wait) if agent else None)
+    return started, (run(orepo, req.task_id, agent, wait=wait, force_reason=req.force_reason)
+                     if agent else None)

@@ -33,6 +33,7 @@ from git_orch.gitcmd import clean_env
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace import refusals
 
 
 class Supervisor:
@@ -157,6 +158,10 @@ class Supervisor:
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
+        try:
+            refusals.collect(orepo, task_id, str(worktree))
+        except (OrchError, OSError) as exc:
+            print(f"could not collect hook refusals: {exc}", flush=True)
         return self.end(started, attempt, verdict)
 
     def watch(self, proc: subprocess.Popen[bytes]) -> str:

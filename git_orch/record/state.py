@@ -46,7 +46,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 # Events that record facts without moving the state.
 INFORMATIONAL = frozenset(
     {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged",
-     "misalignment"}
+     "misalignment", "limits-overridden"}
 )
 
 
@@ -75,6 +75,7 @@ class TaskState:
     recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
     activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
     misalignments: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # every reviewed event
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -147,6 +148,7 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.override = _str(event, "override")
     elif kind == "reviewed":
         task.review = dict(event)
+        task.reviews.append(task.review)
     elif kind == "merged":
         task.merged_commit = _str(event, "commit")
     elif kind == "cleaned":

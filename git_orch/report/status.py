@@ -32,6 +32,7 @@ from git_orch.record.state import (
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.report import trust
 from git_orch.sanitize import clean
 from git_orch.workspace import reconcile
 
@@ -115,6 +116,7 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    trust: list[trust.TrustRow] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "trust": [row.to_json() for row in self.trust],
         }
 
 
@@ -187,8 +190,14 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
+    try:
+        rows = trust.trust_rows([v.state for v in views], trust.last_runs(policy))
+    except OrchError as exc:
+        problems.append(f"trust: {exc}")
+        rows = []
     return Overview(
-        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo)
+        views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
+        rows,
     )
 
 
@@ -321,6 +330,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
                    + (f", until {b.to_json()['until']}" if b.state == "open" else "")
                    for n, b in tripped.items())
+    trust_lines = trust.render_lines(overview.trust)
+    if trust_lines:
+        out.append(f"Trust ({len(trust_lines)}; worst first)")
+        out.extend(f"  {clean(line)}" for line in trust_lines)
     if overview.problems:
         out.append(f"Ledger problems ({len(overview.problems)})")
         out.extend(f"  {clean(p)}" for p in overview.problems[:10])

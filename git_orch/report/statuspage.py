@@ -31,6 +31,7 @@ from git_orch.record.state import (
     REJECTED,
     UNREVIEWED,
 )
+from git_orch.report import trust
 from git_orch.report.status import Overview, TaskView
 from git_orch.workspace import reconcile
 
@@ -221,6 +222,9 @@ def render_markdown(overview: Overview) -> str:
     for row in packages(overview):
         out.append(f"| {md(row.name)} | {row.landed}/{row.total} | {row.running} | "
                    f"{row.waiting} | {row.abandoned} | {row.percent}% |")
+    trust_lines = trust.render_lines(overview.trust)
+    if trust_lines:
+        out += ["", "## Trust (worst first)", ""] + [f"- {md(line)}" for line in trust_lines]
     text, _ = heartbeat_line(overview)
     out += ["", "## Heartbeat", "", md(text)]
     if overview.problems:
@@ -305,6 +309,9 @@ def render_html(overview: Overview) -> str:
     beat, alarm = heartbeat_line(overview)
     summary = summary_line(overview)
     beat_html = f'<p class="{"alarm" if alarm else "muted"}">{e(beat)}</p>'
+    trust_lines = trust.render_lines(overview.trust)
+    trust_html = _section("trust", "Trust (worst first)", "<ul>" + "".join(
+        f"<li>{e(line)}</li>" for line in trust_lines) + "</ul>") if trust_lines else ""
     problems = ""
     if overview.problems:
         items = "".join(f"<li>{e(p)}</li>" for p in overview.problems[:20])
@@ -324,6 +331,7 @@ def render_html(overview: Overview) -> str:
         + _section("landed", "Landed recently", done_html)
         + _section("packages", "Packages", pkg_html)
         + _section("heartbeat", "Heartbeat", beat_html)
+        + trust_html
         + problems
         + "</body></html>\n"
     )

@@ -29,7 +29,7 @@ from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile
+from git_orch.workspace import reconcile, refusals
 from git_orch.workspace.start import mark_worker
 
 DEFAULT_INTERVAL = 300
@@ -205,6 +205,11 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
 # --- the beat ------------------------------------------------------------------
 
 
+def _collect_refusals(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """Worker hook refusals into misalignment events (see workspace/refusals.py)."""
+    return [str(e["id"]) for e in refusals.collect(orepo, view.task_id, view.state.worktree)]
+
+
 def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool = False
          ) -> BeatReport:
     overview = collect(orepo)
@@ -214,6 +219,9 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    for view in overview.tasks:
+        if view.state.state not in ENDED and view.worktree_present:
+            _safe(partial(_collect_refusals, orepo, view), f"hook refusals of {view.task_id}")
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,

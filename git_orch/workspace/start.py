@@ -21,7 +21,7 @@ from git_orch.record.ids import check_task_id, task_branch, task_ref
 from git_orch.record.state import ACTIVE
 from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import workerhooks
+from git_orch.workspace import limits, workerhooks
 
 
 @dataclass
@@ -35,6 +35,7 @@ class StartRequest:
     forbid: list[str] = field(default_factory=list)
     gates: list[str] = field(default_factory=list)
     worktree: bool = True
+    force_reason: str | None = None  # go past max_active / write-set overlap (recorded)
 
 
 @dataclass
@@ -85,6 +86,9 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     path = worktree_root(orepo, policy) / task_id if req.worktree else None
     contract = build_contract(orepo, req)
     _refuse_existing(orepo, task_id, path)
+    overridden = limits.check("start", task_id,
+                              limits.start_breaches(orepo, policy, task_id, contract.allow),
+                              req.force_reason)
     enable_worktree_config(orepo)
     create_empty_ledger(orepo)
     oid = write_contract(orepo.pygit, contract, orepo.signature)
@@ -95,7 +99,8 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     def created(log: ledger.EventLog) -> list[ledger.Event]:
         if orepo.ref_target(task_ref(task_id)) is not None:
             raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
-        return [{"type": "created", "task": task_id, "contract": oid, "host": hostname()}]
+        created = {"type": "created", "task": task_id, "contract": oid, "host": hostname()}
+        return [created, {**overridden, "task": task_id}] if overridden else [created]
 
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
     branch = task_branch(task_id)
