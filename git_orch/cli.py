@@ -24,6 +24,7 @@ from git_orch.errors import OrchError
 
 # Command name -> module under git_orch.commands (kept in help order).
 COMMANDS: dict[str, str] = {
+    "demo": "demo",
     "init": "init",
     "start": "start",
     "status": "status",
@@ -32,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "block": "worker",
     "review": "review",
     "review-import": "review",
+    "fixture": "fixture",
+    "eval": "fixture",
     "accept": "decide",
     "reject": "decide",
     "unblock": "decide",
@@ -47,6 +50,9 @@ COMMANDS: dict[str, str] = {
     "next": "next",
     "dispatch": "dispatch",
     "sync": "sync",
+    "collect": "collect",
+    "help": "help",
+    "completion": "completion",
 }
 
 
@@ -93,6 +99,9 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
       git orch show fix-login
     """
     ctx.obj = directory
+    from git_orch.record.ledger import REFLOG_COMMAND
+
+    REFLOG_COMMAND[0] = f"git orch {ctx.invoked_subcommand or ''}".rstrip()
     global _start_dir
     _start_dir = directory
 
@@ -116,21 +125,34 @@ def _crash_log(exc: BaseException) -> Path:
     return path
 
 
+def _show_usage_error(exc: click.UsageError) -> None:
+    """Usage, then a help command that works (`git orch --help` needs the man pages)."""
+    words = exc.ctx.command_path.split()[2:] if exc.ctx is not None else []
+    if exc.ctx is not None:
+        click.echo(exc.ctx.get_usage(), err=True)
+    click.echo(f"Try '{' '.join(['git orch help', *words])}' for help.\n", err=True)
+    click.echo(f"Error: {exc.format_message()}", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by tests and the console script)."""
     global _start_dir
     _start_dir = None
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = cli.main(args=args, prog_name="git orch", standalone_mode=False)
+        result = cli.main(args=args, prog_name="git orch", standalone_mode=False,
+                          complete_var="_GIT_ORCH_COMPLETE")
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
         click.echo("git-orch: aborted", err=True)
         return 1
+    except click.UsageError as exc:
+        _show_usage_error(exc)
+        return 2
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except OrchError as exc:
         click.echo(f"git-orch: {exc}", err=True)
         return exc.exit_code

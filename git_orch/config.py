@@ -26,8 +26,13 @@ TEMPLATE = """\
 [orch]
 # The branch accepted work lands on.
 main_branch = "{main_branch}"
-# Where task worktrees go. Empty: a sibling folder "<repo>.orch/<task id>".
+# Where task workspaces go. Empty: a sibling folder "<repo>.orch/<task id>".
 worktree_root = ""
+# How a worker is kept apart from this repository. "clone": its own repository
+# (objects borrowed read-only), whose work `git orch collect` pulls in.
+# "worktree": a linked worktree sharing this git dir, which the worker can
+# write: advisory isolation, for trusted agents only. Without this key: worktree.
+isolation = "clone"
 # How many tasks may be live at once (start, run and next respect it;
 # start --force --reason goes past it, recorded).
 max_active = 3
@@ -57,33 +62,27 @@ gates = []
 # gate_timeout = "10m"
 
 # Agent presets: how `git orch run ID --agent NAME` launches an agent CLI.
-# argv is a list, never run through a shell; these placeholders are replaced
-# inside each element: {{envelope}} (task envelope file), {{worktree}}, {{task}},
-# {{handoff_file}} (where the agent writes its summary), {{attempt}}, {{run_dir}},
-# {{git_common_dir}} (commits are written there), {{python}}.
+# Built in: codex and claude (see docs/agents.md for what they run and the CLI
+# versions they were proven with); an [agents.codex] table here replaces that
+# preset whole. argv is a list, never run through a shell; these placeholders
+# are replaced inside each element: {{envelope}} (task envelope file),
+# {{worktree}}, {{task}}, {{handoff_file}} (where the agent writes its summary;
+# `git orch handoff --summary` writes it if the agent does not), {{attempt}},
+# {{run_dir}}, {{git_dir}} (the workspace's own git dir), {{git_common_dir}} (the
+# workspace's common git dir, where its commits go), {{python}}.
 # Optional keys (defaults): env (a table), max_runtime ("25m"), max_attempts (1),
 # backoff ("10s", doubled per retry up to backoff_max "5m"), kill_grace ("5s":
 # SIGTERM to SIGKILL), and breaker, an inline table: failures (3) failed runs
 # within window ("30m") open it for cooldown ("15m"). See docs/agents.md.
 #
 # [agents.codex]
-# argv = ["codex", "--ask-for-approval", "never", "exec", "--sandbox", "workspace-write",
-#         "--cd", "{{worktree}}", "--add-dir", "{{git_common_dir}}",
+# argv = ["codex", "exec", "--json", "--sandbox", "workspace-write",
+#         "-c", "allow_login_shell=false", "--cd", "{{worktree}}",
+#         "--add-dir", "{{git_common_dir}}", "--add-dir", "{{git_dir}}",
 #         "--output-last-message", "{{handoff_file}}",
 #         "Read the task envelope {{envelope}} and do exactly what it says."]
 # max_runtime = "45m"
 # max_attempts = 2
-#
-# [agents.claude]
-# argv = ["claude", "-p", "Read the task envelope {{envelope}} and do exactly what it says.",
-#         "--permission-mode", "acceptEdits", "--add-dir", "{{git_common_dir}}",
-#         "--allowedTools", "Bash(git:*)", "Bash(pytest:*)"]
-# max_runtime = "45m"
-#
-# [agents.aider]
-# # Older aider releases spell --yes-always as --yes.
-# argv = ["aider", "--yes-always", "--no-auto-commits", "--message-file", "{{envelope}}"]
-# max_runtime = "30m"
 #
 # [agents.custom]
 # argv = ["./scripts/my-agent", "--task", "{{task}}", "--prompt-file", "{{envelope}}"]

@@ -1,24 +1,35 @@
-"""The whole git-orch loop in a throw-away repository, with scripted agents.
+"""The scenario behind `git orch demo`: the loop in a throw-away repository.
 
-Run with `python -m git_orch.demo [--keep]` (or `bash scripts/demo.sh`).
-Two stand-in agents (git_orch.agent.standin, no API key) play the workers: one does
-honest work that review passes and land merges and pushes; the other
-overclaims its evidence and review rejects it. Everything happens under a
-fresh temporary folder with a fixed identity; none of your repositories and
-none of your git config are touched.
+Four stand-in agents (git_orch.agent.standin: scripted, no API key, no
+network) play the workers a lead meets in the first hour:
+
+- greet-upper stays in scope with honest local evidence: review passes, land
+  merges and pushes;
+- migrate touches a forbidden path: the hook refuses the commit, the agent
+  bypasses it with --no-verify, and review rejects the branch;
+- readme claims direct evidence without an artifact: review finds an overclaim;
+- hang never finishes: its preset's max_runtime kills it.
+
+A second clone then syncs and sees the same loop. Every step is printed as a
+command a person can paste (`git -C DIR ...`, quoted with shlex.join), and
+every change to orch.toml is printed. Everything happens in one folder with a
+fixed identity; no repository or git config of the user is touched.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from git_orch.agent import runner, standin
 from git_orch.cli import main as orch_main
+from git_orch.errors import OrchError
 from git_orch.repo import OrchRepo
 
 IDENTITY = {
@@ -29,39 +40,48 @@ IDENTITY = {
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 GATE = "python3 tests/check_greet.py"
+HANG_LIMIT = "3s"
 
 
 def say(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
 
 
+def show(argv: list[str]) -> None:
+    print(f"$ {shlex.join(argv)}", flush=True)
+
+
 def git(*args: str, cwd: Path) -> None:
-    print(f"$ git {' '.join(args)}", flush=True)
+    show(["git", "-C", str(cwd), *args])
     subprocess.run(["git", *args], cwd=cwd, check=True)
 
 
 def orch(*args: str, cwd: Path, expect: int = 0) -> None:
-    print(f"$ git orch {' '.join(args)}", flush=True)
+    show(["git", "-C", str(cwd), "orch", *args])
     code = orch_main(["-C", str(cwd), *args])
     if code != expect:
-        raise SystemExit(f"demo: `git orch {' '.join(args)}` exited {code}, expected {expect}")
+        raise OrchError(f"demo: `git orch {shlex.join(args)}` exited {code}, expected {expect}")
 
 
 def build_repo(root: Path) -> Path:
     """An app with a check script, and a bare `origin` it is pushed to."""
     origin = root / "origin.git"
+    show(["git", "init", "-q", "--bare", "-b", "main", str(origin)])
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     repo = root / "app"
-    repo.mkdir()
-    git("init", "-q", "-b", "main", cwd=repo)
-    (repo / "src").mkdir()
-    (repo / "tests").mkdir()
-    (repo / "src" / "greet.py").write_text("def greet(name):\n    return 'hi ' + name\n")
-    (repo / "tests" / "check_greet.py").write_text(
-        "import sys\nsys.path.insert(0, 'src')\nfrom greet import greet\n"
-        "assert greet('ada') == 'HI ADA', greet('ada')\nprint('greet ok')\n"
-    )
-    (repo / "README.md").write_text("# demo app\n")
+    show(["git", "init", "-q", "-b", "main", str(repo)])
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    files = {
+        "src/greet.py": "def greet(name):\n    return 'hi ' + name\n",
+        "tests/check_greet.py": "import sys\nsys.path.insert(0, 'src')\nfrom greet import greet\n"
+        "assert greet('ada') == 'HI ADA', greet('ada')\nprint('greet ok')\n",
+        "migrations/001_init.sql": "create table users (name text);\n",
+        "README.md": "# demo app\n",
+    }
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    print(f"(wrote {', '.join(files)})")
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Initial app", cwd=repo)
     git("remote", "add", "origin", str(origin), cwd=repo)
@@ -69,9 +89,11 @@ def build_repo(root: Path) -> Path:
     return repo
 
 
-def write_agents(root: Path) -> str:
-    """Two stand-in agents: an honest one and one that overclaims."""
-    honest = standin.write_scenario(root / "honest.json", [
+def agent_presets(root: Path) -> str:
+    """Four stand-in agents, one per case, as [agents.*] tables for orch.toml."""
+    folder = root / "agents"
+    folder.mkdir(exist_ok=True)
+    honest = standin.write_scenario(folder / "honest.json", [
         {"write": "src/greet.py",
          "content": "def greet(name):\n    return 'HI ' + name.upper()\n"},
         {"commit": "Shout greetings",
@@ -79,96 +101,125 @@ def write_agents(root: Path) -> str:
         {"handoff_file": "greet() now upper-cases; the check script passes."},
         {"handoff": "greet() shouts", "risks": ["callers that expect lower case"]},
     ])
-    sloppy = standin.write_scenario(root / "sloppy.json", [
+    forbidden = standin.write_scenario(folder / "forbidden.json", [
+        {"write": "src/greet.py", "content": "def greet(name):\n    return 'hello ' + name\n"},
+        {"write": "migrations/002_greetings.sql", "content": "create table greetings (t text);\n"},
+        {"commit": "Store greetings", "may_fail": True,
+         "trailers": ["Orch-Evidence: local: the migration applies"]},
+        {"commit": "Store greetings", "no_verify": True,
+         "trailers": ["Orch-Evidence: local: the migration applies"]},
+        {"handoff_file": "greetings stored in a new table."},
+        {"handoff": "greetings stored"},
+    ])
+    overclaim = standin.write_scenario(folder / "overclaim.json", [
         {"write": "README.md", "content": "# demo app\n\nSays hello, loudly.\n"},
         {"commit": "Describe the app",
-         "trailers": ["Orch-Evidence: local: verified in production by real users"]},
+         "trailers": ["Orch-Evidence: direct: verified in production by real users"]},
         {"handoff_file": "README explains the app."},
         {"handoff": "README updated"},
     ])
-    return standin.preset_toml("honest", honest) + standin.preset_toml("sloppy", sloppy)
+    hang = standin.write_scenario(folder / "hang.json", [
+        {"print": "thinking..."}, {"sleep": 600},
+    ])
+    return (standin.preset_toml("honest", honest) + standin.preset_toml("forbidden", forbidden)
+            + standin.preset_toml("overclaim", overclaim)
+            + standin.preset_toml("hang", hang, max_runtime=HANG_LIMIT))
 
 
 def configure(repo: Path, root: Path) -> None:
+    """Edit orch.toml, printing each change: the gate review may re-run, the agents."""
     config = repo / "orch.toml"
-    text = config.read_text().replace("gates = []", f'gates = ["{GATE}"]', 1)
-    config.write_text(text + write_agents(root) + '\n[land]\npush = true\nremote = "origin"\n')
+    gates = f'gates = ["{GATE}"]'
+    print(f"(edit {config}: under [orch], `gates = []` becomes `{gates}`)")
+    print(f"(edit {config}: under [orch], `max_active = 3` becomes `max_active = 4`)")
+    presets = agent_presets(root)
+    print(f"(edit {config}: append four stand-in agent presets)")
+    print("\n".join(f"    {line}" for line in presets.strip().splitlines()))
+    text = config.read_text().replace("gates = []", gates, 1)
+    config.write_text(text.replace("max_active = 3", "max_active = 4", 1) + presets)
 
 
-def wait_for_agent(repo: Path, task_id: str) -> None:
-    print(f"(waiting for {task_id}'s agent to finish)", flush=True)
-    runner.wait(OrchRepo(repo), task_id, timeout=120)
+def wait_for(repo: Path, *task_ids: str) -> None:
+    print(f"(waiting for the agents of {', '.join(task_ids)})", flush=True)
+    for task_id in task_ids:
+        runner.wait(OrchRepo(repo), task_id, timeout=60)
 
 
-def run(root: Path) -> None:
+def run(root: Path, page: Path) -> None:
     repo = build_repo(root)
     say("1. init: a commented orch.toml, per-worktree config, an empty ledger")
     orch("init", cwd=repo)
     configure(repo, root)
-
-    say("2. plan: a package of two tasks; the second depends on the first")
-    orch("plan", "add", "--package", "greetings", "--task", "greet-upper",
-         "--title", "Shout greetings", "--allow", "src/**", "--gate", GATE,
-         "--agent", "honest", cwd=repo)
-    orch("plan", "add", "--package", "greetings", "--task", "readme",
-         "--title", "Describe the app", "--allow", "README.md",
-         "--depends-on", "greet-upper", "--agent", "sloppy", cwd=repo)
     git("add", "orch.toml", cwd=repo)
-    git("commit", "-q", "-m", "Add git-orch policy and roadmap", cwd=repo)
+    git("commit", "-q", "-m", "Add git-orch policy", cwd=repo)
     git("push", "-q", "origin", "main", cwd=repo)
 
-    say("3. next: the lead's recommendation, then start it with its agent")
-    orch("next", cwd=repo)
-    orch("next", "--start", cwd=repo)
-    wait_for_agent(repo, "greet-upper")
-    orch("status", cwd=repo)
+    say("2. start four tasks, each in its own worktree, each with its agent")
+    orch("start", "greet-upper", "--title", "Shout greetings", "--allow", "src/**",
+         "--gate", GATE, "--agent", "honest", cwd=repo)
+    orch("start", "migrate", "--title", "Store greetings", "--allow", "src/**",
+         "--forbid", "migrations/**", "--agent", "forbidden", "--force", "--reason",
+         "demo: overlaps greet-upper on purpose", cwd=repo)
+    orch("start", "readme", "--title", "Describe the app", "--allow", "/README.md",
+         "--agent", "overclaim", cwd=repo)
+    orch("start", "hang", "--title", "Refactor everything", "--allow", "src/**",
+         "--agent", "hang", "--force", "--reason", "demo: overlaps on purpose", cwd=repo)
+    wait_for(repo, "greet-upper", "migrate", "readme", "hang")
+    orch("logs", "migrate", cwd=repo)
 
-    say("4. review inspects the unit (scope, trailers, evidence, gates re-run)")
+    say("3. in scope, honest local evidence: review re-runs the gate, passes; land pushes")
     orch("review", "greet-upper", "--rerun-gates", cwd=repo)
     orch("accept", "greet-upper", cwd=repo)
+    orch("land", "greet-upper", "--push", cwd=repo)
+    git("--no-pager", "log", "--oneline", "--graph", "-3", "main", cwd=repo)
 
-    say("5. land: merge into main, push main + refs/orch atomically, clean up")
-    orch("land", "greet-upper", cwd=repo)
-    git("log", "--oneline", "--graph", "-4", "main", cwd=repo)
+    say("4. a forbidden path: the hook refused the commit (log above), review rejects")
+    orch("review", "migrate", cwd=repo, expect=1)
+    orch("reject", "migrate", "--reason", "changed migrations/, which the contract forbids",
+         cwd=repo)
 
-    say("6. the next task's agent overclaims its evidence: review rejects it")
-    orch("next", "--start", cwd=repo)
-    wait_for_agent(repo, "readme")
+    say("5. direct evidence without an artifact: review finds an overclaim")
     orch("review", "readme", cwd=repo, expect=1)
-    orch("reject", "readme", "--reason", "a local check cannot verify production", cwd=repo)
+    orch("reject", "readme", "--reason", "claims production evidence it cannot show",
+         cwd=repo)
 
-    say("7. status for a person, and a status page (status.md, status.html)")
-    orch("status", "--write", "--out", str(root / "page"), cwd=repo)
-    print(f"status page: {root / 'page' / 'status.html'}")
+    say(f"6. a hung agent: its max_runtime ({HANG_LIMIT}) killed it")
+    orch("show", "hang", cwd=repo)
+
+    say("7. status for a person (the hung run needs you), and the status page")
+    orch("status", cwd=repo)
+    orch("status", "--write", "--out", str(page), cwd=repo)
 
     say("8. the ledger is plain git; sync shares all of it through origin")
     orch("sync", cwd=repo)
-    git("ls-remote", str(root / "origin.git"), "refs/orch/*", cwd=repo)
-    git("--no-pager", "log", "--oneline", "-3", "refs/orch/ledger", cwd=repo)
+    git("ls-remote", "origin", "refs/orch/*", cwd=repo)
 
     say("9. a second machine clones, syncs, and sees the same loop")
-    git("clone", "-q", str(root / "origin.git"), str(root / "laptop"), cwd=root)
     laptop = root / "laptop"
+    git("clone", "-q", str(root / "origin.git"), str(laptop), cwd=root)
     orch("init", cwd=laptop)
     orch("sync", cwd=laptop)
     orch("status", cwd=laptop)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    keep = "--keep" in args
+def main(folder: Path | None = None, keep: bool = False) -> None:
+    """Run the demo in folder (kept) or a temporary one (removed unless keep)."""
     os.environ.update(IDENTITY)
-    root = Path(tempfile.mkdtemp(prefix="git-orch-demo-"))
+    started = time.monotonic()
+    if folder is not None and folder.exists() and any(folder.iterdir()):
+        raise OrchError(f"demo: {folder} is not empty; name a new or empty folder")
+    root = folder if folder is not None else Path(tempfile.mkdtemp(prefix="git-orch-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    page = Path(tempfile.mkdtemp(prefix="git-orch-demo-status-")) if folder is None \
+        else root / "status"
     try:
-        run(root)
+        run(root, page)
     finally:
-        if keep:
-            print(f"\ndemo kept at {root}")
+        if keep or folder is not None:
+            print(f"\ndemo folder kept: {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    print("\ndemo finished: one task landed, one rejected for overclaiming")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print(f"status page: {page / 'status.html'}")
+    print(f"\ndemo finished in {time.monotonic() - started:.0f}s: one task landed and pushed, "
+          "one refused and rejected for a forbidden path, one rejected for overclaiming, "
+          "one hung agent killed by its timeout")

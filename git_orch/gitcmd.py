@@ -36,6 +36,46 @@ class GitError(OrchError):
         self.stderr = stderr
 
 
+# Options that take a value before git's subcommand (`git --git-dir D status`).
+_VALUED_OPTIONS = frozenset({"--git-dir", "--work-tree", "-C", "-c", "--namespace"})
+# Pinned on every git the lead runs (but `git config`, which must report the
+# repository's real values): the common config of a repository with
+# worktree-mode workers is theirs to write, and core.fsmonitor names a program.
+ALWAYS_PINNED = ("-c", "core.fsmonitor=false")
+
+
+def subcommand(args: Sequence[str]) -> str | None:
+    """The git subcommand in ARGS (skipping global options and their values)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _VALUED_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def pinned_options(no_hooks: Path) -> list[str]:
+    """`-c` options that switch off every key that makes git run a program of the
+    repository's choosing, for git run against a worker's repository.
+
+    `no_hooks` is an empty folder the lead owns. Command-line config outranks the
+    repository's, and git passes it on (GIT_CONFIG_PARAMETERS) to the
+    upload-pack it starts for a local fetch.
+    """
+    return [
+        "-c", "core.fsmonitor=false",
+        "-c", f"core.hooksPath={no_hooks}",
+        "-c", "diff.external=",
+        "-c", "core.pager=cat",
+        "-c", "credential.helper=",
+        "-c", "core.alternateRefsCommand=",
+        "-c", "transfer.fsckObjects=true",
+    ]
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _REPO_SCOPED_VARS}
     if extra:
@@ -54,8 +94,9 @@ def run_git(
     """Run `git ARGS`; raise GitError on failure unless check is False."""
     if any("\0" in arg for arg in args):  # subprocess would raise ValueError
         raise OrchError("an argument contains a NUL byte; git cannot take it")
+    pins = ALWAYS_PINNED if subcommand(args) != "config" else ()
     proc = subprocess.run(
-        ["git", *args],
+        ["git", *pins, *args],
         cwd=cwd,
         input=input,
         capture_output=True,

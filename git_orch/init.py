@@ -35,7 +35,8 @@ def create_empty_ledger(orepo: OrchRepo) -> bool:
     tree = repo.TreeBuilder().write()
     sig = orepo.signature
     commit = repo.create_commit(None, sig, sig, "git-orch: start the ledger", tree, [])
-    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, str(commit), None)])
+    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, str(commit), None)],
+                               "start the ledger")
     return ok  # a lost race means another init created it: fine
 
 

@@ -28,3 +28,12 @@ def open_repo(ctx: click.Context) -> OrchRepo:
     """The repository named by `git orch -C DIR`, or the one around the cwd."""
     directory: Path | None = ctx.find_root().obj
     return OrchRepo(directory)
+
+
+def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:
+    """open_repo for a lead-only command: refused in a worker context (roles.py)."""
+    from git_orch.workspace.roles import refuse_in_worker  # only lead commands pay for it
+
+    orepo = open_repo(ctx)
+    refuse_in_worker(orepo, command)
+    return orepo

@@ -20,6 +20,10 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, git, run_git
 
 _Obj = TypeVar("_Obj")
+_OPEN_EXACTLY = (
+    pygit2.enums.RepositoryOpenFlag.NO_SEARCH
+    | pygit2.enums.RepositoryOpenFlag.NO_DOTGIT
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,12 @@ class OrchRepo:
 
     @cached_property
     def pygit(self) -> pygit2.Repository:
-        return pygit2.Repository(str(self.common_dir))
+        """libgit2 on exactly the common dir: no upward search, no `<dir>/.git` probe.
+
+        An agent sandbox (codex's bubblewrap) may mount an empty `.git` inside
+        the common dir; libgit2 would open that first and find no repository.
+        """
+        return pygit2.Repository(str(self.common_dir), _OPEN_EXACTLY)
 
     def git(self, args: list[str], cwd: Path | None = None) -> str:
         """git in this worktree (or in cwd, another worktree of this repo)."""
@@ -114,6 +123,23 @@ class OrchRepo:
         """Per-machine scratch space; never the source of truth."""
         path = self.common_dir / "orch"
         path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def is_clone_workspace(self) -> bool:
+        """A worker's clone (its own git dir, `orch.role=worker`), read by libgit2."""
+        if self.git_dir != self.common_dir:
+            return False
+        try:
+            return self.pygit.config["orch.role"] == "worker"
+        except (KeyError, pygit2.GitError, ValueError):
+            return False
+
+    @cached_property
+    def no_hooks_dir(self) -> Path:
+        """An empty folder, for `-c core.hooksPath=` when git must run no hook at all."""
+        path = self.runtime_dir / "no-hooks"
+        path.mkdir(exist_ok=True)
         return path
 
     def config_get(self, key: str, cwd: Path | None = None) -> str | None:

@@ -226,7 +226,7 @@ def write_local(orepo: OrchRepo, p: Plan) -> tuple[bool, str]:
     updates += [ledger.RefUpdate(task_ref(t), o, None) for t, o in sorted(p.new_tasks.items())]
     if not updates or (p.new_tip == p.local_tip and not p.new_tasks):
         return True, ""
-    return ledger.update_refs(orepo, updates)
+    return ledger.update_refs(orepo, updates, "sync " + ", ".join(sorted(p.new_tasks)))
 
 
 class _PushRace(Exception):
@@ -278,7 +278,8 @@ def _track_pushed(orepo: OrchRepo, remote: str, p: Plan) -> None:
         lines.append(f"update {tracking_ref(remote, 'ledger')} {p.new_tip}\n")
     lines += [f"update {tracking_ref(remote, 'tasks/' + t)} {o}\n" for t, o in p.push_tasks.items()]
     if lines:
-        run_git(["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"], orepo.common_dir,
+        run_git(["--git-dir", str(orepo.common_dir), "update-ref", "-m",
+                 ledger.reflog_message(f"pushed to {remote}"), "--stdin"], orepo.common_dir,
                 input="".join(lines), check=False)
 
 

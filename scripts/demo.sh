@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/python -m git_orch.demo "$@"
+exec .venv/bin/git-orch demo "$@"   # --help prints the help, --dir DIR, --keep

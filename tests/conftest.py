@@ -51,7 +51,10 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> None:
         "GIT_TERMINAL_PROMPT": "0",
         "LC_ALL": "C.UTF-8",
     }
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NOTES_REF", "EDITOR"):
+    # ORCH_TASK marks a worker's process (lead-only commands refuse): a test run by
+    # a supervised agent must not inherit it.
+    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NOTES_REF", "EDITOR",
+                "ORCH_TASK"):
         os.environ.pop(key, None)
     os.environ.update(env)
 
@@ -155,13 +158,40 @@ def make_repo(path: Path) -> Repo:
     return repo
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """A fresh repo with git orch init done and orch.toml committed."""
-    r = make_repo(tmp_path / "repo")
+def set_isolation(repo: Repo, isolation: str) -> None:
+    """Change the `isolation` init wrote into orch.toml (not committed)."""
+    toml = repo.path / "orch.toml"
+    text = toml.read_text()
+    assert 'isolation = "clone"' in text  # what init writes for a new repository
+    toml.write_text(text.replace('isolation = "clone"', f'isolation = "{isolation}"'))
+
+
+def initialised_repo(path: Path, isolation: str) -> Repo:
+    """git orch init done, orch.toml set to `isolation` and committed."""
+    r = make_repo(path)
     r.orch_ok("init")
+    set_isolation(r, isolation)
     r.commit_all("Add git-orch policy")
     return r
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    """A fresh repo, orch.toml committed, worktree isolation (the suite's long-standing
+    mode; clone_repo and any_repo cover clone workspaces)."""
+    return initialised_repo(tmp_path / "repo", "worktree")
+
+
+@pytest.fixture
+def clone_repo(tmp_path: Path) -> Repo:
+    """A fresh repo whose tasks get clone workspaces (what init writes)."""
+    return initialised_repo(tmp_path / "repo", "clone")
+
+
+@pytest.fixture(params=["worktree", "clone"])
+def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> Repo:
+    """The same test in both isolation modes."""
+    return initialised_repo(tmp_path / "repo", str(request.param))
 
 
 @pytest.fixture
@@ -178,3 +208,16 @@ def remote(tmp_path: Path, repo: Repo) -> Path:
     repo.git("remote", "add", "origin", str(bare))
     repo.git("push", "-q", "origin", "main")
     return bare
+
+
+def bwrap_unusable() -> str | None:
+    """Why bubblewrap cannot run here (the reason a bwrap test is skipped), or None."""
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    proc = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "true"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return f"bubblewrap cannot run here: {proc.stderr.strip()[:200]}"
+    return None

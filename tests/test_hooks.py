@@ -314,7 +314,9 @@ def test_uninstall_restores_and_status_reports(repo: Repo, worker: Path) -> None
     assert entry["worktree"] == str(worker)
     assert git("config", "--worktree", "--get", "maintenance.auto", cwd=worker) == "false"
 
-    repo.orch_ok("hooks", "uninstall", cwd=worker)
+    refused_here = repo.orch("hooks", "uninstall", cwd=worker)  # lead-only
+    assert refused_here.code == 1 and "is for the lead, not a worker" in refused_here.err
+    repo.orch_ok("hooks", "uninstall", "--task", "t1")
     assert run("update-ref", "refs/heads/side", "HEAD", cwd=worker).returncode == 0
     repo.write("README.md", "free\n", cwd=worker)
     repo.commit_all("Unguarded", cwd=worker)
@@ -409,3 +411,58 @@ def test_quoted_path_names_fall_back_to_git(repo: Repo, worker: Path) -> None:
     repo.write('src/secret/we"ird', "k\n", cwd=worker)
     repo.git("add", "-A", cwd=worker)
     refused(repo, worker, ["commit", "-q", "-m", "Odd"], "forbidden by Orch-Forbid: src/secret/")
+
+
+# --- one reading of trailers: the hook checks what verify reads (issue 11) ------
+
+def _task_values(repo: Repo, path: Path) -> list[str]:
+    """Orch-Task as verify reads the committed object (judge/trailers.py)."""
+    from git_orch.judge.trailers import parse_trailers, values
+
+    raw = subprocess.run(["git", "cat-file", "commit", "HEAD"], cwd=path, capture_output=True,
+                         check=True).stdout
+    return values(parse_trailers(raw.split(b"\n\n", 1)[1]), "Orch-Task")
+
+
+@pytest.mark.parametrize("message", [
+    "X\n\nOrch-Task: t1\n\x0c\nOrch-Task: t9",
+    "X\n\nOrch-Task: t1\n\u2028Orch-Task: t9",
+    "X\n\nNote: see\u2028Orch-Task: t9",
+    "X\n\nOrch-Task: t1\r\nOrch-Gate: make\r",
+    "X\n\nOrch-Task: t1\n# ------------------------ >8 ------------------------\nOrch-Task: t9",
+])
+def test_hook_and_verify_read_the_same_task(repo: Repo, worker: Path, message: str) -> None:
+    repo.write("src/a.py", message, cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    proc = run("commit", "-q", "--cleanup=verbatim", "-m", message, cwd=worker)
+    if proc.returncode == 0:
+        assert _task_values(repo, worker) == ["t1"]
+    else:
+        assert "git-orch:" in proc.stderr
+
+
+@pytest.mark.parametrize("config", [
+    ["-c", "trailer.separators=:="], ["-c", "trailer.ot.key=Orch-Task"],
+    ["-c", "core.commentChar=O"],
+])
+def test_configuration_cannot_change_what_the_hook_reads(repo: Repo, worker: Path,
+                                                         config: list[str]) -> None:
+    message = "X\n\not: t9\nOrch-Task=t9\nOrch-Evidence: local: ok"
+    repo.write("src/a.py", "a\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    proc = run(*config, "commit", "-q", "-m", message, cwd=worker)
+    if proc.returncode == 0:
+        assert _task_values(repo, worker) == ["t1"]
+    else:
+        assert "git-orch:" in proc.stderr
+
+
+def test_comment_inside_the_trailers_of_an_edited_message_is_refused(
+        repo: Repo, worker: Path, tmp_path: Path) -> None:
+    """The editor's cleanup drops comments after the hook: the value would change."""
+    edited = tmp_path / "edited"
+    edited.write_text("X\n\nOrch-Task: t1\n# a comment\n  t9\n")
+    repo.write("src/a.py", "a\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    refused(repo, worker, ["-c", f"core.editor=cp {edited}", "commit", "-q"],
+            "trailers-ambiguous")

@@ -228,7 +228,8 @@ def test_template_presets_parse_when_uncommented(repo: Repo) -> None:
     lines = [line[2:] if example.match(line) else line for line in text.splitlines()]
     policy = parse_policy("\n".join(lines))
     found = presets(policy)
-    assert {"codex", "claude", "aider", "custom", "standin"} <= set(found)
+    assert {"codex", "claude", "custom", "standin"} <= set(found)
+    assert "aider" not in found  # unsupported: see docs/agents.md
     assert found["codex"].max_attempts == 2
     assert "--output-last-message" in found["codex"].argv
     proc = subprocess.run([sys.executable, "-m", "git_orch.agent.standin", "--help"],

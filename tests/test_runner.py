@@ -269,6 +269,28 @@ def test_run_refusals(repo: Repo) -> None:
     assert ended["outcome"] == "launch-failed" and "/nonexistent/agent" in ended["reason"]
 
 
+@pytest.mark.parametrize("command, why", [
+    ("no-such-agent-cli", "command not found"),
+    ("{run_dir}/../../../../orch.toml", "not executable"),
+])
+def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) -> None:
+    """start --agent exits 1 saying why; status lists it; logs shows the launch error."""
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write(f'\n[agents.ghost]\nargv = ["{command}", "{{task}}"]\n')
+    repo.git("add", "orch.toml")
+    repo.git("commit", "-qm", "ghost agent")
+    failed = repo.orch_proc("start", "t1", "--title", "Change", "--agent", "ghost")
+    assert failed.code == 1, failed.out
+    assert "started t1" in failed.err and why in failed.err
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["outcome"] == "launch-failed" and why in ended["reason"]
+    shown = repo.orch_ok("status").out
+    needs = shown.split("Running")[0]
+    assert "t1" in needs and "[run launch-failed]" in needs and why in needs
+    assert why in repo.orch_ok("logs", "t1").out
+    assert repo.orch("run", "t1", "--agent", "ghost").code == 1
+
+
 def test_start_with_agent_checks_it_first(repo: Repo) -> None:
     add_agent(repo, "ok", OK_STEPS)
     refused = repo.orch("start", "t0", "--title", "x", "--agent", "nope")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Repo, git, make_repo
+from conftest import Repo, git, make_repo, set_isolation
 
 from git_orch import sync as syncmod
 from git_orch.record.tasks import record, transition
@@ -28,6 +28,7 @@ def clones(tmp_path: Path, names: str = "abc") -> tuple[Path, list[Repo]]:
     """A bare remote with main and orch.toml, and one initialised clone per name."""
     seed = make_repo(tmp_path / "seed")
     seed.orch_ok("init")
+    set_isolation(seed, "worktree")  # these workers sync from their worktrees
     seed.commit_all("Add git-orch policy")
     bare = tmp_path / "remote.git"
     git("init", "-q", "--bare", str(bare), cwd=tmp_path)

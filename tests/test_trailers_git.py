@@ -1,8 +1,10 @@
-"""parse_trailers against `git interpret-trailers --parse`, the reference."""
+"""parse_trailers against `git interpret-trailers --parse`, the reference, byte for byte."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,15 +12,30 @@ from hypothesis import strategies as st
 
 from git_orch.judge.trailers import parse_trailers
 
-
-def git_parse(message: str) -> list[str]:
-    proc = subprocess.run(["git", "interpret-trailers", "--parse"], input=message,
-                          capture_output=True, text=True, check=True)
-    return proc.stdout.splitlines()
+ORACLE_TIMEOUT = 5.0  # git 2.39's interpret-trailers loops forever on some inputs
 
 
-def ours(message: str) -> list[str]:
-    return [f"{t.key}: {t.value}" for t in parse_trailers(message)]
+class GitHung(Exception):
+    pass
+
+
+def git_parse(message: str | bytes, cwd: Path | None = None) -> list[bytes]:
+    """git's own reading, with no configuration that could change it."""
+    data = message.encode("utf-8", "surrogateescape") if isinstance(message, str) else message
+    env = {"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.devnull, "LC_ALL": "C"}
+    try:
+        proc = subprocess.run(["git", "interpret-trailers", "--parse"], input=data,
+                              capture_output=True, check=True, env=env,
+                              cwd=cwd or Path(__file__).parent, timeout=ORACLE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise GitHung() from None
+    return proc.stdout.split(b"\n")[:-1]
+
+
+def ours(message: str | bytes) -> list[bytes]:
+    return [f"{t.key}: {t.value}".encode("utf-8", "surrogateescape")
+            for t in parse_trailers(message)]
 
 
 CASES = {
@@ -35,6 +52,27 @@ CASES = {
     "patch divider": "Title\n\nOrch-Task: t1\n---\n a/file | 1 +\n",
     "comments": "Title\n\nOrch-Task: t1\n# a comment\nOrch-Gate: make test\n",
     "title only": "Orch-Task: t1\n",
+    # The hostile cases of issue 11: each was read differently from git before.
+    "line separator forges": "T\n\nNote: see\u2028Orch-Evidence: direct: forged\n",
+    "line separator hides": "T\n\nOrch-Task: t1\nOrch-Evidence: direct: in production\u2028"
+                            "as checked by hand\n",
+    "form feed hides": "T\n\nOrch-Task: t1\n\fOrch-Evidence: direct: all\n",
+    "two tasks across form feed": "T\n\nOrch-Task: A\n\x0c\nOrch-Task: B\n",
+    "carriage returns": "T\r\n\r\nOrch-Task: t1\r\nOrch-Gate: make\r\n",
+    "vertical tab": "T\n\nOrch-Task: t1\n\x0bOrch-Gate: x\n",
+    "file separators": "T\n\nOrch-Task: t1\x1cOrch-Gate: a\x1dB: c\x1eD: e\n",
+    "next line char": "T\n\nOrch-Task: t1\x85Orch-Gate: x\n",
+    "comment mentioning scissors": "T\n\nOrch-Task: t1\n# x ------------------------ >8 "
+                                   "------------------------\nOrch-Gate: y\n",
+    "exact scissors": "T\n\nOrch-Task: t1\n# ------------------------ >8 "
+                      "------------------------\nOrch-Gate: y\n",
+    "no final newline after dashes": "T\n\nOrch-Task: t1\n---",
+    "dashes and space": "T\n\nOrch-Task: t1\n--- \nOrch-Gate: x\n",
+    "no final newline": "T\n\nOrch-Task: t1",
+    "comment first": "#c\n\nOrch-Task: t1\n",
+    "nul byte": "T\n\nOrch-Task: t1\n\0Orch-Gate: x\n",
+    "conflicts block": "T\n\nOrch-Task: t1\n\nConflicts:\n\ta.py\n",
+    "cherry pick": "T\n\nwords\nmore words\n(cherry picked from commit abc)\nK: v\n",
 }
 
 
@@ -43,12 +81,20 @@ def test_parse_trailers_matches_git(name: str) -> None:
     assert ours(CASES[name]) == git_parse(CASES[name])
 
 
+def test_invalid_utf8_never_raises_and_matches_git() -> None:
+    message = b"T\n\nOrch-Task: t1\nOrch-Gate: caf\xe9 \xff\xfe\n"
+    assert ours(message) == git_parse(message)
+
+
 def test_the_cases_mean_what_review_relies_on() -> None:
-    assert ours(CASES["repeated keys"])[1:] == ["Orch-Evidence: local: a",
-                                                "Orch-Evidence: proxy: b"]
-    assert ours(CASES["folding"])[1] == "Orch-Evidence: local: the tests pass fully"
-    assert ours(CASES["wrong case"]) == ["orch-task: t1", "ORCH-EVIDENCE: local: x"]
+    assert ours(CASES["repeated keys"])[1:] == [b"Orch-Evidence: local: a",
+                                                b"Orch-Evidence: proxy: b"]
+    assert ours(CASES["folding"])[1] == b"Orch-Evidence: local: the tests pass fully"
+    assert ours(CASES["wrong case"]) == [b"orch-task: t1", b"ORCH-EVIDENCE: local: x"]
     assert ours(CASES["equals separator"]) == []
+    assert [t.key for t in parse_trailers(CASES["line separator forges"])] == ["Note"]
+    # For git a form-feed line is not blank: the paragraph is not a trailer block.
+    assert parse_trailers(CASES["two tasks across form feed"]) == []
 
 
 _LINE = st.one_of(
@@ -56,14 +102,41 @@ _LINE = st.one_of(
                      "Signed-off-by: A <a@b>", "(cherry picked from commit abc)",
                      "# comment", "---", "--- x", "plain words", "Conflicts:", "\tsrc/a.py",
                      "  folded more", "Orch-Evidence: local: ok", "a-b-c:", ": no key",
-                     "Key:value", "Key:  spaced   value  "]),
+                     "Key:value", "Key:  spaced   value  ", "#", "# ---",
+                     "# ------------------------ >8 ------------------------",
+                     "x ------------------------ >8 ------------------------"]),
     st.from_regex(r"[A-Za-z][A-Za-z-]{0,8}[ ]?[:=][ a-z]{0,6}", fullmatch=True),
     st.from_regex(r"[ \t][a-z ]{0,8}", fullmatch=True),
 )
+# Every character git and Python disagree on, plus what trailer syntax is made of.
+_HOSTILE = st.sampled_from(list("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029#-: \t\nK>8(")
+                           + ["\r\n", "---", "Orch-Task: A", "Orch-Task: B", "\udcff",
+                              "Signed-off-by: x", "(cherry picked from commit ", "é"])
+
+
+def _check(message: str) -> None:
+    try:
+        expected = git_parse(message)
+    except GitHung:
+        return  # nothing to compare with; ours has returned already (no hang)
+    assert ours(message) == expected, repr(message)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(title=st.sampled_from(["Title", "Key: v"]), body=st.lists(_LINE, max_size=8))
-def test_parse_trailers_matches_git_on_generated_messages(title: str, body: list[str]) -> None:
-    message = title + "\n\n" + "\n".join(body) + "\n"
-    assert ours(message) == git_parse(message), message
+@given(title=st.sampled_from(["Title", "Key: v", "", "# c"]), body=st.lists(_LINE, max_size=8),
+       end=st.sampled_from(["\n", "", "\n\n"]))
+def test_parse_trailers_matches_git_on_generated_messages(title: str, body: list[str],
+                                                          end: str) -> None:
+    _check(title + "\n\n" + "\n".join(body) + end)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(_HOSTILE, _LINE), max_size=24))
+def test_parse_trailers_matches_git_on_hostile_bytes(parts: list[str]) -> None:
+    _check("T\n\n" + "".join(parts))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(_HOSTILE, _LINE.map(lambda line: line + "\n")), max_size=16))
+def test_parse_trailers_matches_git_from_the_first_byte(parts: list[str]) -> None:
+    _check("".join(parts))

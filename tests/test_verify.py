@@ -39,6 +39,15 @@ def test_clean_range_passes(task_repo: tuple[Repo, Path, str]) -> None:
                     "findings": []}
 
 
+def set_verify(repo: Repo, *lines: str) -> None:
+    """A [verify] table committed on main (verify reads it at the range's excluded end)."""
+    main = repo.git("rev-parse", "--abbrev-ref", "HEAD")
+    assert main == "main"
+    config = repo.path / "orch.toml"
+    config.write_text(config.read_text() + "\n[verify]\n" + "".join(f"{x}\n" for x in lines))
+    repo.commit_all("Verify policy")
+
+
 @pytest.mark.parametrize(
     ("message", "files", "rule"),
     [
@@ -60,6 +69,8 @@ def test_clean_range_passes(task_repo: tuple[Repo, Path, str]) -> None:
 def test_each_bad_commit_fails(task_repo: tuple[Repo, Path, str], message: str,
                                files: dict[str, str], rule: str) -> None:
     repo, wt, good = task_repo
+    if rule == "no-task-trailer":
+        set_verify(repo, 'other_commits = "deny"')
     bad = wcommit(repo, wt, message, dict(files))
     result = repo.orch("verify", "main..orch/t1", "--format", "json")
     assert result.code == 1
@@ -92,14 +103,14 @@ def test_default_range_comes_from_pre_commit(task_repo: tuple[Repo, Path, str]) 
     env = {"PRE_COMMIT_FROM_REF": repo.rev("main"), "PRE_COMMIT_TO_REF": good}
     ok = repo.orch_proc("verify", env=env)
     assert ok.code == 0 and "1 commits, 0 findings: ok" in ok.out
-    wcommit(repo, wt, "No trailer", {"src/c.py": "c\n"})
+    wcommit(repo, wt, f"Secret\n\n{GOOD}", {"src/secret/c.py": "c\n"})
     env["PRE_COMMIT_TO_REF"] = repo.rev("orch/t1")
     assert repo.orch_proc("verify", env=env).code == 1
 
 
-def run_script(clone: Path, rng: str) -> subprocess.CompletedProcess[str]:
+def run_script(clone: Path, rng: str, landed: str = "0") -> subprocess.CompletedProcess[str]:
     bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "RANGE": rng, "FORMAT": "github",
+    env = {**os.environ, "RANGE": rng, "FORMAT": "github", "REQUIRE_LANDED": landed,
            "PATH": bindir + os.pathsep + os.environ["PATH"]}
     return subprocess.run(["sh", str(ROOT / "contrib" / "verify.sh")], cwd=clone, env=env,
                           capture_output=True, text=True, check=False, timeout=60)
@@ -109,7 +120,7 @@ def test_contrib_script_fetches_contracts_and_verifies(
     task_repo: tuple[Repo, Path, str], remote: Path, tmp_path: Path
 ) -> None:
     repo, wt, good = task_repo
-    wcommit(repo, wt, "No trailer", {"src/c.py": "c\n"})
+    bad = wcommit(repo, wt, f"Docs\n\n{GOOD}", {"docs/c.md": "c\n"})
     repo.git("push", "-q", "origin", "orch/t1", "+refs/orch/*:refs/orch/*")
     clone = tmp_path / "ci"
     git("clone", "-q", str(remote), str(clone), cwd=tmp_path)
@@ -118,15 +129,20 @@ def test_contrib_script_fetches_contracts_and_verifies(
     passed = run_script(clone, f"origin/main..{good}")
     assert passed.returncode == 0, passed.stderr
     assert git("rev-parse", "refs/orch/tasks/t1", cwd=clone)
-    failed = run_script(clone, "origin/main..FETCH_HEAD")
+    failed = run_script(clone, f"origin/main..{bad}")
     assert failed.returncode == 1
-    assert "::error title=git-orch no-task-trailer::" in failed.stdout
+    unlanded = run_script(clone, f"origin/main..{good}", landed="1")
+    assert unlanded.returncode == 1 and "title=git-orch not-landed::" in unlanded.stdout
+    assert "title=git-orch outside-allow::" in failed.stdout
 
 
 def test_contrib_files_call_the_tested_command() -> None:
     action = (ROOT / "contrib/github/action.yml").read_text()
     assert "using: composite" in action and "../verify.sh" in action
-    assert "refs/orch/*" in (ROOT / "contrib/gitlab/git-orch-verify.yml").read_text()
+    gitlab = (ROOT / "contrib/gitlab/git-orch-verify.yml").read_text()
+    assert "refs/orch/*" in gitlab and "--require-landed" in gitlab
+    assert "--require-landed" in (ROOT / "contrib/verify.sh").read_text()
+    assert "require-landed" in action and "protect" in action
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "entry: git-orch verify\n" in hooks and "stages: [pre-push]" in hooks
 
@@ -141,3 +157,32 @@ def test_hand_made_contract_with_bad_pathspec_is_one_clear_line(repo: Repo) -> N
     result = repo.orch("verify", "main~1..main")
     assert result.code == 1 and len(result.err.splitlines()) == 1
     assert "contract of task t9: pathspec ':(exclude)x'" in result.err
+
+
+def _raw_commit(repo: Repo, wt: Path, message: bytes, encoding: str) -> str:
+    path = wt.parent / "msg.bin"
+    path.write_bytes(message)
+    (wt / "src").mkdir(exist_ok=True)
+    (wt / "src" / "enc.py").write_text(encoding + "\n")
+    repo.git("add", "-A", cwd=wt)
+    repo.git("-c", f"i18n.commitEncoding={encoding}", "-c", "core.hooksPath=/dev/null",
+             "commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", str(path), cwd=wt)
+    return repo.git("rev-parse", "HEAD", cwd=wt)
+
+
+@pytest.mark.parametrize("encoding", ["x-bogus", "unicode_escape", "utf-8"])
+def test_encoding_header_is_ignored_and_nothing_crashes(task_repo: tuple[Repo, Path, str],
+                                                        encoding: str) -> None:
+    """Issue 11/12: the `encoding` header never decides what the trailers are."""
+    repo, wt, _ = task_repo
+    message = (b"Enc \xff\xfe\n\nOrch-Task: t1\\nOrch-Evidence: direct: forged\n"
+               b"Orch-Evidence: local: caf\xe9 ok\n")
+    _raw_commit(repo, wt, message, encoding)
+    result = repo.orch_proc("verify", "main..orch/t1")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err and "direct-no-artifact" not in result.out
+    assert "unknown-task" in result.out  # the literal backslash-n stays in the value
+    repo.orch_ok("handoff", "--task", "t1")
+    review = repo.orch_proc("review", "t1")
+    assert review.code == 1 and "Traceback" not in review.err, review.err
+    assert "direct-no-artifact" not in review.out and "other-task" in review.out

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from git_orch.agent import sandbox
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
 
@@ -25,7 +26,8 @@ PLACEHOLDERS = (
     "handoff_file",  # where the agent writes its closing summary
     "attempt",  # the attempt number (1, 2, ...)
     "run_dir",  # <common dir>/orch/runs/<id>
-    "git_common_dir",  # the repository's common git dir (commits are written there)
+    "git_dir",  # the workspace's own git dir (a linked worktree's: <.git>/worktrees/<name>)
+    "git_common_dir",  # the workspace's common git dir: commits are written there
     "python",  # the Python running git-orch (for python -m ... agents)
 )
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -70,6 +72,8 @@ class AgentPreset:
     backoff_max: float = 300.0
     kill_grace: float = 5.0
     breaker: Breaker = field(default_factory=Breaker)
+    sandbox: str | None = None  # "bwrap", "none", or None: chosen per workspace (sandbox.py)
+    network: bool = True
 
     def backoff_before(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1 = the first retry)."""
@@ -104,6 +108,21 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str, minimum: 
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise OrchError(f"{where}.{key} must be an integer from {minimum} to {maximum}")
     return value
+
+
+def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise OrchError(f"{where}.{key} must be true or false")
+    return value
+
+
+def _sandbox(table: Mapping[str, Any], where: str) -> str | None:
+    value = table.get("sandbox")
+    if value is not None and value not in sandbox.MODES:
+        raise OrchError(f"{where}.sandbox must be " + " or ".join(f'"{m}"' for m in sandbox.MODES)
+                        + " (unset: bwrap for clone workspaces when bubblewrap is installed)")
+    return None if value is None else str(value)
 
 
 def parse_preset(name: str, table: object) -> AgentPreset:
@@ -146,28 +165,65 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
         breaker=breaker,
+        sandbox=_sandbox(table, where),
+        network=_bool(table, "network", True, where),
     )
     if preset.max_runtime <= 0:
         raise OrchError(f"{where}.max_runtime must be more than 0")
     return preset
 
 
+PROMPT = ("Read the task envelope {envelope} and do exactly what it says: commit with the "
+          "trailers it names, then run git orch handoff --summary with what you did.")
+
+# Presets shipped with git-orch, proven against the CLI versions in docs/agents.md.
+# An `[agents.NAME]` table of the same name in orch.toml replaces one whole.
+BUILTIN: dict[str, dict[str, Any]] = {
+    "codex": {
+        # exec: no prompts. workspace-write: commands run in codex's bubblewrap
+        # sandbox, writable only in the worktree and the git dirs its commits
+        # need (codex mounts a worktree's git dir read-only unless it is named).
+        # Not a login shell: /etc/profile would reset PATH and lose git-orch.
+        # --json: usage per turn on stdout (the supervisor reads it from the log).
+        "argv": ["codex", "exec", "--json", "--sandbox", "workspace-write",
+                 "-c", "allow_login_shell=false", "--cd", "{worktree}",
+                 "--add-dir", "{git_common_dir}", "--add-dir", "{git_dir}",
+                 "--output-last-message", "{handoff_file}", PROMPT],
+        "max_runtime": "45m",
+    },
+    "claude": {
+        # -p: no prompts. acceptEdits plus every Bash command: it may edit the
+        # worktree and run any gate; it will not write under .git, so the
+        # handoff file comes from `git orch handoff --summary`. stream-json:
+        # the closing `result` line carries total_cost_usd and usage.
+        "argv": ["claude", "-p", PROMPT, "--output-format", "stream-json", "--verbose",
+                 "--permission-mode", "acceptEdits", "--allowedTools", "Bash"],
+        "max_runtime": "45m",
+    },
+}
+
+
 def presets(policy: Policy) -> dict[str, AgentPreset]:
-    """Every `[agents.NAME]` table, validated."""
+    """The built-in presets, then every `[agents.NAME]` table (validated; same name wins)."""
     section = policy.raw.get("agents", {})
     if not isinstance(section, Mapping):
         raise OrchError(f"{CONFIG_NAME}: [agents] must be a table of agent presets")
-    return {str(name): parse_preset(str(name), table) for name, table in section.items()}
+    tables: dict[str, object] = {**BUILTIN, **section}
+    return {str(name): parse_preset(str(name), table) for name, table in tables.items()}
 
 
 def default_agent(policy: Policy) -> str | None:
-    """`[orch].default_agent`, else the only preset when there is exactly one."""
+    """`[orch].default_agent`, else the only `[agents.NAME]` preset when there is one."""
     section = policy.raw.get("orch", {})
     name = section.get("default_agent") if isinstance(section, Mapping) else None
     if isinstance(name, str) and name:
         return name
-    found = presets(policy)
-    return next(iter(found)) if len(found) == 1 else None
+    configured = policy.raw.get("agents", {})
+    if isinstance(configured, Mapping) and len(configured) == 1:
+        only = str(next(iter(configured)))
+        presets(policy)  # a broken table is refused here, not at launch
+        return only
+    return None
 
 
 def get_preset(policy: Policy, name: str) -> AgentPreset:

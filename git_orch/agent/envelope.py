@@ -98,6 +98,8 @@ Gates (checks you must run and claim as evidence):
 
 1. Commit only on your branch `orch/{task}`, in this worktree. Never merge,
    rebase onto, push or delete any branch; never touch another worktree.
+   You are a worker: never start other workers, and never review, accept,
+   land or abandon a task (`git orch start`, `run`, `accept`, `land` refuse here).
 2. Every commit message ends with trailers:
    `Orch-Task: {task}` and, for each claim you make,
    `Orch-Evidence: <label>: <claim>` where the label says how you know:

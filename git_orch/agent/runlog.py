@@ -2,10 +2,19 @@
 
 Also how an attempt is judged after the agent exits, and which runs are dead
 (started here, never ended, supervisor gone).
+
+Trust: the ledger is shared, so a `run-started` event may come from any
+machine (or be forged on a remote). Pids and process groups are therefore
+never taken from it: the supervisor also writes a local record of each
+attempt (`runs/<task>/attempt-<n>.json` in this machine's runtime folder),
+and only that record ever drives a kill. An open run that claims this host
+but has no local record is flagged `run-unverified` and never acted on.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +26,14 @@ from git_orch.agent.procs import supervisor_alive
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
-from git_orch.record.state import TaskState, fold
+from git_orch.record.state import ACTIVE, REJECTED, TaskState, fold
 from git_orch.record.tasks import load_task, record
 from git_orch.record.timefmt import iso as iso
 from git_orch.record.timefmt import parse_iso as parse_iso
 from git_orch.repo import OrchRepo, blob_bytes, hostname
 
 RUN_DEAD = "run-dead"
+RUN_UNVERIFIED = "run-unverified"
 # Outcomes of an attempt (run-ended "outcome").
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -40,6 +50,40 @@ def run_dir(orepo: OrchRepo, task_id: str) -> Path:
     """Per-machine run files of a task: logs, envelope, supervisor state."""
     return orepo.runtime_dir / "runs" / task_id
 
+
+def local_run_file(orepo: OrchRepo, task_id: str, attempt: int) -> Path:
+    return run_dir(orepo, task_id) / f"attempt-{attempt}.json"
+
+
+def write_local_run(orepo: OrchRepo, task_id: str, record_: dict[str, Any]) -> None:
+    """The supervisor's own record of an attempt: the only source of pids to signal."""
+    path = local_run_file(orepo, task_id, int(record_["attempt"]))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(record_, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """What this machine's supervisor wrote about one attempt it started."""
+
+    supervisor_pid: int | None
+    pgid: int | None
+
+
+def _pid(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else None
+
+
+def local_run(orepo: OrchRepo, att: Attempt) -> LocalRun | None:
+    """This machine's record of the attempt, or None when it did not start it here."""
+    try:
+        data = json.loads(local_run_file(orepo, att.task_id, att.number).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("run") != att.run_id:
+        return None
+    return LocalRun(_pid(data.get("supervisor_pid")), _pid(data.get("pgid")))
 
 
 
@@ -130,7 +174,27 @@ def latest_run_json(state: TaskState) -> dict[str, Any] | None:
     return {"run": att.run_id, "attempt": att.number, "agent": att.agent, "host": att.host,
             "pid": att.pid, "started": att.started.get("started"),
             "running": att.ended is None, "outcome": ended.get("outcome"),
-            "reason": ended.get("reason")}
+            "reason": ended.get("reason"), "sandbox": att.started.get("sandbox"),
+            "sandbox_why": att.started.get("sandbox_why")}
+
+
+# How a last attempt may end that leaves an active task waiting for a person.
+NEEDS_A_PERSON = frozenset({FAILED, TIMEOUT, LAUNCH_FAILED, DEAD})
+
+
+def failed_last_run(state: TaskState) -> str | None:
+    """`run <outcome>` when the task's last attempt ended badly and nothing followed.
+
+    Nobody else will notice: the task stays active with no agent on it. A
+    handoff or a new run after the failure clears it.
+    """
+    if state.state not in (ACTIVE, REJECTED):
+        return None
+    found = attempts(state)
+    if not found or found[-1].ended is None:
+        return None
+    outcome = found[-1].ended.get("outcome")
+    return f"run {outcome}" if outcome in NEEDS_A_PERSON else None
 
 
 def open_attempt(state: TaskState) -> Attempt | None:
@@ -141,12 +205,23 @@ def open_attempt(state: TaskState) -> Attempt | None:
     return None
 
 
-def dead_attempt(state: TaskState) -> Attempt | None:
-    """An attempt that started on THIS host, never ended, and whose supervisor is gone."""
+def dead_attempt(orepo: OrchRepo, state: TaskState) -> Attempt | None:
+    """An attempt this machine started, never ended, whose supervisor is gone."""
     att = open_attempt(state)
     if att is None or att.host != hostname():
         return None
-    return None if supervisor_alive(att.supervisor_pid, att.task_id) else att
+    local = local_run(orepo, att)
+    if local is None:
+        return None
+    return None if supervisor_alive(local.supervisor_pid, att.task_id) else att
+
+
+def unverified_attempt(orepo: OrchRepo, state: TaskState) -> Attempt | None:
+    """An open attempt that claims this host, which this machine has no record of starting."""
+    att = open_attempt(state)
+    if att is None or att.host != hostname() or local_run(orepo, att) is not None:
+        return None
+    return att
 
 
 def all_states(orepo: OrchRepo) -> list[TaskState]:
@@ -170,7 +245,7 @@ def dead_runs(orepo: OrchRepo, states: Iterable[TaskState] | None = None) -> lis
     """
     found = []
     for state in states if states is not None else all_states(orepo):
-        att = dead_attempt(state)
+        att = dead_attempt(orepo, state)
         if att is not None:
             found.append(att)
     return found

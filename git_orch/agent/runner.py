@@ -34,8 +34,10 @@ from git_orch.agent.runlog import (
     Attempt,
     attempts,
     dead_attempt,
+    local_run,
     open_attempt,
     record_ended,
+    unverified_attempt,
 )
 from git_orch.agent.runlog import dead_runs as dead_runs  # the heartbeat calls runner.dead_runs
 from git_orch.agent.runlog import run_dir as run_dir
@@ -112,8 +114,14 @@ def choose_agent(orepo: OrchRepo, policy: Policy, task_id: str, agent: str | Non
 
 
 def close_dead(orepo: OrchRepo, att: Attempt, grace: float = 2.0) -> Event | None:
-    """Record the end of a run whose supervisor died, killing what is left of its agent."""
-    kill_group(att.pgid, grace)
+    """Record the end of a run whose supervisor died, killing what is left of its agent.
+
+    The group killed is the one this machine's supervisor recorded, never the
+    ledger's `pgid` (which any remote could have written).
+    """
+    local = local_run(orepo, att)
+    if local is not None:
+        kill_group(local.pgid, grace)
     return record_ended(orepo, att.task_id, att.run_id, att.number, {
         "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
         "reason": f"supervisor (pid {att.supervisor_pid}) was gone; run recorded as dead",
@@ -138,8 +146,10 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None,
     rework.check_rounds(policy, st, rework.rework_for(orepo, task))
     att = open_attempt(st)
     if att is not None:
-        if dead_attempt(st) is not None:
+        if dead_attempt(orepo, st) is not None:
             close_dead(orepo, att)
+        elif unverified_attempt(orepo, st) is not None:
+            raise OrchError(_unverified(task_id, att))
         else:
             where = "" if att.host == hostname() else f" on {att.host}"
             raise OrchError(
@@ -304,6 +314,16 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
             "exit_code": None,
         })
         return [event] if event else []
+    local = local_run(orepo, att) if att is not None else None
+    if att is not None and local is None:
+        if not force:
+            raise OrchError(_unverified(task_id, att))
+        event = record_ended(orepo, task_id, att.run_id, att.number, {
+            "agent": att.agent, "host": hostname(), "ok": False, "outcome": DEAD,
+            "reason": f"closed by {orepo.actor}: this machine has no record of starting it",
+            "exit_code": None,
+        })
+        return [event] if event else []
     sup = read_supervisor(orepo, task_id).get("pid")
     stopped_something = False
     if supervisor_alive(sup, task_id):
@@ -317,7 +337,7 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
         if not stopped_something:
             raise OrchError(f"task {task_id} has no run going")
         return []
-    kill_group(att.pgid, grace)
+    kill_group(local.pgid if local is not None else None, grace)
     event = record_ended(orepo, task_id, att.run_id, att.number, {
         "agent": att.agent, "host": hostname(), "ok": False, "outcome": STOPPED,
         "reason": f"stopped by {orepo.actor}", "exit_code": None,
@@ -327,6 +347,12 @@ def stop(orepo: OrchRepo, task_id: str, grace: float = 5.0, force: bool = False)
     st = load_task(orepo, task_id).state
     return [a.ended for a in attempts(st)
             if a.run_id == att.run_id and a.number == att.number and a.ended]
+
+
+def _unverified(task_id: str, att: Attempt) -> str:
+    return (f"task {task_id} has an open run {att.run_id} (attempt {att.number}) that names "
+            "this machine, but this machine has no record of starting it (a ledger event from "
+            f"elsewhere?): nothing killed; git orch stop {task_id} --force records its end")
 
 
 # --- logs ------------------------------------------------------------------------
@@ -385,5 +411,9 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
         policy = load_policy(orepo)
         check_breaker(orepo, policy, agents.get_preset(policy, agent))
     started = start_task(orepo, req)
-    return started, (run(orepo, req.task_id, agent, wait=wait, force_reason=req.force_reason)
-                     if agent else None)
+    if not agent:
+        return started, None
+    try:
+        return started, run(orepo, req.task_id, agent, wait=wait, force_reason=req.force_reason)
+    except OrchError as exc:  # the task stands; say so beside why the agent did not run
+        raise OrchError(f"started {req.task_id} (branch {started.branch}), but {exc}") from None

@@ -12,6 +12,8 @@ table with one action key:
     [[steps]]
     commit = "Shout greetings"      # git add -A, then commit; Orch-Task is added
     trailers = ["Orch-Evidence: local: pytest passes"]
+    may_fail = true                 # a refused commit is logged, not fatal
+    no_verify = true                # git commit --no-verify (skips the hooks)
     [[steps]]
     handoff = "greet() now shouts"  # git orch handoff --summary ...; `risks = [...]`
     [[steps]]
@@ -83,10 +85,12 @@ def load_scenario(path: Path) -> list[dict[str, Any]]:
     return steps
 
 
-def _git(args: list[str], cwd: Path) -> None:
+def _git(args: list[str], cwd: Path, may_fail: bool = False) -> None:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     sys.stdout.write(proc.stdout)
-    if proc.returncode != 0:
+    if proc.returncode != 0 and may_fail:
+        print(f"standin: git {args[0]} refused, going on: {proc.stderr.strip()}", flush=True)
+    elif proc.returncode != 0:
         raise SystemExit(f"standin: git {args[0]} failed: {proc.stderr.strip()}")
 
 
@@ -117,7 +121,9 @@ class Standin:
             lines = [f"Orch-Task: {self.task}", *[str(t) for t in step.get("trailers", [])]]
             message = f"{step['commit']}\n\n" + "\n".join(lines) + "\n"
             _git(["add", "-A"], self.worktree)
-            _git(["commit", "-q", "-m", message], self.worktree)
+            verify = ["--no-verify"] if step.get("no_verify") else []
+            _git(["commit", "-q", *verify, "-m", message], self.worktree,
+                 may_fail=bool(step.get("may_fail")))
         elif "handoff" in step:
             args = ["handoff", "--summary", str(step["handoff"])]
             for risk in step.get("risks", []):

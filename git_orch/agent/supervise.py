@@ -26,14 +26,16 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, rework, runlog, runner
+from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandbox
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
-from git_orch.gitcmd import clean_env
+from git_orch.gitcmd import clean_env, run_git
+from git_orch.notify import notify
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import refusals
+from git_orch.workspace import refusals, workspaces
+from git_orch.workspace.collect import collect_quietly
 
 
 class Supervisor:
@@ -46,6 +48,7 @@ class Supervisor:
         self.ready = ready
         self.stop_requested = False
         self.open: tuple[Event, int] | None = None  # run-started event and attempt number
+        self.last_ended: dict[str, Any] | None = None  # run-ended fields of the latest attempt
 
     # -- reporting to `git orch run` --------------------------------------------
 
@@ -74,6 +77,25 @@ class Supervisor:
     # -- the attempts ----------------------------------------------------------
 
     def loop(self) -> int:
+        try:
+            self.attempts()
+        finally:
+            self.tell_a_person()
+        return 0
+
+    def tell_a_person(self) -> None:
+        """Notify about how the run ended, once, after its last attempt (never when stopped)."""
+        last = self.last_ended
+        if last is None or self.stop_requested:
+            return
+        outcome = last.get("outcome")
+        kind = {runlog.SUCCEEDED: "handoff", runlog.BLOCKED_OUT: "blocked"}.get(
+            str(outcome), "run-failed" if outcome in runlog.BREAKER_OUTCOMES else None)
+        if kind is not None:
+            notify(self.orepo, kind, self.task_id, run=self.run_id, agent=self.preset.name,
+                   attempt=last.get("attempt"), outcome=outcome, reason=last.get("reason"))
+
+    def attempts(self) -> None:
         for retry in range(self.preset.max_attempts):
             if retry and not self.sleep(self.preset.backoff_before(retry)):
                 break
@@ -90,9 +112,11 @@ class Supervisor:
                     break
             attempt = 1 + sum(1 for e in state.runs if e.get("type") == "run-started")
             ended = self.attempt(attempt, Path(state.worktree or "."))
-            if self.stop_requested or ended.get("outcome") not in runlog.BREAKER_OUTCOMES:
+            outcome = ended.get("outcome")
+            # A command that cannot start will not start on the next try either.
+            if (self.stop_requested or outcome not in runlog.BREAKER_OUTCOMES
+                    or outcome == runlog.LAUNCH_FAILED):
                 break
-        return 0
 
     def attempt(self, attempt: int, worktree: Path) -> dict[str, Any]:
         orepo, task_id = self.orepo, self.task_id
@@ -100,10 +124,17 @@ class Supervisor:
         handoff.unlink(missing_ok=True)
         written = runner.write_envelope(orepo, task_id, attempt)
         env_file = written.path
+        git_dir, common_dir = workspace_git_dirs(worktree)
+        # A clone's ledger copy follows the lead's before each attempt; the lead pulls.
+        clone = workspaces.is_clone_of(worktree, task_id)
+        if clone:
+            workspaces.share_ledger(orepo, workspaces.Workspace(task_id, worktree,
+                                                                workspaces.CLONE))
         values = agents.placeholder_values(
             envelope=str(env_file), worktree=str(worktree), task=task_id,
             handoff_file=str(handoff), attempt=str(attempt),
-            run_dir=str(runner.run_dir(orepo, task_id)), git_common_dir=str(orepo.common_dir),
+            run_dir=str(runner.run_dir(orepo, task_id)), git_dir=str(git_dir),
+            git_common_dir=str(common_dir),
         )
         argv = self.preset.argv_for(values)
         env = clean_env({
@@ -116,29 +147,38 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
+        choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
+                                sandbox.own_git_dir(worktree))
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
             "log": str(log), "command": argv[0], "max_runtime": self.preset.max_runtime,
+            "sandbox": choice.mode, "sandbox_why": choice.why,
             "envelope": str(written.kept), "envelope_sha256": written.sha256,
         }
         if written.rework is not None:
             fields["rework"] = written.rework
         since = load_task(orepo, task_id).log.max_lamport
         with open(log, "wb") as out:
+            out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
+            out.flush()
             try:
+                launch = self.sandboxed(argv, choice, worktree, handoff)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
-                    argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
+                    launch, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                 )
             except OSError as exc:
-                started = runlog.record_started(orepo, task_id, {**fields, "pid": None,
-                                                                 "pgid": None})
-                self.report(f"started {attempt} -")
-                return self.end(started, attempt, {
-                    "ok": False, "outcome": runlog.LAUNCH_FAILED, "exit_code": None,
-                    "reason": f"cannot launch {argv[0]}: {exc.strerror or exc}",
-                })
+                return self.launch_failed(attempt, fields, out, launch_error(argv[0], worktree,
+                                                                              exc))
+            except OrchError as exc:
+                return self.launch_failed(attempt, fields, out, str(exc))
+            # The local record first: whenever the ledger shows this attempt, this
+            # machine can tell it is its own (and which group to kill).
+            runlog.write_local_run(orepo, task_id, {
+                "run": self.run_id, "attempt": attempt, "supervisor_pid": os.getpid(),
+                "pid": proc.pid, "pgid": proc.pid,
+            })
             started = runlog.record_started(orepo, task_id, {**fields, "pid": proc.pid,
                                                              "pgid": proc.pid})
             self.open = (started, attempt)
@@ -155,6 +195,9 @@ class Supervisor:
             verdict = {"ok": False, "outcome": runlog.STOPPED, "exit_code": code,
                        "reason": "stopped (git orch stop or signal to the supervisor)"}
         else:
+            if clone:  # the handoff is in the workspace until the lead pulls it
+                for line in collect_quietly(orepo, task_id):
+                    print(line, flush=True)
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
@@ -163,6 +206,37 @@ class Supervisor:
         except (OrchError, OSError) as exc:
             print(f"could not collect hook refusals: {exc}", flush=True)
         return self.end(started, attempt, verdict)
+
+    def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
+                  handoff: Path) -> list[str]:
+        """The agent's argv, wrapped in bubblewrap when the choice says so.
+
+        The handoff file is created empty so it can be bound writable on its
+        own (the rest of the run folder, with the supervisor's files, stays
+        read-only); an empty file does not count as a handoff."""
+        if choice.mode == sandbox.NONE:
+            return argv
+        bwrap = sandbox.bwrap_path()
+        if bwrap is None:
+            raise OrchError("sandbox = \"bwrap\" but bubblewrap is not installed "
+                            "(apt-get install bubblewrap, or sandbox = \"none\")")
+        handoff.touch()
+        writable = [handoff]
+        if not sandbox.own_git_dir(worktree):
+            writable.append(self.orepo.common_dir)  # a linked worktree commits there
+        readable = sandbox.visible(argv, [self.orepo.common_dir, Path(sys.prefix)])
+        return sandbox.wrap(argv, bwrap=bwrap, workspace=worktree, readable=readable,
+                            writable=writable, network=self.preset.network)
+
+    def launch_failed(self, attempt: int, fields: dict[str, Any], log: IO[bytes],
+                      reason: str) -> dict[str, Any]:
+        """The agent never ran: say so in its log, the ledger and to `git orch run`."""
+        log.write(f"git-orch: launch failed: {reason}\n".encode())
+        started = runlog.record_started(self.orepo, self.task_id,
+                                        {**fields, "pid": None, "pgid": None})
+        self.report(f"error launch failed: {reason}")
+        return self.end(started, attempt, {"ok": False, "outcome": runlog.LAUNCH_FAILED,
+                                           "exit_code": None, "reason": reason})
 
     def watch(self, proc: subprocess.Popen[bytes]) -> str:
         deadline = time.monotonic() + self.preset.max_runtime
@@ -182,6 +256,7 @@ class Supervisor:
     def end(self, started: Event, attempt: int, verdict: dict[str, Any]) -> dict[str, Any]:
         fields = {"agent": self.preset.name, "host": hostname(), **verdict}
         runlog.record_ended(self.orepo, self.task_id, self.run_id, attempt, fields)
+        self.last_ended = {**fields, "attempt": attempt}
         self.open = None
         try:
             policy = load_policy(self.orepo)
@@ -192,6 +267,36 @@ class Supervisor:
         print(f"attempt {attempt}: {verdict.get('outcome')} {verdict.get('reason') or ''}",
               flush=True)
         return fields
+
+
+def workspace_git_dirs(worktree: Path) -> tuple[Path, Path]:
+    """The workspace's own git dir and the common dir its commits are written to.
+
+    A linked worktree: `<lead .git>/worktrees/<name>` and the lead's `.git`
+    (objects and refs are shared). A clone: its own `.git`, twice; never the
+    lead's, which an agent in a clone must not be able to write.
+    """
+    fallback = (worktree / ".git", worktree / ".git")
+    if not worktree.is_dir():
+        return fallback
+    proc = run_git(["rev-parse", "--path-format=absolute", "--absolute-git-dir",
+                    "--git-common-dir"], worktree, check=False)
+    found = proc.stdout.split("\n")
+    if proc.returncode != 0 or len(found) < 2 or not found[0] or not found[1]:
+        return fallback
+    return Path(found[0]), Path(found[1])
+
+
+def launch_error(command: str, cwd: Path, exc: OSError) -> str:
+    """Why Popen failed, in words: a missing command, a missing folder, no permission."""
+    why = exc.strerror or str(exc)
+    if not cwd.is_dir():
+        return f"cannot launch {command}: working directory {cwd} does not exist"
+    if isinstance(exc, FileNotFoundError):
+        return f"cannot launch {command}: command not found (not on PATH or no such file)"
+    if isinstance(exc, PermissionError):
+        return f"cannot launch {command}: not executable ({why})"
+    return f"cannot launch {command}: {why}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,32 +4,46 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
 from git_orch.judge.accept import accept as do_accept
 from git_orch.judge.accept import reject as do_reject
 from git_orch.judge.accept import unblock as do_unblock
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.command()
 @with_sync
 @click.argument("task_id", metavar="ID")
-@click.option("--override", help="Accept despite concerns, reject findings or blocked "
-              "evidence; say why (recorded with your name).")
+@click.option("--override", "override", is_flag=False, flag_value="", default=None,
+              metavar="[REASON]",
+              help="Accept despite concerns (a reject is never overridden); give the reason "
+                   "with --reason (recorded with your name).")
+@click.option("--reason", help="Why you accept despite concerns (with --override).")
 @json_option
 @click.pass_context
-def accept(ctx: click.Context, task_id: str, override: str | None, as_json: bool) -> None:
+def accept(ctx: click.Context, task_id: str, override: str | None, reason: str | None,
+           as_json: bool) -> None:
     """Accept the reviewed head of orch/ID (ready to land).
 
-    Needs a review of the branch's current head; a verdict other than pass
-    needs --override REASON.
+    Every verdict on the branch's current head counts: git-orch's own review
+    must be there, any reject refuses, concerns need --override --reason, and
+    [review] required_external = N asks for N imported pass verdicts.
 
     \b
     Example:
       git orch review fix-login && git orch accept fix-login
-      git orch accept fix-login --override "blocked device test checked by hand"
+      git orch accept fix-login --override --reason "blocked device test checked by hand"
     """
-    event = do_accept(open_repo(ctx), task_id, override)
+    if reason is not None and override is None:
+        raise click.UsageError("--reason goes with --override")
+    if override is not None and reason is not None:
+        if override.strip():
+            raise click.UsageError("give the reason once: --override --reason REASON")
+        override = reason
+    orepo = open_lead_repo(ctx, "accept")
+    pull_first(orepo, task_id)
+    event = do_accept(orepo, task_id, override)
     if as_json:
         emit_json(event)
     else:
@@ -50,7 +64,9 @@ def reject(ctx: click.Context, task_id: str, reason: str, as_json: bool) -> None
     Example:
       git orch reject fix-login --reason "touches migrations/; add a test for the redirect"
     """
-    event = do_reject(open_repo(ctx), task_id, reason)
+    orepo = open_lead_repo(ctx, "reject")
+    pull_first(orepo, task_id)
+    event = do_reject(orepo, task_id, reason)
     if as_json:
         emit_json(event)
     else:

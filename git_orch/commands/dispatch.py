@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from git_orch import dispatch as modes
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.command()
@@ -22,7 +22,7 @@ def dispatch(ctx: click.Context, mode: str | None, note: str | None, as_json: bo
       git orch dispatch drain --note "release freeze until Friday"
       git orch dispatch --json
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "dispatch") if mode is not None else open_repo(ctx)
     if mode is not None:
         modes.set_mode(orepo, mode, note)
     current = modes.current(orepo)

@@ -4,9 +4,11 @@ import time
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.config import parse_duration
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
+from git_orch.sanitize import clean
 from git_orch.workspace.heartbeat import DEFAULT_INTERVAL, BeatReport, beat
 
 
@@ -22,6 +24,8 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"repair: {line}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
+    for finding in report.target:
+        click.echo(f"needs you: {clean(finding['message'])}")
     click.echo(f"heartbeat {report.at}: {report.tasks} task(s), "
                f"{len(report.changes)} change(s), {len(report.repairs)} repair(s)")
 
@@ -52,6 +56,7 @@ def heartbeat(ctx: click.Context, once: bool, interval: str, repair: bool, as_js
         raise OrchUsageError("--interval must be positive")
     orepo = open_repo(ctx)
     while True:
+        pull_first(orepo)
         _print(beat(orepo, interval=seconds, do_repair=repair), as_json)
         if once:
             return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo
 from git_orch.workspace import workerhooks
@@ -51,8 +51,9 @@ def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     done = []
     for task, path in workerhooks.worker_worktrees(orepo, task_id):
         contract = load_task(orepo, task).contract
-        workerhooks.install(orepo, path, task, contract.allow, contract.forbid)
-        done.append(workerhooks.inspect(orepo, path, task))
+        owner = workerhooks.hooks_owner(orepo, path)
+        workerhooks.install(owner, path, task, contract.allow, contract.forbid)
+        done.append(workerhooks.inspect(owner, path, task))
     _report(orepo, done, as_json, "installed")
 
 
@@ -80,11 +81,11 @@ def uninstall(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     Example:
       git orch hooks uninstall --task fix-login
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "hooks uninstall")
     done = []
     for task, path in workerhooks.worker_worktrees(orepo, task_id):
         workerhooks.uninstall(path)
-        done.append(workerhooks.inspect(orepo, path, task))
+        done.append(workerhooks.inspect(workerhooks.hooks_owner(orepo, path), path, task))
     _report(orepo, done, as_json, "removed")
 
 
@@ -102,7 +103,7 @@ def status(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     """
     orepo = open_repo(ctx)
     workers = [
-        workerhooks.inspect(orepo, path, task)
+        workerhooks.inspect(workerhooks.hooks_owner(orepo, path), path, task)
         for task, path in workerhooks.worker_worktrees(orepo, task_id)
     ]
     current = workerhooks.deployed_current(orepo)

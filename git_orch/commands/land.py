@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
+from git_orch.judge import packagereview
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo
 
 
 @click.command()
@@ -21,6 +23,11 @@ from git_orch.output import emit_json, json_option, open_repo
               help="Push the target and refs/orch atomically ([land].push).")
 @click.option("--keep-worktree", is_flag=True,
               help="Leave the worktree and branch; land ID again later cleans up.")
+@click.option("--override", "override", is_flag=False, flag_value="", default=None,
+              metavar="[REASON]",
+              help="Land even though the target was rewritten (a landed tip is gone from "
+                   "it); give the reason with --reason (recorded).")
+@click.option("--reason", help="Why you land on a rewritten target (with --override).")
 @json_option
 @click.pass_context
 def land(
@@ -29,6 +36,8 @@ def land(
     strategy: str | None,
     push: bool | None,
     keep_worktree: bool,
+    override: str | None,
+    reason: str | None,
     as_json: bool,
 ) -> None:
     """Merge an accepted task into the main branch, push, and clean up.
@@ -37,16 +46,29 @@ def land(
     moved along). Refuses, changing nothing, when the task is not accepted for
     its current head, the merge conflicts, or the checkout is dirty or mid-merge.
     Each step is recorded; after a failure, run the same command again to
-    finish. Defaults come from the [land] table of orch.toml.
+    finish. Defaults come from the [land] table of orch.toml. Refuses a main
+    that no longer contains an earlier landing (target-rewritten) unless
+    --override --reason. The last line says whether the work was pushed.
 
     \b
     Example:
       git orch land fix-login
       git orch land fix-login --squash --push --json
+      git orch land fix-login --override --reason "t1 reverted on purpose"
     """
     assert strategy is None or strategy in STRATEGIES
-    result = do_land(open_repo(ctx), task_id, strategy=strategy, push=push,
-                     keep_worktree=keep_worktree)
+    if reason is not None and override is None:
+        raise click.UsageError("--reason goes with --override")
+    if override is not None and reason is not None:
+        if override.strip():
+            raise click.UsageError("give the reason once: --override --reason REASON")
+        override = reason
+    orepo = open_lead_repo(ctx, "land")
+    pull_first(orepo, task_id)
+    result = do_land(orepo, task_id, strategy=strategy, push=push,
+                     keep_worktree=keep_worktree, override=override)
+    if result.commit and result.steps:  # landed now: did that close its package?
+        packagereview.notify_if_closed(orepo, task_id)
     if as_json:
         emit_json(result.to_json())
         return
@@ -57,6 +79,8 @@ def land(
     if result.commit:
         click.echo(f"{result.target} at {result.commit[:12]} ({result.strategy}); "
                    f"task {result.state}")
+    if result.push_line not in result.steps:  # said once, even when nothing was left to do
+        click.echo(result.push_line)
 
 
 @click.command()
@@ -79,7 +103,9 @@ def abandon(
     Example:
       git orch abandon fix-login --reason "superseded by fix-auth"
     """
-    result = do_abandon(open_repo(ctx), task_id, reason, discard=discard_changes)
+    orepo = open_lead_repo(ctx, "abandon")
+    pull_first(orepo, task_id)
+    result = do_abandon(orepo, task_id, reason, discard=discard_changes)
     if as_json:
         emit_json(result.to_json())
         return

@@ -4,7 +4,7 @@ import click
 
 from git_orch import roadmap
 from git_orch.agent import runner
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 from git_orch.workspace.start import StartRequest
 
 
@@ -27,7 +27,7 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
       git orch next
       git orch next --start --json
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "next --start") if do_start else open_repo(ctx)
     rec = roadmap.recommend(orepo)
     task = rec.task
     if task is not None and do_start:

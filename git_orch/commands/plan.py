@@ -4,7 +4,7 @@ import click
 
 from git_orch import roadmap
 from git_orch.config import load_policy
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 @click.group()
@@ -49,7 +49,7 @@ def add(ctx: click.Context, package: str, task_id: str, title: str, body: str,
     Non-goals, pointers and decisions are the task's context pack: the
     envelope of every run shows them to the agent.
     """
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "plan add")
     roadmap.plan_add(orepo, roadmap.PlannedTask(
         id=task_id, title=title, package=package, body=body, allow=list(allow),
         forbid=list(forbid), gates=list(gate), depends_on=list(depends_on), agent=agent,

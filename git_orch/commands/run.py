@@ -8,7 +8,7 @@ import click
 
 from git_orch.agent import runner
 from git_orch.commands.start import force_options, forced
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
 def describe(result: runner.RunResult) -> str:
@@ -49,7 +49,7 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, force: 
       git orch run fix-login --agent standin --wait --json
     """
     reason = forced(force, force_reason)
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "run")
     result = runner.run(orepo, task_id, agent, wait=wait, force_reason=reason)
     if as_json:
         emit_json(result.to_json())

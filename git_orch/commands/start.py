@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from git_orch.commands.sync import with_sync
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo
+from git_orch.repo import OrchRepo
 from git_orch.workspace.start import StartRequest
 
 
@@ -41,6 +43,10 @@ def forced(force: bool, reason: str | None) -> str | None:
 @click.option("--forbid", multiple=True, help="Pathspec the task must not change (repeatable).")
 @click.option("--gate", multiple=True, help="Check the worker must pass and claim (repeatable).")
 @click.option("--no-worktree", is_flag=True, help="Record task and branch only (remote worker).")
+@click.option("--isolation", type=click.Choice(["clone", "worktree"]),
+              help="Workspace kind (default: [orch].isolation of orch.toml). clone: an own "
+                   "repository the lead pulls from; worktree: shares the lead's git dir "
+                   "(advisory isolation).")
 @click.option("--agent", help="Launch this agent preset on the task (see git orch run).")
 @click.option("--wait", is_flag=True, help="With --agent: wait until the run is over.")
 @force_options("Start")
@@ -57,13 +63,14 @@ def start(
     forbid: tuple[str, ...],
     gate: tuple[str, ...],
     no_worktree: bool,
+    isolation: str | None,
     agent: str | None,
     wait: bool,
     force: bool,
     force_reason: str | None,
     as_json: bool,
 ) -> int:
-    """Open a bounded task: contract, branch orch/ID, worktree, ledger entry.
+    """Open a bounded task: contract, branch orch/ID, workspace, ledger entry.
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
     immutable commit at refs/orch/tasks/ID whose parent is the base.
@@ -81,7 +88,7 @@ def start(
     from git_orch.agent.runner import start_and_run  # the agent machinery only when needed
 
     reason = forced(force, force_reason)
-    orepo = open_repo(ctx)
+    orepo = open_lead_repo(ctx, "start")
     result, run = start_and_run(
         orepo,
         StartRequest(
@@ -94,11 +101,13 @@ def start(
             forbid=list(forbid),
             gates=list(gate),
             worktree=not no_worktree,
+            isolation=isolation,
             force_reason=reason,
         ),
         agent,
         wait=wait,
     )
+    warn_unlisted_gates(orepo, list(gate))
     if as_json:
         emit_json(
             {
@@ -108,13 +117,16 @@ def start(
                 "base": result.base,
                 "branch": result.branch,
                 "worktree": str(result.worktree) if result.worktree else None,
+                "isolation": result.isolation,
                 "run": run.to_json() if run else None,
             }
         )
         return 1 if run and wait and not run.ok else 0
     click.echo(f"started {result.task_id}: branch {result.branch} at {result.base[:12]}")
-    if result.worktree:
-        click.echo(f"worktree {result.worktree}")
+    if result.worktree and result.isolation == "clone":
+        click.echo(f"workspace {result.worktree} (clone; git orch collect pulls its work)")
+    elif result.worktree:
+        click.echo(f"worktree {result.worktree} (advisory isolation: shares this git dir)")
     if run:
         click.echo(f"agent {run.agent} running: attempt {run.attempt}, pid {run.agent_pid}, "
                    f"log {run.log}")
@@ -122,3 +134,19 @@ def start(
             reason = f" ({ended.get('reason')})" if ended.get("reason") else ""
             click.echo(f"attempt {ended.get('attempt')}: {ended.get('outcome')}{reason}")
     return 1 if run and wait and not run.ok else 0
+
+
+def warn_unlisted_gates(orepo: OrchRepo, gates: list[str]) -> None:
+    """Say, on stderr, which gates review --rerun-gates will not run, and the line to add."""
+    if not gates:
+        return
+    from git_orch.judge.review import gates_not_in_policy
+
+    missing, allowed = gates_not_in_policy(orepo, gates)
+    if not missing:
+        return
+    listed = ", ".join(repr(g) for g in missing)
+    line = "gates = " + json.dumps([*allowed, *missing])
+    click.echo(f"warning: gate {listed} is not in [orch] gates of orch.toml on the main branch: "
+               "review --rerun-gates will not run it. Add this line under [orch] and commit it:"
+               f"\n  {line}", err=True)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from git_orch.commands.collect import pull_first
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.report.status import collect, render_text
@@ -35,6 +36,7 @@ def status(
     if write and task_id is not None:
         raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
+    pull_first(orepo, task_id)
     overview = collect(orepo, task_id)
     if write:
         for path in write_pages(overview, out_dir or orepo.runtime_dir):

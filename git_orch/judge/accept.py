@@ -1,16 +1,19 @@
 """`git orch accept` and `git orch reject`: a person's decision on a review.
 
-Accept needs a review of the branch's CURRENT head: a head that moved since
-the review needs a new one. A verdict other than pass (concerns, reject,
-blocked evidence) is accepted only with `--override REASON`, recorded with the
-verdict it overrode, so the ledger says who accepted what and why. The checks
-run inside the compare-and-swap, so they are redone if the ledger moved.
+Accept looks at every verdict recorded on the branch's CURRENT head
+(judge/verdicts.py adds them up): git-orch's own review must be among them,
+a reject refuses, concerns are accepted only with `--override --reason`,
+recorded with the rules overridden and every verdict counted, so the ledger
+says who reviewed, who accepted what and why. The checks run inside the
+compare-and-swap, so they are redone if the ledger moved.
 """
 
 from __future__ import annotations
 
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.judge.review import branch_head
+from git_orch.judge.verdicts import refusal, required_external, summary_of, tally
 from git_orch.record.ledger import Event
 from git_orch.record.state import UNREVIEWED, TaskState
 from git_orch.record.tasks import record, transition
@@ -18,34 +21,27 @@ from git_orch.repo import OrchRepo
 
 
 def accept(orepo: OrchRepo, task_id: str, override: str | None) -> Event:
+    """Accept the head of orch/<id>; override is the person's reason, or None."""
     if override is not None and not override.strip():
-        raise OrchError("--override needs a reason")
+        raise OrchError("--override needs a reason: --override --reason REASON")
     head = branch_head(orepo, task_id)
+    required = required_external(load_policy(orepo))
 
     def make(state: TaskState) -> list[Event]:
         if state.state != UNREVIEWED:
             raise OrchError(f"task {task_id} is {state.state}: only a completed-unreviewed "
                             "task can be accepted")
-        review = state.review
-        if review is None:
-            raise OrchError(f"task {task_id} has no review: run git orch review {task_id}")
-        if review.get("head") != head:
-            raise OrchError(
-                f"the review of {task_id} is stale: it reviewed "
-                f"{str(review.get('head'))[:12]}, the branch is now at {head[:12]}; "
-                f"run git orch review {task_id} again")
-        verdict = str(review.get("verdict"))
-        rules = review.get("findings", {}).get("rules", []) if isinstance(
-            review.get("findings"), dict) else []
-        if verdict != "pass" and override is None:
-            raise OrchError(
-                f"the review of {task_id} says {verdict} ({', '.join(map(str, rules)) or '-'}):"
-                " accept only with --override REASON")
-        event: Event = {"type": "accepted", "head": head, "verdict": verdict,
-                        "review": review.get("id")}
+        found = tally(state, head, required)
+        why = refusal(task_id, state, found, override)
+        if why is not None:
+            raise OrchError(why)
+        own = found.own[-1]
+        event: Event = {"type": "accepted", "head": head, "verdict": found.verdict,
+                        "review": own.get("id"),
+                        "verdicts": [summary_of(v) for v in found.verdicts]}
         if override is not None:
             event["override"] = override.strip()
-            event["overridden"] = [str(r) for r in rules]
+            event["overridden"] = found.rules
         return [event]
 
     return record(orepo, task_id, make)[0]

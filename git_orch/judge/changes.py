@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 
 from git_orch.errors import OrchError
-from git_orch.gitcmd import GitError, clean_env
+from git_orch.gitcmd import ALWAYS_PINNED, GitError, clean_env
 from git_orch.repo import OrchRepo
 
 MODE_SYMLINK = "120000"
@@ -100,7 +100,8 @@ def parse_numstat_binary(data: bytes) -> set[str]:
 def git_bytes(orepo: OrchRepo, args: list[str]) -> bytes:
     """git's stdout as bytes, so any file name survives (argv list, never a shell)."""
     proc = subprocess.run(
-        ["git", *args], cwd=orepo.toplevel, capture_output=True, env=clean_env(), check=False
+        ["git", *ALWAYS_PINNED, *args], cwd=orepo.toplevel, capture_output=True,
+        env=clean_env(), check=False,
     )
     if proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))

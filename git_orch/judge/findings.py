@@ -31,6 +31,10 @@ RULES: dict[str, tuple[str, str]] = {
     "no-task-trailer": (REJECT, "a commit has no Orch-Task trailer"),
     "other-task": (REJECT, "a commit's Orch-Task names another task"),
     "unknown-task": (REJECT, "verify: Orch-Task names no task in refs/orch/tasks"),
+    "not-landed": (REJECT, "verify --require-landed: a task's commit did not enter through "
+                   "its landing (no accepted head contains it, or no landing commit)"),
+    "unsigned-commit": (REJECT, "verify, other_commits = signed: a commit without Orch-Task "
+                        "fails git verify-commit"),
     "trailer-case": (CONCERN, "an Orch-* trailer key is written in another case"),
     "evidence-malformed": (REJECT, "Orch-Evidence is not '<label>: <claim>' with a known label"),
     "no-evidence": (CONCERN, "no commit in the range carries Orch-Evidence"),
@@ -43,6 +47,7 @@ RULES: dict[str, tuple[str, str]] = {
     "gate-not-in-policy": (CONCERN, "a claimed gate is not in orch.toml [orch] gates: not run"),
     "gate-failed": (REJECT, "a claimed gate failed when re-run in a clean worktree"),
     "head-moved": (INFO, "the branch moved since the worker's handoff"),
+    "docs-stale": (CONCERN, "code mapped in [review] docs changed but its docs did not"),
 }
 
 

@@ -1,21 +1,31 @@
-"""Commit-message trailers, parsed by git's own rules.
+"""Commit-message trailers, read exactly as git 2.39 reads them.
 
-pygit2's `message_trailers` is a dict (repeated keys are lost) and does not
-unfold continuation lines, so this module follows git's trailer.c instead: the
-trailer block is the last paragraph after the title, made only of trailers, or
-at least a quarter trailers with a git-generated one among them; continuation
-lines start with whitespace; `git interpret-trailers --parse` is the oracle the
-tests compare against. Trailer keys configured in git config are not consulted.
+pygit2's `message_trailers` is a dict (repeated keys are lost) and Python's
+`splitlines` breaks lines where git does not (`\\r`, `\\f`, U+2028...), which
+lets a worker forge or hide a trailer. This module is a port of git's
+trailer.c (with commit.c's ignore_non_trailer and wt-status.c's scissors
+search): lines end at `\\n` only, whitespace is git's set (space, tab, `\\n`,
+`\\r`), only the exact `# ------------------------ >8 ------------------------`
+line cuts the message, a `---` line ends it only when whitespace follows the
+dashes, and the text stops at the first NUL as git's C strings do. Commit
+messages are read from the raw object bytes (`commit_message`): the
+`encoding` header is ignored and bytes are decoded as UTF-8 with
+surrogateescape, so no message can raise. `git interpret-trailers --parse`
+is the oracle the tests compare against; trailer keys configured in git
+config are not consulted (the worker hooks run git with config pinned).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pygit2
+
 SEPARATORS = ":"
 GIT_GENERATED_PREFIXES = ("Signed-off-by: ", "(cherry picked from commit ")
 SCISSORS = "------------------------ >8 ------------------------"
-_SPACE = " \t\n\v\f\r"
+GIT_SPACE = " \t\n\r"  # git's isspace(): not \v, \f or anything beyond ASCII
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 @dataclass(frozen=True)
@@ -28,13 +38,35 @@ class Trailer:
         return self.key.lower() == name.lower()
 
 
-def _lines(text: str) -> list[str]:
-    """Lines with their newline kept, so offsets stay exact."""
-    return text.splitlines(keepends=True) if text else []
+def commit_message(commit: pygit2.Commit) -> str:
+    """The message of a commit from its raw bytes, whatever its `encoding` header says."""
+    return commit.raw_message.decode("utf-8", "surrogateescape")
 
 
-def _is_blank(line: str) -> bool:
-    return line.strip(_SPACE) == ""
+def _next_line(text: str, pos: int) -> int:
+    """Start of the line after the one at pos (len(text) at the end), as git's next_line."""
+    nl = text.find("\n", pos)
+    return len(text) if nl < 0 else nl + 1
+
+
+def _last_line(text: str, length: int) -> int:
+    """Start of the last line of text[:length], a final newline belonging to it; -1 if empty."""
+    if length == 0:
+        return -1
+    if length == 1:
+        return 0
+    return text.rfind("\n", 0, length - 1) + 1
+
+
+def _is_blank_line(text: str, pos: int) -> bool:
+    end = text.find("\n", pos)
+    line = text[pos:] if end < 0 else text[pos:end]
+    return all(c in GIT_SPACE for c in line)
+
+
+def _char(text: str, pos: int) -> str:
+    """text[pos], or "" at the end (git's NUL terminator)."""
+    return text[pos] if pos < len(text) else ""
 
 
 def find_separator(line: str, separators: str = SEPARATORS) -> int:
@@ -43,7 +75,7 @@ def find_separator(line: str, separators: str = SEPARATORS) -> int:
     for index, char in enumerate(line):
         if char in separators:
             return index
-        if not whitespace_found and (char.isascii() and char.isalnum() or char == "-"):
+        if not whitespace_found and (char in _ALNUM or char == "-"):
             continue
         if index != 0 and char in " \t":
             whitespace_found = True
@@ -52,79 +84,95 @@ def find_separator(line: str, separators: str = SEPARATORS) -> int:
     return -1
 
 
-def _strip_patch(lines: list[str]) -> list[str]:
-    for index, line in enumerate(lines):
-        if line.startswith("---") and len(line) > 3 and line[3] in _SPACE:
-            return lines[:index]
-    return lines
+def _patch_start(text: str) -> int:
+    """Offset of the first line made of `---` and a whitespace character, else the end."""
+    pos = 0
+    while pos < len(text):
+        if text.startswith("---", pos) and _char(text, pos + 3) in tuple(GIT_SPACE):
+            return pos
+        pos = _next_line(text, pos)
+    return len(text)
 
 
-def _strip_trailing_comments(lines: list[str], comment: str) -> list[str]:
-    """Drop the scissors part and a trailing run of comments and blank lines."""
-    for index, line in enumerate(lines):
-        if line.startswith(comment) and SCISSORS in line:
-            lines = lines[:index]
-            break
-    start_of_run: int | None = None
+def _scissors_cutoff(text: str, length: int, comment: str) -> int:
+    """wt_status_locate_end: the exact scissors line (searched in the whole text) cuts."""
+    line = f"{comment} {SCISSORS}\n"
+    if text.startswith(line):
+        return 0
+    found = text.find("\n" + line)
+    # git's loop never ends when the line lies past the patch start; stop there instead.
+    return length if found < 0 else min(found + 1, length)
+
+
+def _non_trailer_tail(text: str, length: int, comment: str) -> int:
+    """commit.c's ignore_non_trailer: length of the trailing comments, blanks and
+    old `Conflicts:` block (git's `boc` is 0 for "none", a quirk kept here)."""
+    boc = 0
+    bol = 0
     in_conflicts = False
-    for index, line in enumerate(lines):
-        if line.startswith(comment) or line == "\n":
-            if start_of_run is None:
-                start_of_run = index
-        elif line == "Conflicts:\n":
+    cutoff = _scissors_cutoff(text, length, comment)
+    while bol < cutoff:
+        nl = text.find("\n", bol, length)
+        next_bol = length if nl < 0 else nl + 1
+        if text.startswith(comment, bol) or _char(text, bol) == "\n":
+            if not boc:
+                boc = bol
+        elif text.startswith("Conflicts:\n", bol):
             in_conflicts = True
-            if start_of_run is None:
-                start_of_run = index
-        elif in_conflicts and line.startswith("\t"):
+            if not boc:
+                boc = bol
+        elif in_conflicts and _char(text, bol) == "\t":
             pass
-        elif start_of_run is not None:
-            start_of_run = None
+        elif boc:
+            boc = 0
             in_conflicts = False
-    return lines if start_of_run is None else lines[:start_of_run]
+        bol = next_bol
+    return length - boc if boc else length - cutoff
 
 
-def _block_start(lines: list[str], comment: str) -> int:
-    """Index of the first line of the trailer block, or len(lines) if none."""
-    end_of_title = len(lines)
-    for index, line in enumerate(lines):
-        if line.startswith(comment):
-            continue
-        if _is_blank(line):
-            end_of_title = index
+def _block_start(text: str, length: int, comment: str) -> int:
+    """Offset of the trailer block in text[:length], or length if there is none."""
+    pos = 0
+    while pos < length:
+        if not text.startswith(comment, pos) and _is_blank_line(text, pos):
             break
+        pos = _next_line(text, pos)
+    end_of_title = pos
     only_spaces = True
     recognized = False
     trailer_lines = non_trailer_lines = possible_continuation = 0
-    for index in range(len(lines) - 1, end_of_title - 1, -1):
-        line = lines[index]
-        if line.startswith(comment):
+    bol = _last_line(text, length)
+    while bol >= end_of_title:
+        first_char = _char(text, bol)
+        if text.startswith(comment, bol):
             non_trailer_lines += possible_continuation
             possible_continuation = 0
-            continue
-        if _is_blank(line):
-            if only_spaces:
-                continue
-            non_trailer_lines += possible_continuation
-            if recognized and trailer_lines * 3 >= non_trailer_lines:
-                return index + 1
-            if trailer_lines and not non_trailer_lines:
-                return index + 1
-            return len(lines)
-        only_spaces = False
-        if line.startswith(GIT_GENERATED_PREFIXES):
-            trailer_lines += 1
-            possible_continuation = 0
-            recognized = True
-            continue
-        if find_separator(line) >= 1 and line[0] not in _SPACE:
-            trailer_lines += 1
-            possible_continuation = 0
-        elif line[0] in _SPACE:
-            possible_continuation += 1
+        elif _is_blank_line(text, bol):
+            if not only_spaces:
+                non_trailer_lines += possible_continuation
+                if recognized and trailer_lines * 3 >= non_trailer_lines:
+                    return _next_line(text, bol)
+                if trailer_lines and not non_trailer_lines:
+                    return _next_line(text, bol)
+                return length
         else:
-            non_trailer_lines += 1 + possible_continuation
-            possible_continuation = 0
-    return len(lines)
+            only_spaces = False
+            nl = text.find("\n", bol)
+            line = text[bol:] if nl < 0 else text[bol:nl + 1]
+            if line.startswith(GIT_GENERATED_PREFIXES):
+                trailer_lines += 1
+                possible_continuation = 0
+                recognized = True
+            elif find_separator(line) >= 1 and first_char not in GIT_SPACE:
+                trailer_lines += 1
+                possible_continuation = 0
+            elif first_char and first_char in GIT_SPACE:
+                possible_continuation += 1
+            else:
+                non_trailer_lines += 1 + possible_continuation
+                possible_continuation = 0
+        bol = _last_line(text, bol)
+    return length
 
 
 def _unfold(value: str) -> str:
@@ -134,31 +182,31 @@ def _unfold(value: str) -> str:
         char = value[index]
         index += 1
         if char == "\n":
-            while index < len(value) and value[index] in _SPACE:
+            while index < len(value) and value[index] in GIT_SPACE:
                 index += 1
             out.append(" ")
         else:
             out.append(char)
-    return "".join(out).strip(_SPACE)
+    return "".join(out).strip(GIT_SPACE)
 
 
-def parse_trailers(message: str, *, divider: bool = True, comment: str = "#") -> list[Trailer]:
+def parse_trailers(message: str | bytes, *, divider: bool = True,
+                   comment: str = "#") -> list[Trailer]:
     """The trailers of a commit message, in order, repeated keys kept.
 
-    With divider=True (git interpret-trailers' default) a line starting with
-    '---' and whitespace ends the message, as a patch would.
+    With divider=True (`git interpret-trailers`' default, and what the worker
+    hooks check) a line of `---` and whitespace ends the message, as a patch
+    would; `git log --format=%(trailers)` reads with divider=False.
     """
-    lines = _lines(message)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    if divider:
-        lines = _strip_patch(lines)
-    lines = _strip_trailing_comments(lines, comment)
-    block = lines[_block_start(lines, comment) :]
+    text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else message
+    text = text.split("\0", 1)[0]
+    length = _patch_start(text) if divider else len(text)
+    length -= _non_trailer_tail(text, length, comment)
+    start = _block_start(text, length, comment)
     entries: list[str] = []
     last_is_trailer = False
-    for line in block:
-        if last_is_trailer and line[0] in _SPACE:
+    for line in _split(text[start:length]):
+        if last_is_trailer and line[0] in GIT_SPACE:
             entries[-1] += line
             continue
         entries.append(line)
@@ -169,9 +217,18 @@ def parse_trailers(message: str, *, divider: bool = True, comment: str = "#") ->
             continue
         sep = find_separator(entry)
         if sep >= 1:
-            key = entry[:sep].strip(_SPACE)
-            result.append(Trailer(key, _unfold(entry[sep + 1 :].strip(_SPACE))))
+            key = entry[:sep].strip(GIT_SPACE)
+            result.append(Trailer(key, _unfold(entry[sep + 1:].strip(GIT_SPACE))))
     return result
+
+
+def _split(block: str) -> list[str]:
+    """Lines ending at `\\n` only, each keeping its newline (strbuf_split_buf)."""
+    lines = block.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 def values(trailers: list[Trailer], key: str) -> list[str]:

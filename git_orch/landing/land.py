@@ -24,6 +24,7 @@ from typing import Any
 from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event, EventLog, RefUpdate
@@ -40,7 +41,9 @@ from git_orch.record.state import (
 )
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
-from git_orch.workspace.reconcile import ARCHIVE_PREFIX, is_dirty
+from git_orch.workspace import workspaces
+from git_orch.workspace.collect import forget_collected
+from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
 
@@ -84,9 +87,20 @@ class LandResult:
     strategy: str | None = None
     commit: str | None = None
     steps: list[str] = field(default_factory=list)  # what this run did, in order
+    pushed: bool = False  # the target is on the remote (this run or an earlier one)
+    remote: str = "origin"
+
+    @property
+    def push_line(self) -> str:
+        """Always printed: whether the landed work is on the remote."""
+        if self.pushed:
+            return f"pushed to {self.remote}"
+        return "not pushed (set [land] push = true or pass --push)"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "pushed": self.pushed,
+            "remote": self.remote,
             "task": self.task_id,
             "target": self.target,
             "state": self.state,
@@ -458,7 +472,7 @@ def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
         return
     if current is not None:
         raise OrchError(f"{ref} already points at {str(current)[:12]}, not {head[:12]}; refusing")
-    ok, err = ledger.update_refs(orepo, [RefUpdate(ref, head, None)])
+    ok, err = ledger.update_refs(orepo, [RefUpdate(ref, head, None)], f"archive {task_id}")
     if not ok:
         raise OrchError(f"could not write {ref}: {err}")
 
@@ -470,27 +484,22 @@ def cleanup(
     """Remove the task's worktree and branch, keeping its commits reachable; record cleaned."""
     done: list[str] = []
     branch = task_branch(task_id)
-    tree = None
-    for candidate in fresh_worktrees(orepo):
-        if candidate.branch == f"refs/heads/{branch}":
-            tree = candidate
-    if tree is not None and tree.path == orepo.main_worktree:
+    recorded = load_task(orepo, task_id).state.worktree
+    ws = workspaces.locate(orepo, task_id, recorded, fresh_worktrees(orepo))
+    if ws is not None and ws.path == orepo.main_worktree:
         raise OrchError(
-            f"{branch} is checked out in the main worktree {tree.path}: switch it to another "
+            f"{branch} is checked out in the main worktree {ws.path}: switch it to another "
             "branch, then run the command again"
         )
-    if tree is not None and tree.path.is_dir():
-        if not force and is_dirty(tree.path):
-            raise OrchError(
-                f"worktree {tree.path} has uncommitted changes: save or discard them, then run "
-                f"the command again (the task's commits are safe on {branch})"
-            )
-        args = ["worktree", "remove", *(["--force"] if force else []), str(tree.path)]
-        orepo.git(args, cwd=orepo.main_worktree)
-        done.append(f"removed worktree {tree.path}")
-    elif tree is not None:
+    if ws is not None and ws.exists():
+        if not force:
+            workspaces.refuse_dirty(ws, "save or discard them, then run the command again "
+                                        f"(the task's commits are safe on {branch})")
+        done.append(workspaces.remove(orepo, ws, force=force))
+    elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
-        done.append(f"pruned missing worktree {tree.path}")
+        done.append(f"pruned missing worktree {ws.path}")
+    done.extend(forget_collected(orepo, task_id))
     head = orepo.ref_target(f"refs/heads/{branch}")
     if head is not None:
         reachable = target is not None and is_ancestor(orepo, str(head), f"refs/heads/{target}")
@@ -499,7 +508,7 @@ def cleanup(
             done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
         orepo.git_common(["update-ref", "-d", f"refs/heads/{branch}", str(head)])
         done.append(f"deleted branch {branch}")
-    where = str(tree.path) if tree is not None else None
+    where = str(ws.path) if ws is not None else None
     if not record_event:
         return done
     transition(orepo, task_id, {"type": "cleaned", "worktree": where,
@@ -519,6 +528,9 @@ def _refuse_state(task_id: str, st: TaskState) -> None:
     raise OrchError(f"task {task_id} is {st.state}: only an accepted task can land")
 
 
+NOT_PUSHED = "not pushed (set [land] push = true or pass --push)"
+
+
 def land(
     orepo: OrchRepo,
     task_id: str,
@@ -526,7 +538,11 @@ def land(
     strategy: str | None = None,
     push: bool | None = None,
     keep_worktree: bool = False,
+    override: str | None = None,
 ) -> LandResult:
+    """Land task_id; override is a person's reason to land on a rewritten target."""
+    if override is not None and not override.strip():
+        raise OrchError("--override needs a reason: --override --reason REASON")
     policy = load_policy(orepo)
     # [land] is read as committed on the target, like review's gates: an
     # uncommitted edit cannot change what land runs or where it pushes.
@@ -535,8 +551,9 @@ def land(
     strategy = strategy or lp.strategy
     do_push = lp.push if push is None else push
     task = load_task(orepo, task_id)
-    result = LandResult(task_id, policy.main_branch, task.state.state)
+    result = LandResult(task_id, policy.main_branch, task.state.state, remote=lp.remote)
     if task.state.state == ACCEPTED:
+        _check_target(orepo, policy, task_id, override)
         _merge(orepo, task, policy.main_branch, strategy, lp, result)
         task = load_task(orepo, task_id)
     elif task.state.state not in (MERGED, PUSHED, CLEANED):
@@ -551,12 +568,29 @@ def land(
         if do_push:
             _push(orepo, task_id, result.target, lp.remote)
             result.steps.append(f"pushed to {lp.remote}")
+        else:
+            result.steps.append(NOT_PUSHED)
     task = load_task(orepo, task_id)
     if not task.state.cleaned and not keep_worktree:
         result.steps.extend(cleanup(orepo, task_id, result.target))
         result.steps.append("cleaned")
-    result.state = load_task(orepo, task_id).state.state
+    task = load_task(orepo, task_id)
+    result.state = task.state.state
+    result.pushed = any(e.get("type") == "pushed" for e in task.log.events)
     return result
+
+
+def _check_target(orepo: OrchRepo, policy: Policy, task_id: str, override: str | None) -> None:
+    """Before merging: record bypasses seen on the target, refuse a rewritten one."""
+    states, bases = watch.target_states(orepo)
+    found = watch.watch(orepo, policy, states, bases)
+    watch.record_bypasses(orepo, found, states)
+    watch.refuse_rewritten(found, override)
+    if override is not None and found:
+        record(orepo, task_id, lambda _s: [{
+            "type": "land-step", "step": "target-check", "ok": False,
+            "override": " ".join(override.split()), "findings": [f.to_json() for f in found],
+        }])
 
 
 @dataclass
@@ -585,13 +619,10 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
     if st.state != ABANDONED:
         if not reason:
             raise OrchError("--reason must say why the task is abandoned")
-        tree = next((t for t in fresh_worktrees(orepo)
-                     if t.branch == f"refs/heads/{task_branch(task_id)}"), None)
-        if tree is not None and tree.path.is_dir() and not discard and is_dirty(tree.path):
-            raise OrchError(
-                f"worktree {tree.path} has uncommitted changes: commit them (they will be "
-                "archived) or pass --discard-changes; nothing changed"
-            )
+        ws = workspaces.locate(orepo, task_id, st.worktree, fresh_worktrees(orepo))
+        if ws is not None and not discard:
+            workspaces.refuse_dirty(ws, "commit them (they will be archived) or pass "
+                                        "--discard-changes; nothing changed")
 
         def make(log: EventLog) -> list[Event]:
             now = fold(task_id, log.events)

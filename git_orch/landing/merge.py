@@ -179,7 +179,10 @@ def _report_lines(
         )
     task_id = contracts.get(hexid)
     if task_id is None:
-        if log.events and hexid not in repo:
+        known = set(contracts.values())
+        ours = all(event.get("task") in known for event in log.events)
+        # A review note on a task's worker commit: expected until its branch is fetched.
+        if log.events and hexid not in repo and not ours:
             warnings.append(
                 f"{label}: annotates {hexid[:12]}, which this repository does not have "
                 "(yet: e.g. a review note on an unfetched worker commit); kept"

@@ -18,6 +18,7 @@ SOURCES = frozenset({
     "scope-violation",       # a change outside the task's pathspecs
     "bypass",                # land, verify or status saw hooks or the target bypassed
     "handoff-contradicted",  # a handoff claims what review contradicts
+    "rewritten-handoff",     # collect refused a rewrite of orch/<id> that drops a handed-off head
 })
 
 

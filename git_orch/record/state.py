@@ -57,6 +57,7 @@ class TaskState:
     head: str | None = None  # head handed off (or accepted)
     branch: str | None = None
     worktree: str | None = None
+    isolation: str | None = None  # "clone" or "worktree" (None: recorded before clones)
     host: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
@@ -67,7 +68,10 @@ class TaskState:
     accepted_head: str | None = None
     override: str | None = None
     review: dict[str, Any] | None = None  # latest review event
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # every review, oldest first
     merged_commit: str | None = None
+    merged_target: str | None = None  # the branch that land moved to merged_commit
+    pushed: bool = False  # a `pushed` event: the remote had merged_commit
     cleaned: bool = False
     runs: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
@@ -75,7 +79,6 @@ class TaskState:
     recorded_flags: list[str] = field(default_factory=list)  # latest `flagged` event
     activity_at: str | None = None  # latest event that is not a heartbeat's `flagged`
     misalignments: list[dict[str, Any]] = field(default_factory=list)
-    reviews: list[dict[str, Any]] = field(default_factory=list)  # every reviewed event
 
     def can(self, event_type: str) -> bool:
         allowed = TRANSITIONS.get(event_type)
@@ -128,6 +131,7 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
     if kind == "activated":
         task.branch = _str(event, "branch")
         task.worktree = _str(event, "worktree")
+        task.isolation = _str(event, "isolation")
         task.host = _str(event, "host") or task.host
         task.head = _str(event, "head")
         task.error = None
@@ -151,6 +155,9 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
         task.reviews.append(task.review)
     elif kind == "merged":
         task.merged_commit = _str(event, "commit")
+        task.merged_target = _str(event, "target")
+    elif kind == "pushed":
+        task.pushed = True
     elif kind == "cleaned":
         task.cleaned = True
         if task.state in (MERGED, PUSHED):

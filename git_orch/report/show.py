@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from git_orch.judge.verdicts import summary_of
+from git_orch.record.state import TaskState
 from git_orch.record.tasks import Task, load_task
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
@@ -14,6 +16,12 @@ def show(orepo: OrchRepo, task_id: str) -> Task:
     return load_task(orepo, task_id)
 
 
+def current_verdicts(st: TaskState) -> list[dict[str, Any]]:
+    """Every verdict on the head handed off (or accepted): those are the ones that count."""
+    head = st.accepted_head or st.head
+    return [summary_of(r) for r in st.reviews if head and r.get("head") == head]
+
+
 def to_json(task: Task) -> dict[str, Any]:
     st = task.state
     return {
@@ -21,6 +29,7 @@ def to_json(task: Task) -> dict[str, Any]:
         "state": st.state,
         "head": st.head,
         "accepted_head": st.accepted_head,
+        "verdicts": current_verdicts(st),
         "conflicts": st.conflicts,
         "events": task.log.events,
         "problems": task.log.problems,
@@ -45,6 +54,13 @@ def render_text(task: Task) -> str:
     lines += [f"gate     {clean(gate)}" for gate in c.gates]
     if c.body:
         lines += ["", *("    " + clean(ln) for ln in c.body.splitlines())]
+    verdicts = current_verdicts(task.state)
+    if verdicts:
+        lines += ["", f"verdicts on {str(task.state.accepted_head or task.state.head)[:12]}"]
+    for v in verdicts:
+        rules = f" ({', '.join(v['rules'])})" if v["rules"] else ""
+        lines.append(f"  {clean(v['verdict']):<8} {clean(v['source']):<8} "
+                     f"{clean(v['reviewer'])}{clean(rules)}")
     lines += ["", "events"]
     for event in task.log.events:
         extra = {

@@ -17,6 +17,9 @@ from git_orch import dispatch
 from git_orch.agent import breaker, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge import packagereview
+from git_orch.judge.verdicts import summary_of
+from git_orch.landing import watch
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
@@ -44,6 +47,7 @@ LEDGER_PROBLEM = reconcile.LEDGER_PROBLEM
 DIRTY = reconcile.DIRTY
 ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
+RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
 
 
@@ -73,6 +77,8 @@ class TaskView:
             "package": self.contract.package,
             "branch": task_branch(self.task_id),
             "worktree": st.worktree,
+            # "worktree" isolation is advisory: the worker can write the lead's git dir.
+            "isolation": st.isolation,
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -90,6 +96,7 @@ class TaskView:
             "reason": st.reason,
             "error": st.error,
             "review": _review_json(st.review),
+            "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
             "conflicts": st.conflicts,
@@ -116,7 +123,9 @@ class Overview:
     heartbeat: reconcile.HeartbeatInfo | None = None
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
+    target: list[watch.TargetFinding] = field(default_factory=list)
     trust: list[trust.TrustRow] = field(default_factory=list)
+    packages_due: list[dict[str, Any]] = field(default_factory=list)  # closed, no verdict
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,7 +138,9 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "target": [f.to_json() for f in self.target],
             "trust": [row.to_json() for row in self.trust],
+            "packages_due": self.packages_due,
         }
 
 
@@ -145,7 +156,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         refs = {only: refs[only]}
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    facts = reconcile.gather(orepo)
+    facts = reconcile.gather(orepo, policy)
     cache = SummaryCache(orepo.runtime_dir)
     problems: list[str] = []
     views: list[TaskView] = []
@@ -171,19 +182,24 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         view.worktree_present = derived.worktree_present
         view.dirty = derived.dirty
         view.flags = derived.flags
-        if runlog.dead_attempt(view.state) is not None:
+        if runlog.dead_attempt(orepo, view.state) is not None:
             view.flags.append(RUN_DEAD)
+        elif runlog.unverified_attempt(orepo, view.state) is not None:
+            view.flags.append(RUN_UNVERIFIED)
         views.append(view)
         if view.problems:
             problems.extend(f"task {task_id}: {p}" for p in view.problems)
     cache.save()
     tip = str(snap.tip) if snap.tip is not None else None
     orphans: list[reconcile.Orphan] = []
+    target: list[watch.TargetFinding] = []
     if only is None:
         states = {v.task_id: v.state for v in views}
         # A task whose contract could not be read still owns its branch.
         states.update({i: TaskState(i) for i in all_ids - set(states)})
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
+        target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
+                             [v.contract.base for v in views])
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -197,8 +213,18 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         rows = []
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        rows,
+        target, rows, _packages_due(orepo, problems) if only is None else [],
     )
+
+
+def _packages_due(orepo: OrchRepo, problems: list[str]) -> list[dict[str, Any]]:
+    """Closed roadmap packages whose review pack is due ([review] package_pack)."""
+    try:
+        return [{"package": c.name, "base": c.base, "head": c.head,
+                 "tasks": [t.contract.task_id for t in c.tasks]} for c in packagereview.due(orepo)]
+    except OrchError as exc:
+        problems.append(f"package review: {exc}")
+        return []
 
 
 def _summary(
@@ -242,7 +268,10 @@ def needs_you(view: TaskView) -> str | None:
         return NEEDS_YOU_STATES[st.state]
     if st.state == PENDING and st.error:
         return "setup failed"
-    for flag in (RUN_DEAD, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
+    failed_run = runlog.failed_last_run(st)
+    if failed_run is not None:
+        return failed_run
+    for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
         if flag in view.flags:
             return flag
     return None
@@ -271,9 +300,13 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
     detail = st.reason or st.error
+    if why is not None and why == runlog.failed_last_run(st) and run is not None:
+        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
     text = " ".join(parts)
     if detail:
         text += f"\n  {'':<16} reason: {clean(detail)}"
+    if run is not None and run["running"] and run.get("sandbox") == "none":
+        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
     for conflict in st.conflicts[:3]:
         text += f"\n  {'':<16} conflict: {clean(conflict)}"
     for problem in view.problems[:3]:
@@ -301,9 +334,13 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         note = overview.dispatch.get("note")
         out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
                    + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs)})")
+    due = [f"  package {clean(d['package'])} closed: review pack due (git orch review "
+           f"--package {clean(d['package'])} --pack DIR)" for d in overview.packages_due]
+    out.append(f"Needs you ({len(needs) + len(overview.target) + len(due)})")
+    out.extend(f"  {clean(f.render())}" for f in overview.target)
     out.extend(_line(v, now, why) for v, why in needs)
-    if not needs:
+    out.extend(due)
+    if not needs and not overview.target and not due:
         out.append("  nothing")
     out.append(f"Running ({len(running)})")
     out.extend(_line(v, now) for v in running)
@@ -318,6 +355,12 @@ def render_text(overview: Overview, recent: int = 5) -> str:
     if overview.orphans:
         out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
         out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
+    advisory = [v.task_id for v in overview.tasks
+                if v.state.isolation == "worktree" and v.state.state not in ENDED]
+    if advisory:
+        out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
+                   f"dir and can write it: {', '.join(advisory[:10])}"
+                   + (" ..." if len(advisory) > 10 else ""))
     beat = overview.heartbeat
     if beat is not None and beat.missed(now):
         out.append(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from git_orch.errors import OrchError
+from git_orch.judge.verdicts import tally
 from git_orch.record.state import (
     ABANDONED,
     ACCEPTED,
@@ -54,6 +55,12 @@ class Group:
 
 def _review_problem(view: TaskView) -> str | None:
     st = view.state
+    head = view.head or (st.review.get("head") if st.review else None)
+    on_head = tally(st, str(head)) if head else None
+    if on_head is not None and on_head.verdict in ("reject", "concerns"):
+        return "review verdict: " + "; ".join(
+            f"{v['verdict']} by {v['reviewer']}" for v in on_head.to_json()["verdicts"]
+            if v["verdict"] != "pass")
     verdict = st.review.get("verdict") if st.review else None
     if isinstance(verdict, str) and verdict.strip().lower() not in PASSING_VERDICTS:
         return f"review verdict: {verdict}"
@@ -74,6 +81,7 @@ def needs_groups(overview: Overview) -> list[Group]:
         Group("conflicts", "Conflicts and ledger problems"),
         Group("orphaned", "Worktree vanished"),
         Group("setup-failed", "Setup failed"),
+        Group("target", "Target branch rewritten or bypassed"),
     ]
     by_key = {g.key: g for g in groups}
     for view in overview.tasks:
@@ -99,6 +107,11 @@ def needs_groups(overview: Overview) -> list[Group]:
             by_key["orphaned"].add(view, f"{st.worktree} is gone (heartbeat --repair)")
         if st.state == PENDING and st.error:
             by_key["setup-failed"].add(view, st.error)
+    views = {v.task_id: v for v in overview.tasks}
+    for finding in overview.target:  # the target branch, shown on the task it concerns
+        concerned = views.get(finding.task or finding.landed_by or "")
+        if concerned is not None:
+            by_key["target"].add(concerned, finding.render())
     return [g for g in groups if g.rows]
 
 

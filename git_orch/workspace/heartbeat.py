@@ -19,9 +19,10 @@ from typing import Any
 
 from git_orch.agent import runlog
 from git_orch.agent.runner import close_dead
-from git_orch.config import load_policy, worktree_root
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.landing import watch
 from git_orch.landing.land import cleanup, fresh_worktrees, is_ancestor
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import RefUpdate, update_refs
@@ -29,8 +30,8 @@ from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile, refusals
-from git_orch.workspace.start import mark_worker
+from git_orch.workspace import reconcile, refusals, workspaces
+from git_orch.workspace.start import make_workspace, switch_hooks_on
 
 DEFAULT_INTERVAL = 300
 
@@ -44,12 +45,13 @@ class BeatReport:
     repairs: list[str] = field(default_factory=list)
     flags: dict[str, list[str]] = field(default_factory=dict)
     orphans: list[dict[str, str]] = field(default_factory=list)
+    target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
-            "flags": self.flags, "orphans": self.orphans,
+            "flags": self.flags, "orphans": self.orphans, "target": self.target,
         }
 
 
@@ -57,7 +59,7 @@ def repo_flags(view: TaskView) -> list[str]:
     """The flags a beat records. A running worker's tree is dirty between commits all
     the time: that is not news, so `dirty` is recorded only for tasks past handoff."""
     running = view.state.state in reconcile.RUNNING_STATES
-    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD)
+    recorded = (*reconcile.REPO_FLAGS, runlog.RUN_DEAD, runlog.RUN_UNVERIFIED)
     return sorted(f for f in view.flags
                   if f in recorded and not (f == reconcile.DIRTY and running))
 
@@ -104,41 +106,51 @@ def _restore_worktree(orepo: OrchRepo, view: TaskView) -> list[str]:
     path = Path(view.state.worktree or "")
     branch = task_branch(view.task_id)
     if view.head is None:
-        return [f"left {view.task_id}: its worktree and branch {branch} are both gone"]
+        return [f"left {view.task_id}: its workspace and branch {branch} are both gone"]
     # Only ever re-create the place start would have chosen: a path read from the
     # ledger (which may come from another machine) is never trusted on its own.
-    expected = worktree_root(orepo, load_policy(orepo)) / view.task_id
+    policy = load_policy(orepo)
+    expected = workspaces.path_for(orepo, policy, view.task_id)
     if path != expected:
         return [f"left {view.task_id}: its recorded worktree {path} is not {expected}"]
     if path.exists():
-        return [f"left {view.task_id}: {path} exists but is not its worktree"]
-    orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-    mark_worker(orepo, path, view.contract)
-    return [f"{view.task_id}: restored worktree {path} from {branch}, hooks on"]
+        return [f"left {view.task_id}: {path} exists but is not its workspace"]
+    mode = view.state.isolation or workspaces.WORKTREE
+    if mode == workspaces.WORKTREE:
+        orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
+    ws = make_workspace(orepo, view.contract, mode, path)
+    workspaces.share_ledger(orepo, ws)
+    kind = "worktree" if mode == workspaces.WORKTREE else "workspace (clone)"
+    return [f"{view.task_id}: restored {kind} {path} from {branch}, hooks on"]
 
 
 def _adopt_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
-    """start crashed after creating branch and worktree: record what exists."""
-    tree = next((t for t in fresh_worktrees(orepo)
-                 if t.branch == f"refs/heads/{task_branch(view.task_id)}"), None)
-    if tree is None or view.head is None or not tree.path.is_dir():
+    """start crashed after creating branch and workspace: record what exists."""
+    ws = workspaces.locate(orepo, view.task_id,
+                           str(workspaces.path_for(orepo, load_policy(orepo), view.task_id)),
+                           fresh_worktrees(orepo))
+    if ws is None or view.head is None or not ws.exists():
         return []
-    mark_worker(orepo, tree.path, view.contract)
+    switch_hooks_on(orepo, ws, view.contract)
     transition(orepo, view.task_id, {
-        "type": "activated", "branch": task_branch(view.task_id), "worktree": str(tree.path),
-        "head": view.head, "host": hostname(), "adopted": True,
+        "type": "activated", "branch": task_branch(view.task_id), "worktree": str(ws.path),
+        "isolation": ws.mode, "head": view.head, "host": hostname(), "adopted": True,
     })
-    return [f"{view.task_id}: adopted worktree {tree.path} (recorded activated)"]
+    workspaces.share_ledger(orepo, ws)
+    return [f"{view.task_id}: adopted {ws.mode} {ws.path} (recorded activated)"]
 
 
 def _remove_orphan_worktree(orepo: OrchRepo, orphan: reconcile.Orphan) -> list[str]:
     path = Path(orphan.name)
-    if reconcile.is_dirty(path):
-        return [f"left orphan worktree {path}: uncommitted changes"]
-    orepo.git(["worktree", "remove", str(path)], cwd=orepo.main_worktree)
-    return [f"removed orphan worktree {path} ({orphan.detail})"]
+    if orphan.kind == "workspace":
+        task = workspaces.clone_task(path) or ""
+        ws = workspaces.Workspace(task, path, workspaces.CLONE)
+    else:
+        ws = workspaces.Workspace("", path, workspaces.WORKTREE)
+    if workspaces.is_dirty(ws):
+        return [f"left orphan {orphan.kind} {path}: uncommitted changes"]
+    workspaces.remove(orepo, ws)
+    return [f"removed orphan {orphan.kind} {path} ({orphan.detail})"]
 
 
 def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: str) -> list[str]:
@@ -156,7 +168,8 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
         if current is not None and str(current) != str(head):
             return [f"left orphan branch {branch}: {archive} already points elsewhere"]
         if current is None:
-            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)])
+            ok, err = update_refs(orepo, [RefUpdate(archive, str(head), None)],
+                                  f"archive orphan branch {branch}")
             if not ok:
                 return [f"left orphan branch {branch}: {err}"]
         done.append(f"kept {str(head)[:12]} as {archive}")
@@ -166,7 +179,7 @@ def _archive_orphan_branch(orepo: OrchRepo, orphan: reconcile.Orphan, target: st
 
 
 def _close_dead_run(orepo: OrchRepo, view: TaskView) -> list[str]:
-    attempt = runlog.dead_attempt(view.state)
+    attempt = runlog.dead_attempt(orepo, view.state)
     if attempt is None:
         return []
     close_dead(orepo, attempt)
@@ -186,6 +199,10 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
         st = view.state
         if runlog.RUN_DEAD in view.flags:
             done.extend(_safe(partial(_close_dead_run, orepo, view), view.task_id))
+        if runlog.RUN_UNVERIFIED in view.flags:
+            done.append(f"left {view.task_id}: its open run names this machine, which has no "
+                        "record of starting it; nothing killed (git orch stop "
+                        f"{view.task_id} --force records its end)")
         if reconcile.CLEANUP in view.flags:
             done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
         elif reconcile.ORPHAN in view.flags and st.state not in ENDED:
@@ -193,7 +210,7 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
         elif st.state == PENDING and st.worktree is None:
             done.extend(_safe(partial(_adopt_pending, orepo, view), view.task_id))
     for orphan in overview.orphans:
-        if orphan.kind == "worktree":
+        if orphan.kind in ("worktree", "workspace"):
             done.extend(_safe(partial(_remove_orphan_worktree, orepo, orphan), orphan.name))
     for orphan in overview.orphans:
         if orphan.kind == "branch":
@@ -219,6 +236,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
     for view in overview.tasks:
         if view.state.state not in ENDED and view.worktree_present:
             _safe(partial(_collect_refusals, orepo, view), f"hook refusals of {view.task_id}")
@@ -230,6 +248,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         repairs=repairs,
         flags={v.task_id: v.flags for v in overview.tasks if v.flags},
         orphans=[o.to_json() for o in overview.orphans],
+        target=[f.to_json() | {"message": f.render()} for f in overview.target],
     )
     reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())
     return report

@@ -17,9 +17,10 @@ from git_orch.agent.runlog import open_attempt
 from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.record import ledger
-from git_orch.record.contract import check_single_line, read_contract
+from git_orch.record.contract import Contract, check_single_line, read_contract
 from git_orch.record.ledger import Event
 from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState, fold
+from git_orch.record.summary_cache import SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
 from git_orch.roadmap import write_sets_overlap
 
@@ -29,29 +30,42 @@ WORKING = frozenset({PENDING, ACTIVE, REJECTED})  # the states that hold a worke
 
 @dataclass
 class Other:
-    task_id: str
-    allow: list[str]
+    contract: Contract
     state: TaskState
 
+    @property
+    def task_id(self) -> str:
+        return self.contract.task_id
 
-def others(orepo: OrchRepo, task_id: str) -> list[Other]:
-    """Every other recorded task with its write set and folded state (unreadable ones skipped:
-    status reports them)."""
+    @property
+    def allow(self) -> list[str]:
+        return self.contract.allow
+
+
+def recorded(orepo: OrchRepo) -> dict[str, Other]:
+    """Every recorded task with its contract and folded state, from status's summary
+    cache when it has them (unreadable contracts are skipped: status reports them)."""
     snap = ledger.snapshot(orepo)
     notes = snap.notes()
-    found = []
-    for other_id, oid in sorted(ledger.task_refs(orepo).items()):
-        if other_id == task_id:
+    cache = SummaryCache(orepo.runtime_dir)
+    found = {}
+    for task_id, oid in sorted(ledger.task_refs(orepo).items()):
+        blob = notes.get(str(oid))
+        cached = cache.get(f"{oid}:{blob}")
+        if cached is not None and cached.contract.task_id == task_id:
+            found[task_id] = Other(cached.contract, cached.state)
             continue
         try:
             contract = read_contract(orepo.pygit, oid)
         except OrchError:
             continue
-        blob = notes.get(str(oid))
         data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
-        found.append(Other(other_id, contract.allow,
-                           fold(other_id, ledger.parse_log(data).events)))
+        found[task_id] = Other(contract, fold(task_id, ledger.parse_log(data).events))
     return found
+
+
+def others(orepo: OrchRepo, task_id: str) -> list[Other]:
+    return [o for i, o in recorded(orepo).items() if i != task_id]
 
 
 def _breaches(policy: Policy, allow: list[str], counted: list[Other], live: list[Other],

@@ -20,13 +20,14 @@ from typing import Any
 import pygit2
 
 from git_orch.config import Policy, worktree_root
-from git_orch.gitcmd import run_git
 from git_orch.record import timefmt
 from git_orch.record.contract import Contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState
 from git_orch.record.timefmt import parse_iso as parse_iso
 from git_orch.repo import OrchRepo, Worktree, hostname, peel
+from git_orch.workspace import workspaces
+from git_orch.workspace.workspaces import Workspace
 
 STALE = "stale-needs-inspection"
 CLEANUP = "cleanup-needed"
@@ -51,11 +52,12 @@ class RepoFacts:
     worktrees: dict[str, Worktree]  # path -> worktree whose folder exists
     missing_worktrees: dict[str, Worktree]  # path -> registered worktree whose folder is gone
     archives: dict[str, str]  # name -> refs/orch/archive/<name> target
+    clones: dict[str, Workspace]  # path -> clone workspace under the workspace root
     runtime_dir: Path
     host: str  # this machine: worktrees recorded by another host are not ours to miss
 
 
-def gather(orepo: OrchRepo) -> RepoFacts:
+def gather(orepo: OrchRepo, policy: Policy) -> RepoFacts:
     present: dict[str, Worktree] = {}
     missing: dict[str, Worktree] = {}
     for tree in orepo.worktrees:
@@ -65,6 +67,7 @@ def gather(orepo: OrchRepo) -> RepoFacts:
         worktrees=present,
         missing_worktrees=missing,
         archives=orepo.refs_under(ARCHIVE_PREFIX),
+        clones=workspaces.find_clones(orepo, policy),
         runtime_dir=orepo.runtime_dir,
         host=hostname(),
     )
@@ -126,11 +129,6 @@ def run_log_mtime(runtime_dir: Path, task_id: str) -> float | None:
     return newest_mtime(folder) if folder.is_dir() else None
 
 
-def is_dirty(path: Path) -> bool:
-    proc = run_git(["status", "--porcelain", "--untracked-files=normal"], path, check=False)
-    return proc.returncode != 0 or bool(proc.stdout.strip())
-
-
 def derive(
     orepo: OrchRepo,
     contract: Contract,
@@ -144,16 +142,17 @@ def derive(
     task_id = contract.task_id
     out = Derived(head=facts.heads.get(task_id))
     path = st.worktree
-    out.worktree_present = path is not None and path in facts.worktrees
+    ws = present_workspace(task_id, path, facts)
+    out.worktree_present = ws is not None
     activity = [parse_iso(st.activity_at or st.created_at)]
     if out.head is not None and st.state not in ENDED:
         repo = orepo.pygit
         out.commits = count_commits(repo, out.head, contract.base)
         activity.append(float(peel(repo, out.head, pygit2.Commit).commit_time))
-    if out.worktree_present and path is not None:
-        out.dirty = is_dirty(Path(path))
+    if ws is not None:
+        out.dirty = workspaces.is_dirty(ws)
         if st.state in RUNNING_STATES:
-            activity.append(newest_mtime(Path(path)))
+            activity.append(newest_mtime(ws.path))
     if st.state not in ENDED:
         activity.append(run_log_mtime(facts.runtime_dir, task_id))
     known = [a for a in activity if a is not None]
@@ -176,11 +175,21 @@ def derive(
     return out
 
 
+def present_workspace(task_id: str, path: str | None, facts: RepoFacts) -> Workspace | None:
+    """The task's workspace at its recorded path, if it is there (either mode)."""
+    if path is None:
+        return None
+    if path in facts.worktrees:
+        return Workspace(task_id, Path(path), workspaces.WORKTREE)
+    clone = facts.clones.get(path)
+    return clone if clone is not None and clone.task_id == task_id else None
+
+
 @dataclass(frozen=True)
 class Orphan:
     """Something that looks like git-orch's but belongs to no task."""
 
-    kind: str  # "branch", "worktree", "missing-worktree"
+    kind: str  # "branch", "worktree", "workspace" (a clone), "missing-worktree"
     name: str  # branch name or worktree path
     detail: str
 
@@ -207,6 +216,9 @@ def find_orphans(
             continue
         if (owner is not None and owner not in tasks) or (under_root and owner is None):
             found.append(Orphan("worktree", path, f"on {branch or 'a detached HEAD'}; no task"))
+    for path, clone in sorted(facts.clones.items()):
+        if path not in known_paths and clone.task_id not in tasks:
+            found.append(Orphan("workspace", path, f"clone of task {clone.task_id}; no task"))
     for path in sorted(facts.missing_worktrees):
         if path in known_paths:
             continue  # reported on the task itself (orphan or cleanup-needed)

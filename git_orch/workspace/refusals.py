@@ -2,7 +2,8 @@
 
 A worker hook that refuses something (a commit outside the contract, a push,
 a merge, a foreign ref) appends one line, `<hook><TAB><message>`, to
-`orch-refusals` in the worker's own git dir (`<common>/worktrees/<name>/`):
+`orch-refusals` in the worker's own git dir (`<common>/worktrees/<name>/`,
+or the `.git` folder of a clone workspace):
 the hook runs with the worker's rights and never writes the lead's refs.
 The lead reads that file (supervisor after each attempt, heartbeat, collect)
 and records each new line as a `misalignment` event with source
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from git_orch.notify import notify
 from git_orch.record.ledger import Event
 from git_orch.record.misalignment import misalignment_event
 from git_orch.record.state import TaskState
 from git_orch.record.tasks import record
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
+from git_orch.workspace import workspaces
 
 FILE_NAME = "orch-refusals"
 HOOKS = frozenset({"pre-commit", "commit-msg", "pre-merge-commit", "pre-push",
@@ -32,11 +35,14 @@ EVENTS_CAP = 50  # events recorded per collection; the rest waits for the next o
 LINE_CAP = 300
 
 
-def refusal_file(orepo: OrchRepo, worktree: str | None) -> Path | None:
-    """The worktree's refusal log, if the worktree's `.git` file points into
+def refusal_file(orepo: OrchRepo, task_id: str, worktree: str | None) -> Path | None:
+    """The workspace's refusal log: in the `.git` folder of the task's clone, or
+    where a linked worktree's `.git` file points if that is directly under
     `<common>/worktrees/` (anything else is not ours to read)."""
     if not worktree:
         return None
+    if workspaces.is_clone_of(Path(worktree), task_id):
+        return Path(worktree) / ".git" / FILE_NAME
     try:
         text = (Path(worktree) / ".git").read_text(encoding="utf-8", errors="replace")[:4096]
     except OSError:
@@ -85,7 +91,7 @@ def parse_new(data: bytes, start: int) -> list[Event]:
 
 def collect(orepo: OrchRepo, task_id: str, worktree: str | None) -> list[Event]:
     """Record the refusals not collected yet; returns the events written."""
-    path = refusal_file(orepo, worktree)
+    path = refusal_file(orepo, task_id, worktree)
     if path is None or not path.is_file():
         return []
 
@@ -99,4 +105,8 @@ def collect(orepo: OrchRepo, task_id: str, worktree: str | None) -> list[Event]:
             return []
         return parse_new(data, start)
 
-    return record(orepo, task_id, make)
+    events = record(orepo, task_id, make)
+    if events:  # one notification per collection, however many lines it took in
+        notify(orepo, "misalignment", task_id, source="hook-refusal", count=len(events),
+               what=events[-1].get("what"))
+    return events

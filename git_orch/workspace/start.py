@@ -1,4 +1,4 @@
-"""`git orch start`: record a bounded task, then give it a branch and a worktree.
+"""`git orch start`: record a bounded task, then give it a branch and a workspace.
 
 Order matters for recovery: the contract and its `created` event are written
 first, in one transaction, so any worktree that exists afterwards belongs to a
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_orch.config import load_policy, worktree_root
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.init import create_empty_ledger, enable_worktree_config
 from git_orch.judge.pathspecs import check_pathspec
@@ -21,7 +21,7 @@ from git_orch.record.ids import check_task_id, task_branch, task_ref
 from git_orch.record.state import ACTIVE
 from git_orch.record.tasks import transition
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import limits, workerhooks
+from git_orch.workspace import limits, workerhooks, workspaces
 
 
 @dataclass
@@ -35,6 +35,7 @@ class StartRequest:
     forbid: list[str] = field(default_factory=list)
     gates: list[str] = field(default_factory=list)
     worktree: bool = True
+    isolation: str | None = None  # --isolation; None: orch.toml's (see workspaces.py)
     force_reason: str | None = None  # go past max_active / write-set overlap (recorded)
 
 
@@ -46,6 +47,7 @@ class StartResult:
     branch: str
     worktree: Path | None
     state: str
+    isolation: str | None = None
 
 
 def _refuse_existing(orepo: OrchRepo, task_id: str, path: Path | None) -> None:
@@ -74,22 +76,33 @@ def build_contract(orepo: OrchRepo, req: StartRequest) -> Contract:
     )
 
 
-def mark_worker(orepo: OrchRepo, path: Path, contract: Contract) -> None:
-    """Make a worktree the task's worker: the per-worktree marker, then its hooks."""
-    orepo.git(["config", "--worktree", "orch.task", contract.task_id], cwd=path)
-    workerhooks.install(orepo, path, contract.task_id, contract.allow, contract.forbid)
+def switch_hooks_on(orepo: OrchRepo, ws: workspaces.Workspace, contract: Contract) -> None:
+    """The worker hooks of a workspace: a worktree's are deployed in the lead's git
+    dir, a clone's in its own (nothing in a clone points back at the lead)."""
+    workspaces.mark(orepo, ws)
+    owner = orepo if ws.mode == workspaces.WORKTREE else OrchRepo(ws.path)
+    workerhooks.install(owner, ws.path, contract.task_id, contract.allow, contract.forbid)
+
+
+def make_workspace(orepo: OrchRepo, contract: Contract, mode: str, path: Path
+                   ) -> workspaces.Workspace:
+    ws = workspaces.create(orepo, contract, mode, path)
+    switch_hooks_on(orepo, ws, contract)
+    return ws
 
 
 def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     task_id = check_task_id(req.task_id)
     policy = load_policy(orepo)
-    path = worktree_root(orepo, policy) / task_id if req.worktree else None
+    mode = workspaces.isolation_mode(policy, req.isolation)
+    path = workspaces.path_for(orepo, policy, task_id) if req.worktree else None
     contract = build_contract(orepo, req)
     _refuse_existing(orepo, task_id, path)
     overridden = limits.check("start", task_id,
                               limits.start_breaches(orepo, policy, task_id, contract.allow),
                               req.force_reason)
-    enable_worktree_config(orepo)
+    if mode == workspaces.WORKTREE:
+        enable_worktree_config(orepo)
     create_empty_ledger(orepo)
     oid = write_contract(orepo.pygit, contract, orepo.signature)
 
@@ -104,12 +117,12 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
 
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
     branch = task_branch(task_id)
+    ws = None
     try:
-        orepo.git_common(["update-ref", f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
+        orepo.git_common(["update-ref", "-m", ledger.reflog_message(task_id),
+                          f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-            mark_worker(orepo, path, contract)
+            ws = make_workspace(orepo, contract, mode, path)
     except (OrchError, OSError) as exc:
         transition(orepo, task_id, {"type": "setup-failed", "error": str(exc)})
         raise OrchError(
@@ -123,8 +136,12 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
             "type": "activated",
             "branch": branch,
             "worktree": str(path) if path else None,
+            "isolation": mode if path else None,
             "head": contract.base,
             "host": hostname(),
         },
     )
-    return StartResult(task_id, oid, contract.base, branch, path, ACTIVE)
+    if ws is not None:
+        workspaces.share_ledger(orepo, ws)
+    return StartResult(task_id, oid, contract.base, branch, path, ACTIVE,
+                       mode if path else None)

@@ -53,6 +53,24 @@ def handoff(
     return transition(orepo, task_id, event)
 
 
+def write_handoff_file(path: Path, summary: str | None, risks: list[str]) -> bool:
+    """Write the run's handoff file from the handoff's summary if the agent has not.
+
+    A supervised run succeeds only with a handoff file; some agent CLIs cannot
+    write it themselves (claude refuses files under `.git`), so calling
+    `git orch handoff --summary` is enough. An agent's own file is kept.
+    """
+    if not summary or (path.is_file() and path.stat().st_size > 0):
+        return False
+    text = summary.strip() + "\n" + "".join(f"\nRisk: {risk.strip()}" for risk in risks)
+    try:
+        path.write_text(text + ("\n" if risks else ""), encoding="utf-8")
+    except OSError as exc:
+        raise OrchError(f"handed off, but cannot write the handoff file {path}: "
+                        f"{exc.strerror or exc}") from None
+    return True
+
+
 def block(orepo: OrchRepo, task_id: str | None, reason: str) -> Event:
     if not reason.strip():
         raise OrchError("--reason must say why the task is blocked")

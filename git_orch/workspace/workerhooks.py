@@ -24,11 +24,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, run_git
 from git_orch.judge.gitglob import to_git_pathspecs, to_sh_rule
 from git_orch.record.ids import task_branch
 from git_orch.repo import OrchRepo
+from git_orch.workspace import workspaces
 
 LIBRARY = "orch-common.sh"
 CHECKED = ("pre-commit", "commit-msg", "reference-transaction", "pre-push", "pre-merge-commit")
@@ -267,18 +269,32 @@ def inspect(orepo: OrchRepo, worktree: Path, task_id: str) -> WorkerHooks:
 
 
 def worker_worktrees(orepo: OrchRepo, task_id: str | None) -> list[tuple[str, Path]]:
-    """(task, worktree) pairs: the named task, this worker, or every worker."""
+    """(task, workspace) pairs: the named task, this worker, or every worker (linked
+    worktrees and clone workspaces; hooks_owner says whose hooks folder serves each)."""
     if task_id is None:
         task_id = orepo.worker_task()
+    clones = workspaces.find_clones(orepo, load_policy(orepo))
     if task_id is not None:
         tree = orepo.worktree_for_branch(task_branch(task_id))
-        if tree is None or not tree.path.is_dir():
+        if tree is not None and tree.path.is_dir():
+            return [(task_id, tree.path)]
+        mine = [ws.path for ws in clones.values() if ws.task_id == task_id]
+        if not mine:
             raise OrchError(f"task {task_id} has no worktree (git orch status {task_id})")
-        return [(task_id, tree.path)]
+        return [(task_id, mine[0])]
     found = []
     for tree in orepo.worktrees:
         if tree.path.is_dir():
             task = orepo.worker_task(tree.path)
             if task:
                 found.append((task, tree.path))
+    found.extend((ws.task_id, ws.path) for _, ws in sorted(clones.items()))
     return found
+
+
+def hooks_owner(orepo: OrchRepo, workspace: Path) -> OrchRepo:
+    """The repository whose hooks folder serves a workspace: a clone's own (nothing in
+    it points back at the lead), a linked worktree's shared one."""
+    if (workspace / ".git").is_dir() and workspace != orepo.toplevel:
+        return OrchRepo(workspace)
+    return orepo

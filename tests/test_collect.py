@@ -1,0 +1,204 @@
+"""`git orch collect`: the lead pulls a clone workspace, under the provenance rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Repo, git, ledger_note
+
+from git_orch.record.ledger import Event
+from git_orch.record.tasks import record
+from git_orch.repo import OrchRepo
+
+
+def work(repo: Repo, ws: Path, rel: str = "src/a.py", text: str = "a\n") -> str:
+    repo.write(rel, text, cwd=ws)
+    return repo.commit_all(f"Work\n\nOrch-Task: {ws.name}", cwd=ws)
+
+
+def lead_events(repo: Repo, task_id: str) -> list[dict[str, object]]:
+    note = ledger_note(repo, f"refs/orch/tasks/{task_id}")
+    return [json.loads(line) for line in note.splitlines()]
+
+
+def worker_writes(ws: Path, task_id: str, *events: Event) -> list[Event]:
+    """A hostile worker appending to its own ledger copy with git-orch's own writer."""
+    return record(OrchRepo(ws), task_id, lambda _state: [dict(e) for e in events])
+
+
+def collect(repo: Repo, *args: str) -> dict[str, object]:
+    data = repo.orch_ok("collect", *args, "--json").json()
+    assert isinstance(data, dict) and not data["errors"], data
+    items = data["collected"]
+    assert isinstance(items, list) and len(items) == 1
+    item = items[0]
+    assert isinstance(item, dict)
+    return item
+
+
+def lead_refs(repo: Repo) -> str:
+    return repo.git("for-each-ref", "--format=%(objectname) %(refname)")
+
+
+def test_collect_takes_branch_and_handoff_and_is_cheap_when_nothing_changed(
+    clone_repo: Repo,
+) -> None:
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "done", cwd=ws)
+    first = collect(clone_repo, "t1")
+    assert first["changed"] is True and first["branch"] == "fast-forward"
+    assert first["head_after"] == head == clone_repo.rev("orch/t1")
+    assert len(first["taken"]) == 1 and first["dropped"] == []  # type: ignore[arg-type]
+    second = collect(clone_repo, "t1")
+    assert second["changed"] is False and second["taken"] == []
+    handoffs = [e for e in lead_events(clone_repo, "t1") if e["type"] == "handoff"]
+    assert len(handoffs) == 1 and handoffs[0]["head"] == head
+    assert clone_repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_worker_events_it_may_not_write_are_dropped_and_recorded_once(clone_repo: Repo
+                                                                      ) -> None:
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    forged = worker_writes(
+        ws, "t1",
+        {"type": "accepted", "head": head},
+        {"type": "run-ended", "ok": True},
+        {"type": "handoff", "head": "0" * 40, "summary": "not my tip"},
+        {"type": "note", "text": "halfway"},
+    )
+    item = collect(clone_repo, "t1")
+    dropped = {e["id"] for e in forged[:3]}
+    assert set(item["dropped"]) == dropped  # type: ignore[arg-type]
+    assert item["taken"] == [forged[3]["id"]]
+    events = lead_events(clone_repo, "t1")
+    mis = [e for e in events if e["type"] == "misalignment"]
+    assert {m["event"] for m in mis} == dropped
+    assert all(m["source"] == "dropped-worker-event" for m in mis)
+    assert not [e for e in events if e["type"] in ("accepted", "run-ended")]
+    assert clone_repo.status()["t1"]["state"] == "active"
+    # A new commit makes the next collect fetch again: nothing is recorded twice.
+    work(clone_repo, ws, "src/b.py")
+    again = collect(clone_repo, "t1")
+    assert again["changed"] is True and again["dropped"] == []
+    assert len([e for e in lead_events(clone_repo, "t1") if e["type"] == "misalignment"]) == 3
+
+
+def test_events_of_another_task_in_the_workers_ledger_are_never_read(clone_repo: Repo) -> None:
+    clone_repo.start("t2")
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    # The worker's copy of the ledger has t2's log too; it writes into it, its hooks off.
+    contract = clone_repo.rev("refs/orch/tasks/t2")
+    clone_repo.git("-c", "core.hooksPath=/dev/null", "update-ref", "refs/orch/tasks/t2",
+                   contract, cwd=ws)
+    worker_writes(ws, "t2", {"type": "abandoned", "reason": "sabotage"})
+    collect(clone_repo, "t1")
+    assert clone_repo.status()["t2"]["state"] == "active"
+    assert not [e for e in lead_events(clone_repo, "t2") if e["type"] == "abandoned"]
+
+
+def test_a_handoff_at_an_older_commit_than_the_tip_is_dropped(clone_repo: Repo) -> None:
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "first", cwd=ws)
+    tip = work(clone_repo, ws, "src/b.py")  # committed after handing off
+    item = collect(clone_repo, "t1")
+    assert item["head_after"] == tip and len(item["dropped"]) == 1  # type: ignore[arg-type]
+    assert clone_repo.status()["t1"]["state"] == "active"
+
+
+def test_a_rework_handoff_after_a_rejection_counts(clone_repo: Repo) -> None:
+    """The worker's ledger copy does not know the lead rejected: its handoff's Lamport
+    value is lower than the rejection's; collect orders it after the lead's log."""
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "first", cwd=ws)
+    collect(clone_repo, "t1")
+    clone_repo.orch_ok("reject", "t1", "--reason", "needs a test")
+    assert clone_repo.status()["t1"]["state"] == "rejected"
+    tip = work(clone_repo, ws, "tests/test_a.py", "def test(): pass\n")
+    clone_repo.orch_ok("handoff", "--summary", "with a test", cwd=ws)
+    view = clone_repo.status()["t1"]
+    assert view["state"] == "completed-unreviewed" and view["head"] == tip
+
+
+def test_a_rewrite_dropping_the_handed_off_head_is_refused_and_recorded(clone_repo: Repo
+                                                                        ) -> None:
+    ws = clone_repo.start("t1")
+    handed = work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "done", cwd=ws)
+    collect(clone_repo, "t1")
+    clone_repo.git("reset", "-q", "--hard", "HEAD~1", cwd=ws)
+    work(clone_repo, ws, "src/other.py")
+    assert collect(clone_repo, "t1")["branch"] == "refused"
+    assert collect(clone_repo, "t1")["changed"] is False
+    clone_repo.orch_ok("handoff", "--summary", "rewritten", cwd=ws)
+    again = collect(clone_repo, "t1")
+    assert again["branch"] == "refused" and len(again["dropped"]) == 1  # type: ignore[arg-type]
+    assert clone_repo.rev("orch/t1") == handed
+    rewrites = [e for e in lead_events(clone_repo, "t1")
+                if e["type"] == "misalignment" and e["source"] == "rewritten-handoff"]
+    assert len(rewrites) == 1 and handed[:12] in str(rewrites[0]["what"])
+
+
+def test_before_a_handoff_the_worker_may_rewrite_its_branch(clone_repo: Repo) -> None:
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    collect(clone_repo, "t1")
+    clone_repo.git("commit", "-q", "--amend", "-m", "Better\n\nOrch-Task: t1", cwd=ws)
+    item = collect(clone_repo, "t1")
+    assert item["branch"] == "forced"
+    assert clone_repo.rev("orch/t1") == clone_repo.git("rev-parse", "HEAD", cwd=ws)
+
+
+def test_nothing_but_the_tasks_branch_and_the_ledger_moves_in_the_lead(clone_repo: Repo
+                                                                       ) -> None:
+    ws = clone_repo.start("t1")
+    before = {line.split()[1]: line.split()[0] for line in lead_refs(clone_repo).splitlines()}
+    head = work(clone_repo, ws)
+    off = ("-c", "core.hooksPath=/dev/null")  # a worker switching its hooks off
+    clone_repo.git(*off, "branch", "-f", "main", "HEAD", cwd=ws)
+    clone_repo.git(*off, "tag", "v9", cwd=ws)
+    clone_repo.git(*off, "update-ref", "refs/orch/tasks/t1", head, cwd=ws)
+    collect(clone_repo, "t1")
+    after = {line.split()[1]: line.split()[0] for line in lead_refs(clone_repo).splitlines()}
+    moved = {ref for ref in after if before.get(ref) != after[ref]}
+    assert "refs/heads/orch/t1" in moved
+    assert moved <= {"refs/heads/orch/t1", "refs/orch/ledger"} | {
+        f"refs/orch-collect/t1/{name}" for name in ("head", "ledger", "fetched-head",
+                                                    "fetched-ledger")}
+    assert clone_repo.git("tag") == ""
+    assert after["refs/heads/main"] == before["refs/heads/main"]
+    assert after["refs/orch/tasks/t1"] == before["refs/orch/tasks/t1"]
+
+
+def test_a_workspace_elsewhere_is_collected_from_its_url(clone_repo: Repo, tmp_path: Path
+                                                         ) -> None:
+    """The same path for a worker on another machine: its workspace reached by URL."""
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "remote", cwd=ws)
+    bare = tmp_path / "relay.git"
+    git("clone", "-q", "--bare", "--no-tags", str(ws), str(bare), cwd=tmp_path)
+    git("fetch", "-q", str(ws), "refs/orch/ledger:refs/orch/ledger", cwd=bare)
+    item = collect(clone_repo, "t1", "--from", f"file://{bare}")
+    assert item["branch"] == "fast-forward" and item["head_after"] == head
+    assert clone_repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_collect_refuses_clearly(clone_repo: Repo) -> None:
+    missing = clone_repo.orch("collect", "nope")
+    assert missing.code == 1 and "no task 'nope'" in missing.err
+    clone_repo.orch_ok("start", "t1", "--title", "w", "--isolation", "worktree")
+    worktree = clone_repo.orch("collect", "t1")
+    assert worktree.code == 1 and "has no clone workspace" in worktree.err
+    usage = clone_repo.orch("collect", "--from", "/tmp/x")
+    assert usage.code == 2
+    clone_repo.start("t2")
+    bad = clone_repo.orch("collect", "t2", "--from", str(clone_repo.path / "no-such"))
+    assert bad.code == 1 and "cannot read" in bad.err
+    clone_repo.orch_ok("collect")
+    assert clone_repo.orch_ok("collect").out.strip() == "t2: unchanged"
