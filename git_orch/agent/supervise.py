@@ -122,11 +122,14 @@ class Supervisor:
         orepo, task_id = self.orepo, self.task_id
         handoff = runner.handoff_path(orepo, task_id, attempt)
         handoff.unlink(missing_ok=True)
+        clone = workspaces.is_clone_of(worktree, task_id)
+        if clone and attempt > 1:  # a timed-out attempt's commits, for the checkpoint
+            for line in collect_quietly(orepo, task_id):
+                print(line, flush=True)
         written = runner.write_envelope(orepo, task_id, attempt)
         env_file = written.path
         git_dir, common_dir = workspace_git_dirs(worktree)
         # A clone's ledger copy follows the lead's before each attempt; the lead pulls.
-        clone = workspaces.is_clone_of(worktree, task_id)
         if clone:
             workspaces.share_ledger(orepo, workspaces.Workspace(task_id, worktree,
                                                                 workspaces.CLONE))

@@ -20,7 +20,7 @@ from git_orch.record import ledger
 from git_orch.record.contract import Contract, check_single_line, read_contract
 from git_orch.record.ledger import Event
 from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState, fold
-from git_orch.record.summary_cache import SummaryCache
+from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
 from git_orch.roadmap import write_sets_overlap
 
@@ -60,7 +60,12 @@ def recorded(orepo: OrchRepo) -> dict[str, Other]:
         except OrchError:
             continue
         data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
-        found[task_id] = Other(contract, fold(task_id, ledger.parse_log(data).events))
+        log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
+        found[task_id] = Other(contract, fold(task_id, log.events))
+        if contract.task_id == task_id:  # the same entry status would write
+            cache.put(f"{oid}:{blob}", Summary(contract, found[task_id].state, log.problems,
+                                               log.skipped_versions))
+    cache.save()
     return found
 
 
