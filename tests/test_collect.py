@@ -202,3 +202,72 @@ def test_collect_refuses_clearly(clone_repo: Repo) -> None:
     assert bad.code == 1 and "cannot read" in bad.err
     clone_repo.orch_ok("collect")
     assert clone_repo.orch_ok("collect").out.strip() == "t2: unchanged"
+
+
+def test_a_collect_killed_after_its_fetch_takes_everything_next_time(clone_repo: Repo) -> None:
+    from git_orch.workspace import collect as collecting
+
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "done", cwd=ws)
+    lead = OrchRepo(clone_repo.path)
+    tips = collecting.read_tips(str(ws), "t1", lead.no_hooks_dir)
+    collecting.fetch(lead, str(ws), "t1", tips)  # ... and killed here
+    assert clone_repo.rev("orch/t1") != head
+    item = collect(clone_repo, "t1")
+    assert item["changed"] is True and item["head_after"] == head
+    assert clone_repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_a_bare_relay_path_works_like_its_url(clone_repo: Repo, tmp_path: Path) -> None:
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    bare = tmp_path / "relay.git"
+    git("clone", "-q", "--bare", "--no-tags", str(ws), str(bare), cwd=tmp_path)
+    assert collect(clone_repo, "t1", "--from", str(bare))["head_after"] == head
+
+
+def test_auto_sync_is_skipped_in_a_clone_workspace(clone_repo: Repo) -> None:
+    toml = clone_repo.path / "orch.toml"
+    toml.write_text(toml.read_text() + "\n[sync]\nauto = true\n")
+    clone_repo.commit_all("sync on")
+    ws = clone_repo.start("t1", "--no-sync")  # the lead has no remote in this test
+    work(clone_repo, ws)
+    clone_repo.orch_ok("handoff", "--summary", "no remote here", cwd=ws)
+    assert clone_repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_the_workers_ledger_copy_catches_up_once_its_events_are_taken(clone_repo: Repo
+                                                                       ) -> None:
+    from git_orch.record.tasks import load_task
+    from git_orch.workspace import workspaces
+
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    clone_repo.orch_ok("block", "--reason", "need a key", cwd=ws)
+    lead = OrchRepo(clone_repo.path)
+    space = workspaces.Workspace("t1", ws, workspaces.CLONE)
+    assert workspaces.share_ledger(lead, space) is False  # its block is not taken yet
+    collect(clone_repo, "t1")
+    clone_repo.orch_ok("unblock", "t1", "--note", "key is in the vault")
+    assert workspaces.share_ledger(lead, space) is True  # what a run does before each attempt
+    assert load_task(OrchRepo(ws), "t1").state.state == "active"
+    clone_repo.orch_ok("block", "--reason", "the vault is locked", cwd=ws)
+    assert clone_repo.status()["t1"]["state"] == "blocked"
+
+
+def test_a_branch_or_ledger_that_is_not_a_commit_is_refused_with_a_warning(clone_repo: Repo
+                                                                           ) -> None:
+    ws = clone_repo.start("t1")
+    head = work(clone_repo, ws)
+    tree = clone_repo.git("rev-parse", "HEAD^{tree}", cwd=ws)
+    off = ("-c", "core.hooksPath=/dev/null")
+    clone_repo.git(*off, "update-ref", "refs/orch/ledger", tree, cwd=ws)
+    item = collect(clone_repo, "t1")
+    assert item["branch"] == "fast-forward" and item["head_after"] == head
+    assert any("ledger is unreadable" in w for w in item["warnings"])  # type: ignore[union-attr]
+    blob = clone_repo.git("hash-object", "-w", "--stdin", cwd=ws, input="not a commit\n")
+    (ws / ".git" / "refs" / "heads" / "orch" / "t1").write_text(blob + "\n")  # git refuses
+    refused = collect(clone_repo, "t1")
+    assert refused["branch"] == "refused" and clone_repo.rev("orch/t1") == head
+    assert clone_repo.orch("status").code == 0

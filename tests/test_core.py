@@ -21,7 +21,8 @@ def test_init_is_idempotent_and_keeps_edits(plain_repo: Repo) -> None:
     assert plain_repo.git("rev-parse", "--verify", "refs/orch/ledger")
 
 
-def test_start_creates_contract_branch_worktree(repo: Repo) -> None:
+def test_start_creates_contract_branch_worktree(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     result = repo.orch_ok(
         "start", "t1", "--title", "Fix it", "--allow", "src/**", "--forbid", "src/secret/**",
         "--gate", "pytest -q", "--package", "core", "--json",
@@ -54,7 +55,8 @@ def test_status_and_show_work_from_worker_and_subdirectory(repo: Repo) -> None:
         assert shown.code == 0 and "allow    src/**" in shown.out
 
 
-def test_handoff_and_block_change_state(repo: Repo) -> None:
+def test_handoff_and_block_change_state(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = repo.start("t1")
     refused = repo.orch("handoff", cwd=wt)
     assert refused.code == 1 and "no commits since its base" in refused.err
@@ -94,7 +96,8 @@ def test_bad_ids_are_refused_and_nothing_is_written(repo: Repo, bad: str) -> Non
     assert not (repo.path.parent / "repo.orch").exists()
 
 
-def test_duplicate_id_is_refused(repo: Repo) -> None:
+def test_duplicate_id_is_refused(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     repo.start("t1")
     before = repo.git("for-each-ref")
     result = repo.orch("start", "t1", "--title", "again")

@@ -23,7 +23,8 @@ def runtime(repo: Repo) -> Path:
     return Path(repo.git("rev-parse", "--path-format=absolute", "--git-common-dir")) / "orch"
 
 
-def test_flags_from_real_situations_and_quiet_beat(repo: Repo) -> None:
+def test_flags_from_real_situations_and_quiet_beat(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     ready(repo, "landed", {"src/l.py": "l\n"})
     repo.orch_ok("land", "landed", "--keep-worktree")  # merged, worktree kept
     dirty = ready(repo, "dirty", {"src/d.py": "d\n"}, accepted=False)
@@ -133,7 +134,8 @@ def test_repair_fixes_orphans_and_cleanup(repo: Repo) -> None:
     assert all(t["flags"] == [] for t in after["tasks"])
 
 
-def test_repair_leaves_dirty_worktree_of_ended_task(repo: Repo) -> None:
+def test_repair_leaves_dirty_worktree_of_ended_task(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = ready(repo, "t1", {"src/a.py": "a\n"})
     repo.orch_ok("land", "t1", "--keep-worktree")
     repo.write("keep.txt", "mine\n", cwd=wt)
@@ -142,7 +144,8 @@ def test_repair_leaves_dirty_worktree_of_ended_task(repo: Repo) -> None:
     assert (wt / "keep.txt").exists() and repo.status()["t1"]["state"] == "merged"
 
 
-def test_repair_adopts_pending_task_whose_setup_finished(repo: Repo) -> None:
+def test_repair_adopts_pending_task_whose_setup_finished(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     # What a crash between `git worktree add` and the activated event leaves behind.
     from git_orch.record import ledger
     from git_orch.record.contract import write_contract

@@ -199,6 +199,7 @@ def test_envelope_tells_the_worker_not_to_start_workers(clone_repo: Repo) -> Non
     task = load_task(OrchRepo(clone_repo.path), "t1")
     text = envelope.render(task.contract, ws, ws.parent / "handoff.md", "main")
     assert "never start other workers" in text
+    assert f"Worktree: `{ws}` (your own clone, with no remote" in text
 
 
 # --- never run a worker's configuration ------------------------------------------------

@@ -26,6 +26,7 @@ def ready(repo: Repo, task_id: str, files: dict[str, str], *, accepted: bool = T
         repo.write(rel, text, cwd=wt)
     repo.commit_all(f"work on {task_id}\n\nOrch-Task: {task_id}", cwd=wt)
     repo.orch_ok("handoff", "--summary", f"did {task_id}", cwd=wt)
+    repo.orch_ok("collect")  # a clone workspace's work reaches the lead (no-op for worktrees)
     if accepted:
         accept(repo, task_id)
     return wt
@@ -44,7 +45,8 @@ def trailers(repo: Repo, rev: str) -> str:
     return repo.git("log", "-1", "--format=%(trailers:only,unfold)", rev)
 
 
-def test_land_merge_while_main_checked_out_clean(repo: Repo) -> None:
+def test_land_merge_while_main_checked_out_clean(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = ready(repo, "t1", {"src/new.py": "x = 1\n"})
     head = repo.rev("orch/t1")
     repo.write("docs/other.md", "moved on\n")
@@ -70,7 +72,8 @@ def test_land_merge_while_main_checked_out_clean(repo: Repo) -> None:
     assert merged["commit"] == merge and merged["previous"] == before
 
 
-def test_land_squash_when_main_not_checked_out(repo: Repo) -> None:
+def test_land_squash_when_main_not_checked_out(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     ready(repo, "t1", {"src/a.py": "a\n", "src/b.py": "b\n"})
     head = repo.rev("orch/t1")
     repo.git("checkout", "-q", "--detach")
@@ -266,7 +269,8 @@ def test_push_refused_when_remote_ledger_diverged(repo: Repo, remote: Path, tmp_
     assert repo.git("rev-parse", "main", cwd=remote) == remote_main  # atomic: main not sent
 
 
-def test_resume_after_kill_between_merge_and_cleanup(repo: Repo) -> None:
+def test_resume_after_kill_between_merge_and_cleanup(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = ready(repo, "t1", {"src/a.py": "a\n"})
     repo.write("scratch.txt", "uncommitted\n", cwd=wt)
     result = repo.orch("land", "t1")
@@ -278,7 +282,8 @@ def test_resume_after_kill_between_merge_and_cleanup(repo: Repo) -> None:
     assert repo.status()["t1"]["state"] == "cleaned" and not wt.exists()
 
 
-def test_keep_worktree_leaves_it_for_later(repo: Repo) -> None:
+def test_keep_worktree_leaves_it_for_later(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = ready(repo, "t1", {"src/a.py": "a\n"})
     repo.orch_ok("land", "t1", "--keep-worktree")
     assert wt.exists() and repo.status()["t1"]["state"] == "merged"
@@ -286,7 +291,8 @@ def test_keep_worktree_leaves_it_for_later(repo: Repo) -> None:
     assert not wt.exists() and repo.status()["t1"]["state"] == "cleaned"
 
 
-def test_abandon_keeps_commits_reachable(repo: Repo) -> None:
+def test_abandon_keeps_commits_reachable(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = ready(repo, "t1", {"src/a.py": "a\n"}, accepted=False)
     head = repo.rev("orch/t1")
     repo.write("wip.txt", "draft\n", cwd=wt)
@@ -411,7 +417,8 @@ def test_uncommitted_land_policy_is_not_trusted(repo: Repo) -> None:
     assert repo.status()["t1"]["state"] == "cleaned"
 
 
-def test_abandon_with_discard_changes_removes_a_dirty_worktree(repo: Repo) -> None:
+def test_abandon_with_discard_changes_removes_a_dirty_worktree(any_repo: Repo) -> None:
+    repo = any_repo  # both isolation modes
     wt = repo.start("t1")
     repo.write("src/a.py", "a\n", cwd=wt)
     head = repo.commit_all("partial", cwd=wt)

@@ -171,3 +171,20 @@ def test_land_says_it_pushed_and_reflogs_name_the_command(repo: Repo, remote: Pa
                  "git orch start: t1"):
         assert line in ledger_log.splitlines(), ledger_log
     assert repo.git("reflog", "show", "--format=%gs", "refs/orch/tasks/t1") == "git orch start: t1"
+
+
+def test_hostile_ledger_heads_never_reach_git_argv(repo: Repo, tmp_path: Path) -> None:
+    from git_orch.record.tasks import record
+    from git_orch.repo import OrchRepo
+
+    wt = repo.start("t1", "--allow", "src/**")
+    wcommit(repo, wt, f"Work\n\n{GOOD}", {"src/a.py": "a\n"})
+    target = tmp_path / "written"
+    record(OrchRepo(repo.path), "t1", lambda _s: [
+        {"type": "accepted", "head": f"--output={target}"},
+        {"type": "merged", "commit": "--all", "head": f"--output={target}", "target": "main"}])
+    result = repo.orch_proc("verify", "main..orch/t1", "--require-landed")
+    assert result.code == 1 and "not-landed" in result.out, result.err
+    status = repo.orch_proc("status")
+    assert status.code == 0 and "Traceback" not in status.err
+    assert not target.exists()

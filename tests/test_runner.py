@@ -21,7 +21,7 @@ from conftest import Repo
 
 from git_orch.agent import breaker, procs, runlog, runner
 from git_orch.agent.standin import write_scenario
-from git_orch.record.tasks import record
+from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo
 
 OK_STEPS = """
@@ -241,6 +241,8 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
     wait_until(lambda: not procs.pid_alive(agent_pid) and not procs.pid_alive(sleeper_pid),
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]
+    # Closed, the dead run still needs a person: nothing else will run the task.
+    assert "[run dead]" in repo.orch_ok("status").out.split("Running")[0]
 
 
 def test_run_refusals(repo: Repo) -> None:
@@ -289,6 +291,22 @@ def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) ->
     assert "t1" in needs and "[run launch-failed]" in needs and why in needs
     assert why in repo.orch_ok("logs", "t1").out
     assert repo.orch("run", "t1", "--agent", "ghost").code == 1
+    page = repo.path.parent / "page"
+    repo.orch_ok("status", "--write", "--out", str(page))
+    assert "Agent run failed" in (page / "status.md").read_text()
+    assert why in (page / "status.html").read_text()
+
+
+def test_a_missing_command_is_a_launch_failure_inside_a_sandbox_too(repo: Repo) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[agents.ghost]\nargv = ["no-such-agent-cli"]\nsandbox = "none"\n'
+                     '[agents.boxed]\nargv = ["no-such-agent-cli"]\nsandbox = "bwrap"\n')
+    for number, agent in enumerate(["ghost", "boxed"]):
+        repo.start(f"t{number}")
+        failed = repo.orch("run", f"t{number}", "--agent", agent)
+        assert failed.code == 1 and "command not found (not on PATH)" in failed.err
+        (ended,) = events(repo, f"t{number}", "run-ended")
+        assert ended["outcome"] == "launch-failed"
 
 
 def test_start_with_agent_checks_it_first(repo: Repo) -> None:
@@ -492,6 +510,9 @@ def test_foreign_and_malformed_runs(repo: Repo) -> None:
     ('argv = ["a"]\nmax_runtime = "soon"', "bad duration 'soon'"),
     ('argv = ["a"]\nmax_attempts = 0', "max_attempts must be an integer from 1 to 20"),
     ('argv = ["a"]\nbreaker = { failures = "many" }', "breaker.failures must be an integer"),
+    ('argv = ["a"]\nbudget = { tokens = -1 }', "budget.tokens must be a positive integer"),
+    ('argv = ["a"]\nbudget = { usd = nan }', "budget.usd must be a positive number"),
+    ('argv = ["a"]\nbudget = { dollars = 3 }', "budget must be a table with tokens and/or usd"),
 ])
 def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -> None:
     with open(repo.path / "orch.toml", "a") as handle:
@@ -502,6 +523,17 @@ def test_bad_presets_are_refused_clearly(repo: Repo, table: str, message: str) -
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and any("agent presets" in p for p in status["problems"])
+
+
+def test_a_bad_budget_table_is_refused_clearly(repo: Repo) -> None:
+    add_agent(repo, "ok", OK_STEPS)
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[budget]\npackage = { tokens = "lots" }\n')
+    repo.start("t1", "--package", "p")
+    result = repo.orch("run", "t1", "--agent", "ok")
+    assert result.code == 1 and "[budget].package.tokens must be a positive integer" \
+        in result.err
+    assert repo.orch("status").code == 0  # status never needs the budgets
 
 
 def test_a_new_run_closes_a_dead_one_first(repo: Repo, tmp_path: Path) -> None:
@@ -519,3 +551,82 @@ def test_a_new_run_closes_a_dead_one_first(repo: Repo, tmp_path: Path) -> None:
     outcomes = [e["outcome"] for e in events(repo, "t1", "run-ended")]
     assert outcomes == ["dead", "succeeded"]
     wait_until(lambda: not procs.pid_alive(agent_pid), "orphaned agent to be gone", 10)
+
+
+def usage_steps(tokens_in: int, tokens_out: int, ok: bool = True) -> str:
+    """OK_STEPS (or a failing run) printing a codex-style usage line into the log."""
+    line = json.dumps({"type": "turn.completed",
+                       "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out}})
+    printed = f"[[steps]]\nprint = {json.dumps(line)}\n"
+    return printed + (OK_STEPS if ok else "[[steps]]\nexit = 1\n")
+
+
+def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
+    add_agent(repo, "priced", usage_steps(600, 100), budget="{ tokens = 500 }")
+    add_agent(repo, "flaky", usage_steps(300, 0, ok=False), max_attempts=3, backoff="0s",
+              breaker="{ failures = 10 }")
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write("\n[budget]\ntask = { tokens = 1000 }\npackage = { tokens = 1500 }\n")
+    repo.git("add", "orch.toml")
+    repo.git("commit", "-qm", "budgets")
+    repo.start("t1", "--package", "p")
+    assert repo.orch("run", "t1", "--agent", "priced", "--wait").code == 0
+    (ended,) = events(repo, "t1", "run-ended")
+    assert ended["usage"] == {"tokens": 700, "input_tokens": 600, "output_tokens": 100,
+                              "usd": None}
+    shown = repo.orch_ok("show", "t1")
+    assert "spent    700 tokens" in shown.out
+    assert "Changed the app; checked by running it." in shown.out  # the handoff file
+    status = repo.orch_ok("status", "--json").json()
+    assert isinstance(status, dict)
+    assert status["tasks"][0]["spend"] == {"tokens": 700, "usd": None}
+    assert status["spend"] == {"p": {"tokens": 700, "usd": None}}
+    assert "Spend by package" in repo.orch_ok("status").out
+    page = repo.path.parent / "page"
+    repo.orch_ok("status", "--write", "--out", str(page))
+    assert "agent said: Changed the app; checked by running it." in \
+        (page / "status.html").read_text()
+    # Three attempts of 300 stay under [budget].task (1000): all run.
+    repo.start("t2", "--package", "p")
+    flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")
+    assert flaky.code == 1
+    assert len(events(repo, "t2", "run-ended")) == 3
+    # The package has spent 700 + 900 = 1600 of 1500: no new run in it, and no new task.
+    refused = repo.orch("run", "t2", "--agent", "flaky")
+    assert refused.code == 1 and "package p has spent its budget (1,600 of 1,500 tokens" \
+        in refused.err
+    started = repo.orch("start", "t3", "--title", "x", "--package", "p", "--agent", "flaky")
+    assert started.code == 1 and "package p has spent its budget" in started.err
+    assert "t3" not in repo.status()
+    repo.orch_ok("plan", "add", "--package", "p", "--task", "t4", "--title", "More")
+    for task_id in ("t1", "t2"):  # nothing live: only the budget stands in the way
+        transition(OrchRepo(repo.path), task_id, {"type": "abandoned", "reason": "spent"})
+    nothing = repo.orch_ok("next", "--json").json()
+    assert isinstance(nothing, dict) and nothing["task"] is None
+    assert "package p has spent its budget" in nothing["reasons"][-1]
+
+
+def test_a_retry_is_refused_once_the_task_budget_is_spent(repo: Repo) -> None:
+    add_agent(repo, "flaky", usage_steps(400, 0, ok=False), max_attempts=3, backoff="0s",
+              budget="{ tokens = 700 }")
+    repo.start("t1")
+    assert repo.orch("run", "t1", "--agent", "flaky", "--wait").code == 1
+    assert len(events(repo, "t1", "run-ended")) == 2  # 400, 800: the third is refused
+    again = repo.orch("run", "t1", "--agent", "flaky")
+    assert again.code == 1
+    assert "task t1 has spent its budget (800 of 700 tokens, the agent preset's budget" \
+        in again.err
+    log = (repo.path / ".git" / "orch" / "runs" / "t1" / "supervisor.log").read_text()
+    assert "not retrying: task t1 has spent its budget" in log
+
+
+def test_an_empty_dot_git_inside_the_common_dir_is_not_opened(repo: Repo) -> None:
+    """codex's sandbox binds an empty read-only `.git` file inside a writable git dir;
+    libgit2 must open the common dir itself, not that."""
+    wt = repo.start("t1")
+    (repo.path / ".git" / ".git").write_text("")  # codex binds an empty file there
+    repo.write("src/app.py", "print('x')\n", cwd=wt)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt)
+    handed = repo.orch("handoff", "--summary", "done", cwd=wt)
+    assert handed.code == 0, handed.err
+    assert repo.status()["t1"]["state"] == "completed-unreviewed"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from git_orch.agent import sandbox
+from git_orch.agent.budget import Budget, parse_budget
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
 
@@ -72,6 +73,7 @@ class AgentPreset:
     backoff_max: float = 300.0
     kill_grace: float = 5.0
     breaker: Breaker = field(default_factory=Breaker)
+    budget: Budget | None = None  # per task run by this preset (see agent/budget.py)
     sandbox: str | None = None  # "bwrap", "none", or None: chosen per workspace (sandbox.py)
     network: bool = True
 
@@ -165,6 +167,7 @@ def parse_preset(name: str, table: object) -> AgentPreset:
         backoff_max=parse_seconds(table.get("backoff_max", "5m"), f"{where}.backoff_max"),
         kill_grace=parse_seconds(table.get("kill_grace", "5s"), f"{where}.kill_grace"),
         breaker=breaker,
+        budget=parse_budget(table.get("budget"), f"{where}.budget"),
         sandbox=_sandbox(table, where),
         network=_bool(table, "network", True, where),
     )
@@ -190,6 +193,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
                  "--add-dir", "{git_common_dir}", "--add-dir", "{git_dir}",
                  "--output-last-message", "{handoff_file}", PROMPT],
         "max_runtime": "45m",
+        "sandbox": "none",  # its own sandbox; bwrap inside bwrap cannot set up namespaces
     },
     "claude": {
         # -p: no prompts. acceptEdits plus every Bash command: it may edit the
@@ -199,6 +203,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "argv": ["claude", "-p", PROMPT, "--output-format", "stream-json", "--verbose",
                  "--permission-mode", "acceptEdits", "--allowedTools", "Bash"],
         "max_runtime": "45m",
+        "sandbox": "none",  # it writes its state under ~/.claude; isolate it by clone
     },
 }
 

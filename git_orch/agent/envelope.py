@@ -73,6 +73,9 @@ def render(contract: Contract, worktree: Path | None, handoff_file: Path,
     context = _context(brief)
     body = contract.body.strip() or "(no further description)"
     where = str(worktree) if worktree else "(no worktree: check out the branch yourself)"
+    clone = worktree is not None and (worktree / ".git").is_dir()
+    kind = (" (your own clone, with no remote: commit and hand off here; the lead "
+            "collects your work)") if clone else ""
     return f"""\
 # Task {task}: {contract.title}
 
@@ -80,7 +83,7 @@ def render(contract: Contract, worktree: Path | None, handoff_file: Path,
 
 {body}
 
-Worktree: `{where}`
+Worktree: `{where}`{kind}
 Branch: `orch/{task}` (based on `{contract.base[:12]}`; the main branch is `{main_branch}`)
 
 {context}## Contract
@@ -122,6 +125,9 @@ Before you exit, write a short summary (what changed, how it was checked, what
 is left) to this file:
 
     {handoff_file}
+
+If you cannot write there, `git orch handoff --summary` writes your summary to
+it for you.
 
 Exit with status 0 when you handed off or blocked; anything else counts as a
 failed attempt.

@@ -274,6 +274,32 @@ def record_ended(orepo: OrchRepo, task_id: str, run_id: str, attempt: int,
     return events[0] if events else None
 
 
+HANDOFF_TEXT_MAX = 3000  # characters of the handoff file kept in run-ended
+
+
+def read_handoff_text(path: Path) -> str | None:
+    """The start of the handoff file (what the agent said it did), for the ledger."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(HANDOFF_TEXT_MAX * 4)
+    except OSError:
+        return None
+    text = data.decode("utf-8", "replace").strip()
+    if len(text) > HANDOFF_TEXT_MAX:
+        text = text[:HANDOFF_TEXT_MAX].rstrip() + "\n[... cut; the whole file is " \
+            f"{path.name} in the run folder]"
+    return text or None
+
+
+def agent_said(state: TaskState) -> dict[str, Any] | None:
+    """The latest attempt's handoff text: {"attempt", "agent", "text"}, if it left one."""
+    for att in reversed(attempts(state)):
+        text = (att.ended or {}).get("handoff_text")
+        if isinstance(text, str) and text.strip():
+            return {"attempt": att.number, "agent": att.agent, "text": text}
+    return None
+
+
 def _has_commits(orepo: OrchRepo, task_id: str, base: str) -> bool:
     head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
     if head is None or str(head) == base:

@@ -19,13 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from git_orch import roadmap
-from git_orch.agent import agents, checkpoint, envelope, rework
+from git_orch.agent import agents, budget, checkpoint, envelope, rework
 from git_orch.agent.breaker import check_breaker
 from git_orch.agent.procs import kill_group, supervisor_alive
 from git_orch.agent.runlog import (
@@ -46,6 +46,7 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env
 from git_orch.record import ledger
 from git_orch.record.ledger import Event
+from git_orch.record.state import TaskState
 from git_orch.record.tasks import Task, load_task, record
 from git_orch.repo import OrchRepo, hostname
 from git_orch.workspace import limits
@@ -160,6 +161,7 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None,
         raise OrchError(f"task {task_id} has no worktree on this machine: nothing to run in")
     preset = agents.get_preset(policy, choose_agent(orepo, policy, task_id, agent))
     check_breaker(orepo, policy, preset)
+    check_budget(orepo, policy, preset, task_id, st, task.contract.package)
     overridden = limits.check("run", task_id,
                               limits.run_breaches(orepo, policy, task_id, task.contract.allow),
                               force_reason)
@@ -167,6 +169,22 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None,
         record(orepo, task_id, lambda _state: [overridden])
     run_dir(orepo, task_id).mkdir(parents=True, exist_ok=True)
     return preset
+
+
+def check_budget(orepo: OrchRepo, policy: Policy, preset: agents.AgentPreset | None,
+                 task_id: str, state: TaskState | None, package: str | None) -> None:
+    """Refuse a run (or retry) once the task or its package has spent its budget."""
+
+    def package_states() -> Iterator[tuple[str | None, TaskState]]:
+        for other in ledger.task_refs(orepo):
+            try:
+                found = load_task(orepo, other)
+            except OrchError:
+                continue  # status reports unreadable tasks; they spent nothing we can count
+            yield found.contract.package, found.state
+
+    budget.check(policy, task_id, state, package, package_states(),
+                 preset.budget if preset is not None else None)
 
 
 @dataclass
@@ -409,7 +427,9 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
     """`git orch start ... --agent NAME`: check the agent first, then start, then run."""
     if agent:
         policy = load_policy(orepo)
-        check_breaker(orepo, policy, agents.get_preset(policy, agent))
+        preset = agents.get_preset(policy, agent)
+        check_breaker(orepo, policy, preset)
+        check_budget(orepo, policy, preset, req.task_id, None, req.package)
     started = start_task(orepo, req)
     if not agent:
         return started, None

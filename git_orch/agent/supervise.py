@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandbox
+from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandbox, usage
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env, run_git
@@ -110,6 +111,13 @@ class Supervisor:
                 if found[self.preset.name].state == "open":
                     print(f"agent {self.preset.name}: breaker open; not retrying", flush=True)
                     break
+                try:
+                    task = load_task(self.orepo, self.task_id)
+                    runner.check_budget(self.orepo, policy, self.preset, self.task_id,
+                                        task.state, task.contract.package)
+                except OrchError as exc:
+                    print(f"not retrying: {exc}", flush=True)
+                    break
             attempt = 1 + sum(1 for e in state.runs if e.get("type") == "run-started")
             ended = self.attempt(attempt, Path(state.worktree or "."))
             outcome = ended.get("outcome")
@@ -165,6 +173,9 @@ class Supervisor:
         with open(log, "wb") as out:
             out.write(f"git-orch: sandbox {choice.mode} ({choice.why})\n".encode())
             out.flush()
+            problem = launch_problem(argv[0], env.get("PATH", ""), worktree)
+            if problem is not None:  # also when a sandbox wrapper would be the one to fail
+                return self.launch_failed(attempt, fields, out, problem)
             try:
                 launch = self.sandboxed(argv, choice, worktree, handoff)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
@@ -202,6 +213,12 @@ class Supervisor:
                 for line in collect_quietly(orepo, task_id):
                     print(line, flush=True)
             verdict = runlog.judge(orepo, task_id, since, code, handoff)
+        spent = usage.read_usage(log)
+        if spent is not None:
+            verdict["usage"] = spent
+        said = runlog.read_handoff_text(handoff)
+        if said:
+            verdict["handoff_text"] = said
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
         try:
@@ -288,6 +305,23 @@ def workspace_git_dirs(worktree: Path) -> tuple[Path, Path]:
     if proc.returncode != 0 or len(found) < 2 or not found[0] or not found[1]:
         return fallback
     return Path(found[0]), Path(found[1])
+
+
+def launch_problem(command: str, path: str, cwd: Path) -> str | None:
+    """Why argv[0] cannot be launched from cwd with this PATH, checked before the
+    launch so the answer is the same with or without a sandbox wrapper around it."""
+    if not cwd.is_dir():
+        return f"cannot launch {command}: working directory {cwd} does not exist"
+    if "/" not in command:
+        if shutil.which(command, path=path) is None:
+            return f"cannot launch {command}: command not found (not on PATH)"
+        return None
+    target = cwd / command
+    if not target.exists():
+        return f"cannot launch {command}: command not found (no such file)"
+    if target.is_dir() or not os.access(target, os.X_OK):
+        return f"cannot launch {command}: not executable"
+    return None
 
 
 def launch_error(command: str, cwd: Path, exc: OSError) -> str:

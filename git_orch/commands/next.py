@@ -4,6 +4,8 @@ import click
 
 from git_orch import roadmap
 from git_orch.agent import runner
+from git_orch.config import load_policy
+from git_orch.errors import OrchError
 from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 from git_orch.workspace.start import StartRequest
 
@@ -18,9 +20,10 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
 
     Stays in the current package until all its tasks ended, respects
     max_active, never picks a task whose write set may overlap a live task's,
-    waits for dependencies to land, and starts nothing while dispatch is drain
-    or paused. When nothing is recommended it says why (exit status 0 either
-    way; with --json, "task" is null and "reasons" explains).
+    waits for dependencies to land, starts nothing while dispatch is drain
+    or paused, nor in a package that has spent its budget ([budget]). When
+    nothing is recommended it says why (exit status 0 either way; with
+    --json, "task" is null and "reasons" explains).
 
     \b
     Example:
@@ -30,6 +33,12 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
     orepo = open_lead_repo(ctx, "next --start") if do_start else open_repo(ctx)
     rec = roadmap.recommend(orepo)
     task = rec.task
+    if task is not None:
+        try:  # a package that spent its budget gets no new task
+            runner.check_budget(orepo, load_policy(orepo), None, task.id, None, task.package)
+        except OrchError as exc:
+            rec.task, rec.reasons = None, [*rec.reasons, str(exc)]
+            task = None
     if task is not None and do_start:
         req = StartRequest(task_id=task.id, title=task.title, body=task.body,
                            package=task.package, allow=task.allow, forbid=task.forbid,

@@ -40,8 +40,12 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, force: 
     wrote the handoff file, committed, and called git orch handoff. Failed
     attempts are retried up to max_attempts with backoff; max_runtime kills
     the whole process group. With --wait, exits 1 unless the run succeeded.
-    Refused when max_active tasks have an agent running, or one of them may
-    write where this task may, unless --force --reason (recorded).
+    A command that cannot be launched (not found, not executable) exits 1
+    at once with the reason, also in the ledger and in git orch logs. Runs
+    and retries are refused once the task or its package spent its budget
+    ([budget] in orch.toml; usage as the CLI reports it). Refused when
+    max_active tasks have an agent running, or one of them may write where
+    this task may, unless --force --reason (recorded).
 
     \b
     Example:

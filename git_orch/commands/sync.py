@@ -84,7 +84,8 @@ def _run_sync(orepo: OrchRepo, when: str) -> None:
 def with_sync(command: F) -> F:
     """Add --sync/--no-sync: sync before the command (fresh state) and after it (share it).
 
-    The default comes from orch.toml `[sync] auto`. Sync messages go to stderr so
+    The default comes from orch.toml `[sync] auto` (never in a clone workspace,
+    whose work the lead collects). Sync messages go to stderr so
     --json output stays clean.
     """
 
@@ -97,7 +98,9 @@ def with_sync(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, sync_mode: bool | None, **kwargs: Any) -> Any:
         orepo = open_repo(click.get_current_context())
-        enabled = auto_sync(orepo) if sync_mode is None else sync_mode
+        # A clone workspace has no remote: the lead pulls its work (collect).
+        default = auto_sync(orepo) and not orepo.is_clone_workspace
+        enabled = default if sync_mode is None else sync_mode
         if enabled:
             _run_sync(orepo, "before")
         value = command(*args, **kwargs)

@@ -45,7 +45,11 @@ def handoff(
     # Under `git orch run` the supervisor names this attempt's handoff file.
     handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
     if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
-        write_handoff_file(Path(handoff_file), summary, list(risks))
+        try:
+            write_handoff_file(Path(handoff_file), summary, list(risks))
+        except OSError as exc:  # e.g. outside the agent's sandbox: the handoff stands
+            click.echo(f"warning: handed off, but could not write the handoff file "
+                       f"{handoff_file}: {exc.strerror or exc}", err=True)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
         notify(open_repo(ctx), "handoff", str(event["task"]), head=event.get("head"),
                summary=event.get("summary"))

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from git_orch.agent.runlog import agent_said
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
@@ -49,7 +50,7 @@ def write_pack(orepo: OrchRepo, result: Review, folder: Path) -> list[Path]:
         "diff.patch": patch,
         "changed-files.txt": "".join(_change_line(c.to_json()) for c in result.changes),
         "evidence.md": _evidence_md(task.contract.to_json(), task.state.summary,
-                                    task.state.risks, result),
+                                    task.state.risks, result, agent_said(task.state)),
         "findings.json": json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n",
         "reviewer-prompt.md": _prompt(result),
     }
@@ -72,7 +73,7 @@ def _change_line(change: dict[str, Any]) -> str:
 
 
 def _evidence_md(contract: dict[str, Any], summary: str | None, risks: list[str],
-                 result: Review) -> str:
+                 result: Review, said: dict[str, Any] | None) -> str:
     lines = [f"# Task {result.task_id}: {contract['title']}", ""]
     if contract["body"]:
         lines += [contract["body"], ""]
@@ -82,6 +83,9 @@ def _evidence_md(contract: dict[str, Any], summary: str | None, risks: list[str]
     lines += [f"- gate: `{gate}`" for gate in contract["gates"]]
     lines += ["", "## Worker's handoff", "", f"Summary: {summary or '(none)'}", ""]
     lines += [f"- risk: {risk}" for risk in risks]
+    if said is not None:  # the agent's own closing words: a claim, not evidence
+        lines += ["", f"## What the agent said (attempt {said['attempt']}, {said['agent']})",
+                  "", "```text", said["text"].replace("```", "'''"), "```"]
     lines += ["", "## Commits and their trailers", ""]
     for info in result.commits:
         lines.append(f"### {info.oid[:12]} {info.summary}" + (" (merge)" if info.merge else ""))

@@ -32,6 +32,7 @@ from git_orch.judge.findings import Finding
 from git_orch.judge.trailers import commit_message, parse_trailers, values
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
+from git_orch.record.ledger import HEX40
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, peel
 
@@ -122,8 +123,10 @@ class _Landings:
 
 def _landings(orepo: OrchRepo, name: str, in_range: set[str]) -> _Landings:
     task = load_task(orepo, name)
+    # Ledger text is hostile: only full object ids this clone has reach git's argv.
     heads = {str(e["head"]) for e in task.log.events
-             if e.get("type") == "accepted" and isinstance(e.get("head"), str)}
+             if e.get("type") == "accepted" and isinstance(e.get("head"), str)
+             and HEX40.fullmatch(e["head"]) and orepo.pygit.get(e["head"]) is not None}
     merged = {str(e["commit"]) for e in task.log.events
               if e.get("type") == "merged" and isinstance(e.get("commit"), str)
               and e.get("head") in heads}

@@ -74,9 +74,14 @@ def landed_tips(orepo: OrchRepo, states: Iterable[TaskState], target: str
     tips: dict[str, TaskState] = {}
     for st in states:
         commit = st.merged_commit
-        if commit and st.merged_target in (None, target) and orepo.pygit.get(commit) is not None:
+        if commit and st.merged_target in (None, target) and _have(orepo, commit):
             tips[commit] = st
     return tips
+
+
+def _have(orepo: OrchRepo, oid: str) -> bool:
+    """A full object id (ledger text is hostile) that this clone has."""
+    return bool(ledger.HEX40.fullmatch(oid)) and orepo.pygit.get(oid) is not None
 
 
 def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
@@ -132,7 +137,7 @@ def watch(orepo: OrchRepo, policy: Policy, states: dict[str, TaskState],
           bases: Iterable[str]) -> list[TargetFinding]:
     """Everything wrong with the target branch, for status and heartbeat."""
     tips = landed_tips(orepo, states.values(), policy.main_branch)
-    exclude = [*tips, *(b for b in bases if orepo.pygit.get(b) is not None)]
+    exclude = [*tips, *(b for b in bases if _have(orepo, b))]
     found: list[TargetFinding] = []
     if not exclude:
         return found  # no task has a base here yet: nothing can have bypassed a landing

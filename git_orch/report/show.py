@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from git_orch.agent.budget import task_spend
+from git_orch.agent.runlog import agent_said
 from git_orch.judge.verdicts import summary_of
 from git_orch.record.state import TaskState
 from git_orch.record.tasks import Task, load_task
@@ -31,6 +33,8 @@ def to_json(task: Task) -> dict[str, Any]:
         "accepted_head": st.accepted_head,
         "verdicts": current_verdicts(st),
         "conflicts": st.conflicts,
+        "agent_said": agent_said(st),
+        "spend": task_spend(st).to_json(),
         "events": task.log.events,
         "problems": task.log.problems,
         "skipped_versions": task.log.skipped_versions,
@@ -54,6 +58,13 @@ def render_text(task: Task) -> str:
     lines += [f"gate     {clean(gate)}" for gate in c.gates]
     if c.body:
         lines += ["", *("    " + clean(ln) for ln in c.body.splitlines())]
+    spend = task_spend(task.state)
+    if spend.tokens or spend.priced:
+        lines.append(f"spent    {spend.text()} (agent runs)")
+    said = agent_said(task.state)
+    if said is not None:
+        lines += ["", f"agent said (attempt {said['attempt']}, {clean(said['agent'])}):"]
+        lines += ["    " + clean(ln) for ln in said["text"].splitlines()]
     verdicts = current_verdicts(task.state)
     if verdicts:
         lines += ["", f"verdicts on {str(task.state.accepted_head or task.state.head)[:12]}"]

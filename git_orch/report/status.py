@@ -14,7 +14,7 @@ from typing import Any
 import pygit2
 
 from git_orch import dispatch
-from git_orch.agent import breaker, runlog
+from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.judge import packagereview
@@ -99,6 +99,8 @@ class TaskView:
             "verdicts": [summary_of(r) for r in st.reviews if r.get("head") == self.head],
             "runs": len([r for r in st.runs if r.get("type") == "run-started"]),
             "run": runlog.latest_run_json(st),
+            "agent_said": runlog.agent_said(st),
+            "spend": budget.task_spend(st).to_json(),
             "conflicts": st.conflicts,
             "problems": self.problems,
         }
@@ -138,10 +140,15 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
             "trust": [row.to_json() for row in self.trust],
             "packages_due": self.packages_due,
         }
+
+    def package_spend(self) -> dict[str, budget.Spend]:
+        """What agent runs cost per roadmap package (tasks with a package only)."""
+        return budget.package_spend((v.contract.package, v.state) for v in self.tasks)
 
 
 def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
@@ -299,6 +306,9 @@ def _line(view: TaskView, now: float, why: str | None = None) -> str:
     run = runlog.latest_run_json(st)
     if run is not None and run["running"]:
         parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
+    spend = budget.task_spend(st)
+    if spend.tokens or spend.priced:
+        parts.append(f"[spent {spend.text()}]")
     detail = st.reason or st.error
     if why is not None and why == runlog.failed_last_run(st) and run is not None:
         detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
@@ -373,6 +383,10 @@ def render_text(overview: Overview, recent: int = 5) -> str:
         out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
                    + (f", until {b.to_json()['until']}" if b.state == "open" else "")
                    for n, b in tripped.items())
+    spent = {name: s for name, s in overview.package_spend().items() if s.tokens or s.priced}
+    if spent:
+        out.append("Spend by package")
+        out.extend(f"  {clean(name):<16} {s.text()}" for name, s in sorted(spent.items()))
     trust_lines = trust.render_lines(overview.trust)
     if trust_lines:
         out.append(f"Trust ({len(trust_lines)}; worst first)")

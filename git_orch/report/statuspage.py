@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from git_orch.agent import runlog
 from git_orch.errors import OrchError
 from git_orch.judge.verdicts import tally
 from git_orch.record.state import (
@@ -81,13 +82,14 @@ def needs_groups(overview: Overview) -> list[Group]:
         Group("conflicts", "Conflicts and ledger problems"),
         Group("orphaned", "Worktree vanished"),
         Group("setup-failed", "Setup failed"),
+        Group("run-failed", "Agent run failed"),
         Group("target", "Target branch rewritten or bypassed"),
     ]
     by_key = {g.key: g for g in groups}
     for view in overview.tasks:
         st = view.state
         if st.state == UNREVIEWED:
-            by_key["review-queue"].add(view, st.summary or "")
+            by_key["review-queue"].add(view, _handed_off_why(view))
         if st.state == ACCEPTED:
             by_key["ready-to-land"].add(view, f"git orch land {view.task_id}")
         if st.state == BLOCKED:
@@ -107,12 +109,27 @@ def needs_groups(overview: Overview) -> list[Group]:
             by_key["orphaned"].add(view, f"{st.worktree} is gone (heartbeat --repair)")
         if st.state == PENDING and st.error:
             by_key["setup-failed"].add(view, st.error)
+        failed_run = runlog.failed_last_run(st)
+        if failed_run is not None:
+            run = runlog.latest_run_json(st) or {}
+            by_key["run-failed"].add(view, f"{failed_run}: {run.get('reason') or ''}")
     views = {v.task_id: v for v in overview.tasks}
     for finding in overview.target:  # the target branch, shown on the task it concerns
         concerned = views.get(finding.task or finding.landed_by or "")
         if concerned is not None:
             by_key["target"].add(concerned, finding.render())
     return [g for g in groups if g.rows]
+
+
+def _handed_off_why(view: TaskView) -> str:
+    """The handoff summary, and beside it the start of what the agent said, if it ran."""
+    said = runlog.agent_said(view.state)
+    text = view.state.summary or ""
+    if said is not None:
+        words = " ".join(said["text"].split())
+        text += (" | " if text else "") + f"agent said: {words[:300]}"
+        text += "..." if len(words) > 300 else ""
+    return text
 
 
 def running(overview: Overview) -> list[TaskView]:

@@ -79,9 +79,10 @@ def read_tips(source: str, task_id: str, no_hooks: Path) -> dict[str, str]:
     wanted = {f"refs/heads/{task_branch(task_id)}": "head", LEDGER_REF: "ledger"}
     path = Path(source)
     if path.is_dir():
-        repo = workspaces.open_clone(path)
-        if repo is None:
-            raise OrchError(f"{source} is not a git repository any more")
+        try:
+            repo = pygit2.Repository(source, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        except pygit2.GitError:
+            raise OrchError(f"{clean(source)} is not a git repository") from None
         found: dict[str, str] = {}
         for ref, key in wanted.items():
             try:
@@ -197,6 +198,9 @@ def collect_task(orepo: OrchRepo, task_id: str, source: str | None = None) -> Co
         return result
     result.changed = True
     fetch(orepo, source, task_id, tips)
+    # Judge exactly what was fetched: the worker may have moved on since read_tips.
+    fetched = orepo.refs_under(f"{COLLECT_PREFIX}{task_id}/fetched-")
+    tips = {key: fetched.get(key, oid) for key, oid in tips.items()}
     repo = orepo.pygit
     contract = contract_oid(orepo, task_id)
     branch_ref = f"refs/heads/{task_branch(task_id)}"
@@ -215,12 +219,22 @@ def _take(orepo: OrchRepo, repo: pygit2.Repository, task_id: str, contract: str,
     result.head_before = str(old_head) if old_head is not None else None
     new_head = tips.get("head")
     kind, rewrite = ("unchanged", None)
-    if new_head is not None:
+    if new_head is not None and not isinstance(repo.get(new_head), pygit2.Commit):
+        kind = "refused"
+        result.warnings.append(f"orch/{task_id} in the workspace is not a commit "
+                               f"({new_head[:12]}); not taken")
+    elif new_head is not None:
         kind, rewrite = _branch_move(repo, st, result.head_before, new_head)
     tip = new_head if kind != "refused" else result.head_before
     result.branch = kind
     result.head_after = tip
-    log = _worker_events(repo, tips["ledger"], contract) if "ledger" in tips else None
+    log = None
+    if "ledger" in tips:
+        try:
+            log = _worker_events(repo, tips["ledger"], contract)
+        except OrchError as exc:  # e.g. its refs/orch/ledger names a tree
+            result.warnings.append(f"the workspace's ledger is unreadable ({clean(exc)}); "
+                                   "no events taken")
     lead_log = ledger.snapshot(orepo).log(contract)
     known = {e["id"] for e in lead_log.events}
     accepted: list[Event] = []

@@ -59,15 +59,13 @@ def write_handoff_file(path: Path, summary: str | None, risks: list[str]) -> boo
     A supervised run succeeds only with a handoff file; some agent CLIs cannot
     write it themselves (claude refuses files under `.git`), so calling
     `git orch handoff --summary` is enough. An agent's own file is kept.
+    Raises OSError when the file cannot be written (e.g. outside the agent's
+    sandbox): the caller says so, the handoff itself stands.
     """
     if not summary or (path.is_file() and path.stat().st_size > 0):
         return False
     text = summary.strip() + "\n" + "".join(f"\nRisk: {risk.strip()}" for risk in risks)
-    try:
-        path.write_text(text + ("\n" if risks else ""), encoding="utf-8")
-    except OSError as exc:
-        raise OrchError(f"handed off, but cannot write the handoff file {path}: "
-                        f"{exc.strerror or exc}") from None
+    path.write_text(text + ("\n" if risks else ""), encoding="utf-8")
     return True
 
 

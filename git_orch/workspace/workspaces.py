@@ -27,6 +27,7 @@ import pygit2
 from git_orch.config import CONFIG_NAME, Policy, worktree_root
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.record import ledger
 from git_orch.record.contract import Contract
 from git_orch.record.ids import task_branch, task_ref
 from git_orch.record.ledger import LEDGER_REF
@@ -198,27 +199,41 @@ def _fill_clone(orepo: OrchRepo, contract: Contract, tmp: Path) -> None:
 
 
 def share_ledger(orepo: OrchRepo, ws: Workspace) -> bool:
-    """Give a clone the lead's ledger when its own copy is missing or behind (so a
-    worker's handoff sees the task's current state). Written with libgit2: no hook
-    of the workspace runs. A copy that went its own way is left alone: collect
-    takes the worker's events from it. Returns whether the copy moved."""
+    """Give a clone the lead's ledger when its own copy is missing, behind, or holds
+    nothing of the task's that the lead has not taken in (so the worker sees the
+    task's current state: a rejection, an unblock). Called at start and before each
+    agent attempt, when no agent runs there; written with libgit2, so no hook of
+    the workspace runs. Returns whether the copy moved."""
     if ws.mode != CLONE:
         return False
     lead_tip = orepo.ref_target(LEDGER_REF)
+    contract = orepo.ref_target(task_ref(ws.task_id))
     repo = open_clone(ws.path)
-    if lead_tip is None or repo is None:
+    if lead_tip is None or contract is None or repo is None:
         return False
     try:
         current = repo.references.get(LEDGER_REF)
         if current is None:
             repo.references.create(LEDGER_REF, lead_tip)
             return True
-        if current.target == lead_tip or not repo.descendant_of(lead_tip, current.target):
+        if current.target == lead_tip:
             return False
+        mine = pygit2.Oid(hex=str(current.target))
+        behind = repo.descendant_of(lead_tip, mine)
+        if not behind and not _all_taken(orepo, repo, mine, str(contract)):
+            return False  # collect has not taken the worker's events yet
         current.set_target(lead_tip)
-    except (pygit2.GitError, KeyError, ValueError):
+    except (pygit2.GitError, KeyError, ValueError, OrchError):
         return False  # a workspace that cannot be read is reported by status
     return True
+
+
+def _all_taken(orepo: OrchRepo, repo: pygit2.Repository, tip: pygit2.Oid, contract: str
+               ) -> bool:
+    """Whether every event in the worker's log of its task is in the lead's (by id)."""
+    theirs = ledger.Snapshot(repo, tip).log(contract).events
+    ours = {e["id"] for e in ledger.snapshot(orepo).log(contract).events}
+    return all(e["id"] in ours for e in theirs)
 
 
 def remove(orepo: OrchRepo, ws: Workspace, *, force: bool = False) -> str:

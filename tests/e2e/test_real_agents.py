@@ -19,6 +19,7 @@ from conftest import Repo
 from modelserver import ModelServer, Script
 
 CLIS = ["codex", "claude"]
+ISOLATION = ["clone", "worktree"]
 EVIDENCE = "Orch-Evidence: local: python src/app.py prints changed"
 
 
@@ -46,9 +47,11 @@ def ended(repo: Repo, task_id: str) -> dict[str, Any]:
     return dict(event)
 
 
+@pytest.mark.parametrize("isolation", ISOLATION)
 @pytest.mark.parametrize("cli", CLIS)
-def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli: str) -> None:
-    wt = repo.start("t1", "--allow", "src/**")
+def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli: str,
+                                                 isolation: str) -> None:
+    wt = repo.start("t1", "--allow", "src/**", "--isolation", isolation)
     server = agent_env(cli, Script([
         "printf 'print(\"changed\")\\n' > src/app.py",
         f"git add src/app.py && git commit -q -m 'Change the app' -m '{EVIDENCE}'",
@@ -58,19 +61,31 @@ def test_agent_edits_commits_hands_off_and_lands(repo: Repo, agent_env: Any, cli
     event = ended(repo, "t1")
     assert run.code == 0, (run.out, repo.orch("logs", "t1").out, server.tool_results)
     assert event["outcome"] == "succeeded" and event["ok"] is True
+    handed = [r for r in server.tool_results if "handed off t1" in r]
+    assert handed and "error" not in handed[0].lower(), server.tool_results
     assert event["exit_code"] == 0 and event["commits"] and event["handoff"]
     assert event["handoff_file"]
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
-    assert "verdict: pass" in repo.orch_ok("review", "t1").out
+    # What it cost, as the CLI reported it (claude prices it, codex does not).
+    assert event["usage"]["tokens"] > 0
+    assert (event["usage"]["usd"] is not None) is (cli == "claude")
+    # What it said: codex's last message; claude's comes from handoff --summary.
+    said = "Changed src/app.py and handed it off." if cli == "codex" else "Changed the app"
+    assert said in event["handoff_text"]
+    assert said in repo.orch_ok("show", "t1").out
+    pack = repo.path.parent / "pack"
+    assert "verdict: pass" in repo.orch_ok("review", "t1", "--pack", str(pack)).out
+    assert said in (pack / "evidence.md").read_text()
     repo.orch_ok("accept", "t1")
     repo.orch_ok("land", "t1")
     assert repo.git("show", "main:src/app.py") == 'print("changed")'
 
 
+@pytest.mark.parametrize("isolation", ISOLATION)
 @pytest.mark.parametrize("cli", CLIS)
 def test_agent_is_refused_push_to_main_and_paths_outside_its_task(
-        repo: Repo, agent_env: Any, cli: str) -> None:
-    wt = repo.start("t1", "--allow", "src/**")
+        repo: Repo, agent_env: Any, cli: str, isolation: str) -> None:
+    wt = repo.start("t1", "--allow", "src/**", "--isolation", isolation)
     base = repo.rev("main")
     server = agent_env(cli, Script([
         "git push . HEAD:main",
