@@ -230,11 +230,16 @@ def render_markdown(overview: Overview) -> str:
            md(summary_line(overview)) + ".", ""]
     groups = needs_groups(overview)
     out.append("## Needs you")
-    if not groups and not overview.orphans:
+    if not groups and not overview.orphans and not overview.packages_due:
         out.append("")
         out.append("Nothing needs you.")
     for group in groups:
         out += ["", f"### {group.title} ({len(group.rows)})", ""] + _md_table(group.rows)
+    if overview.packages_due:
+        out += ["", f"### Package review due ({len(overview.packages_due)})", ""]
+        out += [f"- package {md(d['package'])} closed: review pack due "
+                f"(`git orch review --package {md(d['package'])} --pack DIR`)"
+                for d in overview.packages_due]
     if overview.orphans:
         out += ["", f"### Orphans ({len(overview.orphans)})", ""]
         out += [f"- {md(o.kind)} {md(o.name)}: {md(o.detail)}" for o in overview.orphans]
@@ -312,6 +317,12 @@ def render_html(overview: Overview) -> str:
         f"{_html_table(g.rows)}</div>"
         for g in groups
     )
+    if overview.packages_due:
+        items = "".join(f"<li>package <b>{e(d['package'])}</b> closed: review pack due "
+                        f"(<code>git orch review --package {e(d['package'])} --pack DIR</code>)"
+                        "</li>" for d in overview.packages_due)
+        needs += (f'<div class="group" id="packages-due"><h3>Package review due '
+                  f"({len(overview.packages_due)})</h3><ul>{items}</ul></div>")
     if overview.orphans:
         items = "".join(f"<li><b>{e(o.kind)}</b> <code>{e(o.name)}</code>: {e(o.detail)}</li>"
                         for o in overview.orphans)
