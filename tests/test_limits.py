@@ -59,8 +59,10 @@ def test_run_refuses_a_second_agent_on_an_overlapping_write_set(repo: Repo, tmp_
         set_max_active(repo, 1)
         refused = repo.orch("run", "b", "--agent", "hang")
         assert "max_active = 1 and 1 task(s) with an agent running: a" in refused.err
+        repo.orch_ok("run", "b", "--agent", "hang", "--force", "--reason", "a is nearly done")
+        repo.orch_ok("stop", "b")
     finally:
         repo.orch_ok("stop", "a")
-    repo.orch_ok("run", "b", "--agent", "hang")
-    repo.orch_ok("stop", "b")
-    assert events(repo, "b", "limits-overridden")[0]["command"] == "start"
+    forced = events(repo, "b", "limits-overridden")
+    assert [e["command"] for e in forced] == ["start", "run"]
+    assert forced[1]["reason"] == "a is nearly done" and len(forced[1]["limits"]) == 2
