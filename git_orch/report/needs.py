@@ -265,6 +265,14 @@ def _tampering(overview: Overview) -> list[NeedsItem]:
             else NeedsItem(f.kind, f.what, f.fix) for f in overview.tampering]
 
 
+def _packages_due(overview: Overview) -> list[NeedsItem]:
+    """A roadmap package whose last task landed: its review pack is due (judge/packagereview)."""
+    return [NeedsItem("package-review", f"package {d['package']} closed: review pack due",
+                      cmd("git", "orch", "review", "--package", str(d["package"]),
+                          "--pack", "DIR"))
+            for d in overview.packages_due]
+
+
 def _loop_problems(overview: Overview) -> list[NeedsItem]:
     """Ledger problems not about one readable task (those are ledger-problem items)."""
     per_task = {f"task {v.task_id}: {p}" for v in overview.tasks for p in v.problems}
@@ -273,7 +281,8 @@ def _loop_problems(overview: Overview) -> list[NeedsItem]:
 
 
 LOOP_KINDS: list[LoopCheck] = [
-    _ledger_damage, _tampering, _target, _loop_problems, _orphans, _heartbeat,
+    _ledger_damage, _tampering, _target, _packages_due, _loop_problems, _orphans,
+    _heartbeat,
 ]
 
 
