@@ -28,10 +28,10 @@ from git_orch.judge.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.judge.gaterun import GateRun, run_gates
 from git_orch.judge.trailers import Trailer, commit_message, parse_trailers
 from git_orch.record import ledger
-from git_orch.record.ids import check_task_id, task_branch
+from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
 from git_orch.record.state import ABANDONED, CLEANED, MERGED, PENDING, PUSHED
-from git_orch.record.tasks import Task, load_task, record
+from git_orch.record.tasks import Task, contract_oid, load_task, record
 from git_orch.repo import OrchRepo, peel
 
 # A re-review of an accepted or rejected task is allowed (the head may have
@@ -88,7 +88,7 @@ class Review:
 
 
 def branch_head(orepo: OrchRepo, task_id: str) -> str:
-    check_task_id(task_id)  # accept and reject look here before the task ref
+    contract_oid(orepo, task_id)  # "no task 'x'", as every command says it
     head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
     if head is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to review")
