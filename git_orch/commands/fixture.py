@@ -6,6 +6,7 @@ import click
 
 from git_orch.judge import fixtures
 from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
+from git_orch.sanitize import clean
 
 
 @click.group()
@@ -65,15 +66,15 @@ def eval_(ctx: click.Context, as_json: bool) -> int:
         emit_json({"ok": ok, "fixtures": [r.to_json() for r in replays], "problems": problems})
         return 0 if ok else 1
     for replay in replays:
+        name = clean(replay.fixture.name)
         if replay.error:
-            click.echo(f"ERROR {replay.fixture.name}: {replay.error}")
+            click.echo(f"ERROR {name}: {clean(replay.error)}")
         elif replay.missing:
-            click.echo(f"MISSED {replay.fixture.name}: no longer caught by "
-                       f"{', '.join(replay.missing)}")
+            click.echo(f"MISSED {name}: no longer caught by {clean(', '.join(replay.missing))}")
         else:
-            click.echo(f"ok {replay.fixture.name}: caught by {', '.join(replay.fixture.expected)}")
+            click.echo(f"ok {name}: caught by {clean(', '.join(replay.fixture.expected))}")
     for problem in problems:
-        click.echo(f"ERROR {problem}")
+        click.echo(f"ERROR {clean(problem)}")
     click.echo(f"{sum(r.ok for r in replays)}/{len(replays)} fixture(s) still caught")
     return 0 if ok else 1
 
