@@ -523,7 +523,7 @@ def test_a_damaged_fingerprint_never_breaks_status(repo: Repo, damage: str) -> N
     for _ in range(2):  # reported until the person has looked, not taken in silently
         result = repo.orch("status")
         assert result.code == 0, result.err
-        assert "repository       [fingerprint-damaged]" in result.out
+        assert "  [fingerprint-damaged] " in result.out
     assert repo.orch("heartbeat", "--once").code == 0
     assert "[fingerprint-damaged]" in repo.orch_ok("hooks", "status").out
     refused = repo.orch("land", "t1")
