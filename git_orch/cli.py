@@ -8,6 +8,7 @@ only when used. Errors are mapped to exit codes here and nowhere else:
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -33,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "block": "worker",
     "review": "review",
     "review-import": "review",
+    "fixture": "fixture",
+    "eval": "fixture",
     "accept": "decide",
     "reject": "decide",
     "unblock": "decide",
@@ -68,7 +71,23 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"git_orch.commands.{module_name}")
         command = getattr(module, cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
+        for param in command.params:  # `git orch land <TAB>` offers the task ids
+            if param.name == "task_id" and param._custom_shell_complete is None:
+                param._custom_shell_complete = complete_task_ids
         return command
+
+
+def complete_task_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Task ids under refs/orch/tasks/ of the repository around the cwd (none outside one)."""
+    try:
+        from git_orch.repo import OrchRepo
+
+        ids = OrchRepo(ctx.find_root().params.get("directory")).refs_under("refs/orch/tasks/")
+    except Exception:  # noqa: BLE001 - completion must never print a traceback
+        return []
+    return sorted(i for i in ids if i.startswith(incomplete))
 
 
 @click.group(
@@ -160,14 +179,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("git-orch: interrupted", err=True)
         return 130
+    except OSError as exc:
+        if not _not_writable(exc):
+            return _internal_error(exc)
+        click.echo(f"git-orch: cannot write: {exc} (run it where the repository is "
+                   "writable: not inside an agent's sandbox)", err=True)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
-        path = _crash_log(exc)
-        click.echo(
-            f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
-            err=True,
-        )
-        return 3
+        return _internal_error(exc)
     return result if isinstance(result, int) else 0
+
+
+def _not_writable(exc: OSError) -> bool:
+    """A write refused by the filesystem (read-only, as in a sandbox; or no permission);
+    libgit2 reports those without an errno, so its message is read too."""
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or any(
+        text in str(exc) for text in ("Read-only file system", "Permission denied"))
+
+
+def _internal_error(exc: BaseException) -> int:
+    """The one place a bug becomes exit 3: the traceback goes to a crash log."""
+    path = _crash_log(exc)
+    click.echo(
+        f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
+        err=True,
+    )
+    return 3
 
 
 def entry_point() -> None:

@@ -177,6 +177,10 @@ class OrchRepo:
             oid = git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
                       self.toplevel)
         except GitError:
+            if self.pygit.head_is_unborn and not self.refs_under("refs/heads/"):
+                raise OrchError(
+                    f"this repository has no commits yet, so there is no {rev!r}: "
+                    "commit something first (git commit)") from None
             raise OrchError(f"bad revision {rev!r}: not a commit in this repository") from None
         return peel(self.pygit, oid, pygit2.Commit)
 

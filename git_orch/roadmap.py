@@ -24,16 +24,16 @@ start work outside the current package.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT
 
 from git_orch import dispatch
-from git_orch.config import CONFIG_NAME, Policy, config_path, load_policy, parse_policy
+from git_orch.config import CONFIG_NAME, Policy, config_path, parse_policy
 from git_orch.errors import OrchError
 from git_orch.judge.pathspecs import check_pathspec
 from git_orch.record import ledger
@@ -41,6 +41,9 @@ from git_orch.record.contract import check_single_line
 from git_orch.record.ids import check_task_id
 from git_orch.record.state import CLEANED, ENDED, MERGED, PUSHED
 from git_orch.repo import OrchRepo
+
+if TYPE_CHECKING:  # status imports the runner, which imports this module
+    from git_orch.report.status import TaskView
 
 LANDED = frozenset({MERGED, PUSHED, CLEANED})
 _LIST_KEYS = ("allow", "forbid", "gates", "depends_on")
@@ -100,7 +103,11 @@ def _task(table: object, package: str, where: str) -> PlannedTask:
     lists = {key: _strings(table, key, where) for key in _LIST_KEYS}
     for key in CONTEXT_KEYS:
         lists[key] = [check_single_line(f"{where}.{key}", v) for v in _strings(table, key, where)]
-    return PlannedTask(id=check_task_id(task_id), title=check_single_line("title", title),
+    try:
+        check_task_id(task_id)
+    except OrchError as exc:  # orch.toml is data here: a refusal, not a usage error
+        raise OrchError(f"{where}: {exc}") from None
+    return PlannedTask(id=task_id, title=check_single_line("title", title),
                        package=package, body=body, agent=agent or None, **lists)
 
 
@@ -261,8 +268,13 @@ class Recommendation:
 def recommend(orepo: OrchRepo) -> Recommendation:
     from git_orch.report.status import collect  # status imports runner, which imports us lazily
 
-    policy = load_policy(orepo)
-    mode = dispatch.current(orepo)
+    overview = collect(orepo)
+    return recommend_from(overview.policy, overview.dispatch, overview.tasks)
+
+
+def recommend_from(policy: Policy, mode: dict[str, Any],
+                   tasks: Sequence[TaskView]) -> Recommendation:
+    """The next task, or why none, from what status already read (nothing is read here)."""
     packages = load(policy)
     if mode["mode"] != dispatch.ACTIVE:
         note = f" ({mode['note']})" if mode.get("note") else ""
@@ -272,7 +284,7 @@ def recommend(orepo: OrchRepo) -> Recommendation:
     if not any(p.tasks for p in packages):
         return Recommendation(None, None, [
             "the roadmap is empty: add tasks with git orch plan add"], mode)
-    views = {v.task_id: v for v in collect(orepo).tasks}
+    views = {v.task_id: v for v in tasks}
     live = [v for v in views.values() if v.state.state not in ENDED]
 
     def ended(task_id: str) -> bool:

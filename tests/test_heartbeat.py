@@ -111,7 +111,7 @@ def test_repair_fixes_orphans_and_cleanup(repo: Repo) -> None:
     kinds = {(o["kind"], o["name"]) for o in status["orphans"]}
     assert ("branch", "orch/ghost") in kinds and ("worktree", str(spare)) in kinds
     assert ("missing-worktree", str(vanished)) in kinds
-    assert "Orphans" in repo.orch_ok("status").out
+    assert "[orphan] branch orch/ghost" in repo.orch_ok("status").out
 
     result = repo.orch_ok("heartbeat", "--once", "--repair")
     out = result.out
@@ -168,7 +168,7 @@ def test_repair_adopts_pending_task_whose_setup_finished(any_repo: Repo) -> None
 
 
 def test_missed_heartbeat_shows_in_status(repo: Repo) -> None:
-    assert "Heartbeat missed" not in repo.orch_ok("status").out
+    assert "[heartbeat-missed]" not in repo.orch_ok("status").out
     beat(repo, "--interval", "1m")
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and status["heartbeat"]["missed"] is False
@@ -176,7 +176,7 @@ def test_missed_heartbeat_shows_in_status(repo: Repo) -> None:
     data = json.loads(path.read_text())
     data["at"] = "2020-01-01T00:00:00Z"
     path.write_text(json.dumps(data))
-    assert "Heartbeat missed" in repo.orch_ok("status").out
+    assert "[heartbeat-missed]" in repo.orch_ok("status").out
     status = repo.orch_ok("status", "--json").json()
     assert isinstance(status, dict) and status["heartbeat"]["missed"] is True
 

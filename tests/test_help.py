@@ -88,8 +88,38 @@ def test_bash_completion_through_gits_own(tmp_path: Path) -> None:
     assert set(complete("git orch completion ", tmp_path)) == {"bash", "zsh"}
 
 
+@pytest.mark.skipif(not GIT_COMPLETION.is_file(), reason="git's bash completion is not installed")
+def test_bash_completion_offers_task_ids(repo: Repo, tmp_path: Path) -> None:
+    repo.start("fix-login")
+    repo.start("fix-logout")
+    repo.start("docs")
+    line = f"git -C {repo.path} orch land fix-"
+    assert set(complete(line, tmp_path)) == {"fix-login", "fix-logout"}
+
+
 def test_completion_scripts_printed(repo: Repo) -> None:
     bash = repo.orch_ok("completion", "bash").out
     assert "_git_orch ()" in bash and "_GIT_ORCH_COMPLETE=bash_complete" in bash
     assert "compdef _git-orch git-orch" in repo.orch_ok("completion", "zsh").out
     assert repo.orch("completion", "fish").code == 2
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completion_function_speaks_clicks_protocol(tmp_path: Path) -> None:
+    """zsh's _git calls _git-orch with words=(orch ...); _describe is replaced by a printer."""
+    script = tmp_path / "complete.zsh"
+    script.write_text(
+        "compdef() { : }\n_path_files() { : }\n"
+        '_describe() { shift 3; print -rl -- "${(@P)1}" }\n'
+        'eval "$(git-orch completion zsh)"\n'
+        "words=(orch la); CURRENT=2; _git-orch\n"
+        "print -- ---\n"
+        "words=(orch land --pu); CURRENT=3; _git-orch\n"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["zsh", "-f", str(script)], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=60, check=True).stdout
+    first, second = out.split("---\n")
+    assert [line.split(":")[0] for line in first.splitlines()] == ["land"]
+    assert "Merge an accepted task" in first
+    assert [line.split(":")[0] for line in second.splitlines()] == ["--push"]

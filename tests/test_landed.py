@@ -71,7 +71,7 @@ def test_the_policy_commit_init_asks_for_passes_verify(repo: Repo) -> None:
     """Why 3: a person's own commit is not a failure by default."""
     root = repo.git("rev-list", "--max-parents=0", "HEAD")
     result = repo.orch("verify", f"{root}..main", "--require-landed")
-    assert result.code == 0 and "1 commits, 0 findings: ok" in result.out, result.out
+    assert result.code == 0 and "1 commit, 0 findings: ok" in result.out, result.out
     set_verify(repo, 'other_commits = "deny"')
     repo.write("notes.md", "a person's note\n")
     repo.commit_all("A note")
@@ -126,7 +126,7 @@ def test_status_and_heartbeat_report_a_bypass(repo: Repo, remote: Path) -> None:
     site = repo.path.parent / "site"
     repo.orch_ok("status", "--write", "--out", str(site))
     page = (site / "status.html").read_text()
-    assert 'id="target"' in page and "target-bypass" in page
+    assert 'data-task="t1" data-kind="target-bypass"' in page
     beat = repo.orch_ok("heartbeat", "--once")
     assert "needs you: target-bypass" in beat.out
     repo.orch_ok("heartbeat", "--once")  # recorded once, not at every beat

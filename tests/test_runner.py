@@ -166,7 +166,7 @@ def test_retries_then_breaker_opens_and_refuses(repo: Repo) -> None:
     assert isinstance(status, dict)
     assert status["agents"]["bad"]["state"] == "open"
     assert status["agents"]["bad"]["failures"] == 3
-    assert "bad              open after 3 failures" in repo.orch_ok("status").out
+    assert "agent breaker bad: open after 3 failures" in repo.orch_ok("status").out
     refused = repo.orch("run", "t1", "--agent", "bad")
     assert refused.code == 1 and "circuit breaker open" in refused.err
     assert len(events(repo, "t1", "run-started")) == 3
@@ -242,7 +242,8 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
                "orphaned agent to be gone", 10)
     assert "run-dead" not in repo.status()["t1"]["flags"]
     # Closed, the dead run still needs a person: nothing else will run the task.
-    assert "[run dead]" in repo.orch_ok("status").out.split("Running")[0]
+    needs = repo.orch_ok("status").out.split("Running")[0]
+    assert "[run-failed]" in needs and "ended dead" in needs
 
 
 def test_run_refusals(repo: Repo) -> None:
@@ -288,12 +289,12 @@ def test_a_launch_failure_is_seen_at_once(repo: Repo, command: str, why: str) ->
     assert ended["outcome"] == "launch-failed" and why in ended["reason"]
     shown = repo.orch_ok("status").out
     needs = shown.split("Running")[0]
-    assert "t1" in needs and "[run launch-failed]" in needs and why in needs
+    assert "t1" in needs and "[launch-failed]" in needs and why in needs
     assert why in repo.orch_ok("logs", "t1").out
     assert repo.orch("run", "t1", "--agent", "ghost").code == 1
     page = repo.path.parent / "page"
     repo.orch_ok("status", "--write", "--out", str(page))
-    assert "Agent run failed" in (page / "status.md").read_text()
+    assert "| t1 | launch-failed |" in (page / "status.md").read_text()
     assert why in (page / "status.html").read_text()
 
 
@@ -432,7 +433,7 @@ def test_status_shows_the_running_agent(repo: Repo, tmp_path: Path) -> None:
     read_pids(pid_file)
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is True and run["agent"] == "hang"
-    assert "[agent hang, attempt 1]" in repo.orch_ok("status").out
+    assert "agent hang: running (attempt 1, since" in repo.orch_ok("status").out
     repo.orch_ok("stop", "t1")
     run = repo.status()["t1"]["run"]
     assert isinstance(run, dict) and run["running"] is False and run["outcome"] == "stopped"
@@ -581,11 +582,12 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     assert isinstance(status, dict)
     assert status["tasks"][0]["spend"] == {"tokens": 700, "usd": None}
     assert status["spend"] == {"p": {"tokens": 700, "usd": None}}
-    assert "Spend by package" in repo.orch_ok("status").out
+    assert "waiting, spent 700 tokens" in repo.orch_ok("status").out  # package p
     page = repo.path.parent / "page"
     repo.orch_ok("status", "--write", "--out", str(page))
     assert "agent said: Changed the app; checked by running it." in \
         (page / "status.html").read_text()
+    assert "| p | 0/1 | 0 | 1 | 0 | 0% | 700 tokens |" in (page / "status.md").read_text()
     # Three attempts of 300 stay under [budget].task (1000): all run.
     repo.start("t2", "--package", "p")
     flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")
@@ -630,3 +632,25 @@ def test_an_empty_dot_git_inside_the_common_dir_is_not_opened(repo: Repo) -> Non
     handed = repo.orch("handoff", "--summary", "done", cwd=wt)
     assert handed.code == 0, handed.err
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_handoff_summary_writes_the_handoff_file_the_agent_did_not(repo: Repo,
+                                                                  tmp_path: Path) -> None:
+    wt = repo.start("t1")
+    repo.write("src/app.py", "print('x')\n", cwd=wt)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt)
+    handoff_file = tmp_path / "handoff-1.md"
+    env = {"ORCH_TASK": "t1", "ORCH_HANDOFF_FILE": str(handoff_file)}
+    done = repo.orch_proc("handoff", "--summary", "Changed it", "--risk", "untested on ARM",
+                          cwd=wt, env=env)
+    assert done.code == 0, done.err
+    assert handoff_file.read_text() == "Changed it\n\nRisk: untested on ARM\n"
+    # A handoff file that cannot be written only warns: the handoff stands.
+    wt2 = repo.start("t2")
+    repo.write("src/app.py", "print('y')\n", cwd=wt2)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt2)
+    blocked = tmp_path / "no-such-dir" / "handoff-1.md"
+    warned = repo.orch_proc("handoff", "--summary", "Changed it", cwd=wt2,
+                            env={"ORCH_TASK": "t2", "ORCH_HANDOFF_FILE": str(blocked)})
+    assert warned.code == 0 and "could not write the handoff file" in warned.err
+    assert repo.status()["t2"]["state"] == "completed-unreviewed"

@@ -88,7 +88,7 @@ def test_github_annotations(task_repo: tuple[Repo, Path, str]) -> None:
     first = result.out.splitlines()[0]
     assert first == (f"::error file=docs/guide.md,title=git-orch outside-allow::modified "
                      f"matches no Orch-Allow pathspec (commit {bad[:12]})")
-    assert result.out.splitlines()[-1].endswith("1 findings: FAILED")
+    assert result.out.splitlines()[-1].endswith("1 finding: FAILED")
 
 
 def test_bad_range_is_one_clear_line(repo: Repo) -> None:
@@ -102,7 +102,7 @@ def test_default_range_comes_from_pre_commit(task_repo: tuple[Repo, Path, str]) 
     repo, wt, good = task_repo
     env = {"PRE_COMMIT_FROM_REF": repo.rev("main"), "PRE_COMMIT_TO_REF": good}
     ok = repo.orch_proc("verify", env=env)
-    assert ok.code == 0 and "1 commits, 0 findings: ok" in ok.out
+    assert ok.code == 0 and "1 commit, 0 findings: ok" in ok.out
     wcommit(repo, wt, f"Secret\n\n{GOOD}", {"src/secret/c.py": "c\n"})
     env["PRE_COMMIT_TO_REF"] = repo.rev("orch/t1")
     assert repo.orch_proc("verify", env=env).code == 1

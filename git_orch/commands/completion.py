@@ -23,7 +23,11 @@ _git_orch ()
 		done
 	fi
 	[[ -z $start ]] && return 0
-	local line="git-orch ${words[*]:start+1}"
+	local -a dir=()  # `git -C DIR orch ...`: complete in DIR
+	for ((i = 1; i + 1 < start; i++)); do
+		[[ ${words[i]} == -C ]] && dir=(-C "${words[i+1]}")
+	done
+	local line="git-orch ${dir[*]} ${words[*]:start+1}"
 	COMPREPLY=()
 	while IFS=, read -r kind value; do
 		case $kind in
@@ -33,7 +37,7 @@ _git_orch ()
 		file) while IFS= read -r value; do COMPREPLY+=("$value"); done \
 			< <(compgen -f -- "$cur") ;;
 		esac
-	done < <(COMP_WORDS="$line" COMP_CWORD=$((cword - start)) \
+	done < <(COMP_WORDS="$line" COMP_CWORD=$((cword - start + ${#dir[@]})) \
 		_GIT_ORCH_COMPLETE=bash_complete git-orch 2>/dev/null)
 }
 

@@ -7,8 +7,10 @@ import click
 from git_orch.commands.collect import pull_first
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo
-from git_orch.report.status import collect, render_text
+from git_orch.report.board import build
+from git_orch.report.status import collect
 from git_orch.report.statuspage import write_pages
+from git_orch.report.terminal import render_text
 
 
 @click.command()
@@ -23,9 +25,12 @@ def status(
 ) -> None:
     """What needs you, what is running, what ended: read from git itself.
 
-    Tasks that need a person come first (review queue, blocked, ready to land,
-    stale, conflicts), then running tasks, then recently ended ones. Ledger
-    lines that cannot be read are reported, never fatal.
+    The terminal, --json and the pages of --write show the same sections with
+    the same counts: dispatch (mode, agent breakers, why next starts nothing),
+    what needs you (each with why and the command that fixes it), running
+    (a live agent run), open, recently ended, packages, heartbeat. Every task
+    shows its branch, workspace, agent and last outcome, and its next command.
+    Ledger lines that cannot be read are reported, never fatal.
 
     \b
     Example:
@@ -37,11 +42,11 @@ def status(
         raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
     pull_first(orepo, task_id)
-    overview = collect(orepo, task_id)
+    board = build(collect(orepo, task_id), whole=task_id is None)
     if write:
-        for path in write_pages(overview, out_dir or orepo.runtime_dir):
+        for path in write_pages(board, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)
     if as_json:
-        emit_json(overview.to_json())
+        emit_json(board.to_json())
     else:
-        click.echo(render_text(overview))
+        click.echo(render_text(board))

@@ -17,20 +17,21 @@ from typing import Any
 
 import pygit2
 
-from git_orch.config import committed_policy, load_policy
+from git_orch.config import Policy, committed_policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.judge import evidence
 from git_orch.judge.changes import Change, diff_changes
 from git_orch.judge.checks import contract_matcher, kind_findings, scope_findings, trailer_findings
+from git_orch.judge.docsdrift import docs_findings
 from git_orch.judge.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.judge.gaterun import GateRun, run_gates
 from git_orch.judge.trailers import Trailer, commit_message, parse_trailers
 from git_orch.record import ledger
-from git_orch.record.ids import check_task_id, task_branch
+from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
 from git_orch.record.state import ABANDONED, CLEANED, MERGED, PENDING, PUSHED
-from git_orch.record.tasks import Task, load_task, record
+from git_orch.record.tasks import Task, contract_oid, load_task, record
 from git_orch.repo import OrchRepo, peel
 
 # A re-review of an accepted or rejected task is allowed (the head may have
@@ -87,7 +88,7 @@ class Review:
 
 
 def branch_head(orepo: OrchRepo, task_id: str) -> str:
-    check_task_id(task_id)  # accept and reject look here before the task ref
+    contract_oid(orepo, task_id)  # "no task 'x'", as every command says it
     head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
     if head is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to review")
@@ -169,6 +170,23 @@ def claimed_gates(task: Task, commits: list[CommitInfo]) -> list[str]:
     return unique
 
 
+def range_findings(orepo: OrchRepo, task: Task, base: str, head: str, policy: Policy
+                   ) -> tuple[list[Finding], list[Change], list[CommitInfo]]:
+    """Every rule about the change base..head under the task's contract and the policy
+    (`git orch eval` replays stored failures through this same function)."""
+    changes = diff_changes(orepo, base, head)
+    commits = range_commits(orepo, base, head)
+    tree = peel(orepo.pygit, head, pygit2.Commit).tree
+    contract = task.contract
+    findings = scope_findings(changes, contract_matcher(contract.allow, task.task_id),
+                              contract_matcher(contract.forbid, task.task_id))
+    findings += kind_findings(changes)
+    findings += whitespace_findings(orepo, base, head)
+    findings += evidence_findings(task, commits, tree)
+    findings += docs_findings(policy, changes)
+    return findings, changes, commits
+
+
 def review(
     orepo: OrchRepo,
     task_id: str,
@@ -183,15 +201,7 @@ def review(
     head = branch_head(orepo, task_id)
     policy = load_policy(orepo)
     base = review_base(orepo, head, policy.main_branch, task.contract.base)
-    changes = diff_changes(orepo, base, head)
-    commits = range_commits(orepo, base, head)
-    tree = peel(orepo.pygit, head, pygit2.Commit).tree
-    contract = task.contract
-    findings = scope_findings(changes, contract_matcher(contract.allow, task_id),
-                              contract_matcher(contract.forbid, task_id))
-    findings += kind_findings(changes)
-    findings += whitespace_findings(orepo, base, head)
-    findings += evidence_findings(task, commits, tree)
+    findings, changes, commits = range_findings(orepo, task, base, head, policy)
     handed = [e.get("head") for e in task.log.events if e.get("type") == "handoff"]
     if handed and isinstance(handed[-1], str) and handed[-1] != head:
         findings.append(Finding("head-moved", f"handed off at {handed[-1][:12]}, "

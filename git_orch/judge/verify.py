@@ -252,5 +252,6 @@ def render_text(result: Verification) -> str:
 
 def _summary(result: Verification) -> str:
     verdict = "ok" if result.ok else "FAILED"
-    return (f"git orch verify {result.rev_range}: {len(result.commits)} commits, "
-            f"{len(result.findings)} findings: {verdict}")
+    commits, findings = len(result.commits), len(result.findings)
+    return (f"git orch verify {result.rev_range}: {commits} commit{'' if commits == 1 else 's'}, "
+            f"{findings} finding{'' if findings == 1 else 's'}: {verdict}")

@@ -681,7 +681,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
 
         ledger.append(orepo, contract_oid(orepo, task_id), make, extra_refs=keep_head,
                       message=f"git-orch: abandon {task_id}")
-        steps.append(f"abandoned; head {head[:12]} kept as {archive}" if head else "abandoned")
+        steps.append("abandoned")  # cleanup says where the head is kept
     elif st.cleaned:
         steps.append("already abandoned and cleaned")
         return AbandonResult(task_id, head, archive if orepo.ref_target(archive) else None, steps)

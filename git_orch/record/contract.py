@@ -88,7 +88,10 @@ def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contr
     task_id = trailers.first(found, "Orch-Task")
     if task_id is None:
         raise OrchError(f"contract {str(commit_id)[:12]} has no Orch-Task trailer")
-    check_task_id(task_id)
+    try:
+        check_task_id(task_id)
+    except OrchError as exc:  # data, not the command line: a refusal, not a usage error
+        raise OrchError(f"contract {str(commit_id)[:12]}: {exc}") from None
     if len(commit.parents) != 1:
         raise OrchError(f"contract {str(commit_id)[:12]} must have exactly one parent")
     title, _, rest = message.partition("\n")

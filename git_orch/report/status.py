@@ -17,25 +17,22 @@ from git_orch import dispatch
 from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge import packagereview
 from git_orch.judge.verdicts import summary_of
 from git_orch.landing import watch
 from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import (
-    ACCEPTED,
     ACTIVE,
-    BLOCKED,
-    ENDED,
-    PENDING,
-    UNREVIEWED,
     TaskState,
     fold,
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.report import trust
 from git_orch.sanitize import clean
-from git_orch.workspace import reconcile
+from git_orch.workspace import reconcile, tamper, workerhooks
 
 STATUS_SCHEMA = 1
 STALE = reconcile.STALE
@@ -47,6 +44,7 @@ ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
 RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
+BYPASS = tamper.BYPASS
 
 
 @dataclass
@@ -77,6 +75,9 @@ class TaskView:
             "worktree": st.worktree,
             # "worktree" isolation is advisory: the worker can write the lead's git dir.
             "isolation": st.isolation,
+            # What collect dropped or refused, hooks refused, review contradicted.
+            "misalignments": [{k: clean(str(m.get(k)))[:200] for k in ("what", "source", "at")}
+                              for m in st.misalignments],
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -124,7 +125,16 @@ class Overview:
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
     target: list[watch.TargetFinding] = field(default_factory=list)
+    tampering: list[tamper.Finding] = field(default_factory=list)
     damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
+    trust: list[trust.TrustRow] = field(default_factory=list)
+    packages_due: list[dict[str, Any]] = field(default_factory=list)  # closed, no verdict
+    now: float = field(default_factory=time.time)  # every output's "now": one clock read
+
+    @property
+    def repository_needs_you(self) -> list[tamper.Finding]:
+        """Findings no task can be blamed for: the person looks at the repository."""
+        return [f for f in self.tampering if f.task is None]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,9 +147,12 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "tampering": [f.to_json() for f in self.tampering],
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
             "ledger_damage": self.damage,
+            "trust": [row.to_json() for row in self.trust],
+            "packages_due": self.packages_due,
         }
 
     def package_spend(self) -> dict[str, budget.Spend]:
@@ -203,6 +216,11 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
         target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
                              [v.contract.base for v in views])
+    tampering = workerhooks.findings(orepo)
+    blamed = {f.task for f in tampering if f.task is not None}
+    for view in views:
+        if view.task_id in blamed:
+            view.flags.append(BYPASS)
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -211,10 +229,27 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         breakers = {}
     found = damage.findings(orepo)
     lock = ledger.stale_lock(orepo)
+    try:
+        rows = trust.trust_rows([v.state for v in views], trust.last_runs(policy))
+    except OrchError as exc:
+        problems.append(f"trust: {exc}")
+        rows = []
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        target, found + ([lock] if lock else []),
+        target=target, tampering=tampering, damage=found + ([lock] if lock else []),
+        trust=rows, packages_due=_packages_due(orepo, problems) if only is None else [],
+        now=now,
     )
+
+
+def _packages_due(orepo: OrchRepo, problems: list[str]) -> list[dict[str, Any]]:
+    """Closed roadmap packages whose review pack is due ([review] package_pack)."""
+    try:
+        return [{"package": c.name, "base": c.base, "head": c.head,
+                 "tasks": [t.contract.task_id for t in c.tasks]} for c in packagereview.due(orepo)]
+    except OrchError as exc:
+        problems.append(f"package review: {exc}")
+        return []
 
 
 def _summary(
@@ -237,140 +272,3 @@ def _summary(
     summary = Summary(contract, fold(task_id, log.events), log.problems, log.skipped_versions)
     cache.put(key, summary)
     return summary
-
-
-
-# --- the person's view -------------------------------------------------------
-
-NEEDS_YOU_STATES = {
-    UNREVIEWED: "review",
-    BLOCKED: "blocked",
-    ACCEPTED: "land",
-}
-
-
-def needs_you(view: TaskView) -> str | None:
-    """Why a person should look at this task now, or None."""
-    st = view.state
-    if CONFLICT in view.flags:  # decisions disagree: settle that before anything else
-        return CONFLICT
-    if st.state in NEEDS_YOU_STATES:
-        return NEEDS_YOU_STATES[st.state]
-    if st.state == PENDING and st.error:
-        return "setup failed"
-    failed_run = runlog.failed_last_run(st)
-    if failed_run is not None:
-        return failed_run
-    for flag in (RUN_DEAD, RUN_UNVERIFIED, ORPHAN, STALE, CLEANUP, LEDGER_PROBLEM):
-        if flag in view.flags:
-            return flag
-    return None
-
-
-def _age(stamp: float | None, now: float) -> str:
-    if stamp is None:
-        return "-"
-    seconds = max(0, int(now - stamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def _line(view: TaskView, now: float, why: str | None = None) -> str:
-    st = view.state
-    parts = [f"  {clean(view.task_id):<16} {clean(st.state):<21}"]
-    if why and why != st.state:
-        parts.append(f"[{why}]")
-    if view.commits is not None:
-        parts.append(f"{view.commits} commit{'s' if view.commits != 1 else ''}")
-    parts.append(f"last {_age(view.last_activity, now)}")
-    parts.append(f"- {clean(view.contract.title)}")
-    run = runlog.latest_run_json(st)
-    if run is not None and run["running"]:
-        parts.append(f"[agent {clean(str(run['agent']))}, attempt {run['attempt']}]")
-    spend = budget.task_spend(st)
-    if spend.tokens or spend.priced:
-        parts.append(f"[spent {spend.text()}]")
-    detail = st.reason or st.error
-    if why is not None and why == runlog.failed_last_run(st) and run is not None:
-        detail = f"agent {run['agent']}, attempt {run['attempt']}: {run['reason']}"
-    text = " ".join(parts)
-    if detail:
-        text += f"\n  {'':<16} reason: {clean(detail)}"
-    if run is not None and run["running"] and run.get("sandbox") == "none":
-        text += f"\n  {'':<16} no sandbox: {clean(str(run.get('sandbox_why')))}"
-    for conflict in st.conflicts[:3]:
-        text += f"\n  {'':<16} conflict: {clean(conflict)}"
-    for problem in view.problems[:3]:
-        text += f"\n  {'':<16} problem: {clean(problem)}"
-    return text
-
-
-def render_text(overview: Overview, recent: int = 5) -> str:
-    now = time.time()
-    needs: list[tuple[TaskView, str]] = []
-    running: list[TaskView] = []
-    landed: list[TaskView] = []
-    for view in overview.tasks:
-        why = needs_you(view)
-        if why is not None:
-            needs.append((view, why))
-        elif view.state.state in RUNNING_STATES:
-            running.append(view)
-        elif view.state.state in ENDED:
-            landed.append(view)
-    landed.sort(key=lambda v: v.state.updated_at or "", reverse=True)
-    out: list[str] = []
-    if overview.damage:
-        out.append(f"Ledger damaged ({len(overview.damage)})")
-        out.extend(f"  {clean(d)}" for d in overview.damage)
-    mode = overview.dispatch.get("mode")
-    if mode and mode != dispatch.ACTIVE:
-        note = overview.dispatch.get("note")
-        out.append(f"Dispatch: {clean(str(mode))}" + (f" ({clean(str(note))})" if note else "")
-                   + ": git orch next starts nothing")
-    out.append(f"Needs you ({len(needs) + len(overview.target)})")
-    out.extend(f"  {clean(f.render())}" for f in overview.target)
-    out.extend(_line(v, now, why) for v, why in needs)
-    if not needs and not overview.target:
-        out.append("  nothing")
-    out.append(f"Running ({len(running)})")
-    out.extend(_line(v, now) for v in running)
-    if not running:
-        out.append("  nothing")
-    out.append(f"Recently ended ({len(landed)})")
-    out.extend(_line(v, now) for v in landed[:recent])
-    if not landed:
-        out.append("  nothing")
-    elif len(landed) > recent:
-        out.append(f"  ... and {len(landed) - recent} more (git orch status --json)")
-    if overview.orphans:
-        out.append(f"Orphans ({len(overview.orphans)}; git orch heartbeat --repair)")
-        out.extend(f"  {o.kind} {clean(o.name)}: {clean(o.detail)}" for o in overview.orphans)
-    advisory = [v.task_id for v in overview.tasks
-                if v.state.isolation == "worktree" and v.state.state not in ENDED]
-    if advisory:
-        out.append(f"Advisory isolation ({len(advisory)}): worktree workers share this git "
-                   f"dir and can write it: {', '.join(advisory[:10])}"
-                   + (" ..." if len(advisory) > 10 else ""))
-    beat = overview.heartbeat
-    if beat is not None and beat.missed(now):
-        out.append(
-            f"Heartbeat missed: last {_age(beat.at, now)}, interval {beat.interval}s "
-            "(git orch heartbeat)"
-        )
-    tripped = {n: b for n, b in overview.agents.items() if b.state != "closed"}
-    if tripped:
-        out.append(f"Agent breakers ({len(tripped)})")
-        out.extend(f"  {n:<16} {b.state} after {b.failures} failures"
-                   + (f", until {b.to_json()['until']}" if b.state == "open" else "")
-                   for n, b in tripped.items())
-    spent = {name: s for name, s in overview.package_spend().items() if s.tokens or s.priced}
-    if spent:
-        out.append("Spend by package")
-        out.extend(f"  {clean(name):<16} {s.text()}" for name, s in sorted(spent.items()))
-    if overview.problems:
-        out.append(f"Ledger problems ({len(overview.problems)})")
-        out.extend(f"  {clean(p)}" for p in overview.problems[:10])
-    return "\n".join(out)

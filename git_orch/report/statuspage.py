@@ -1,9 +1,11 @@
-"""The status page: status.md and a self-contained status.html from one overview.
+"""The status page: status.md and a self-contained status.html, from the one Board.
 
-Both answer, in this order: what needs a person now, what is running, what
-landed recently, progress per package, and the latest heartbeat. Everything
-shown comes from the ledger or the repository, so every text is escaped
-(html.escape for the page, a Markdown escape for the .md). The HTML has
+Both show the Board's sections in the terminal's order, with its counts: dispatch,
+what needs a person (with the fix to run), what runs, what is open, what ended,
+a card per task that needs attention or works, packages, heartbeat, problems.
+Times are absolute (the page is read later). Everything shown comes from the
+ledger or the repository, so every text is escaped (html.escape for the page,
+a Markdown escape of only what Markdown acts on for the .md). The HTML has
 inline CSS only, no script, and a Content-Security-Policy that forbids any
 fetch, so opening it never touches the network.
 """
@@ -13,249 +15,123 @@ from __future__ import annotations
 import html
 import os
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_orch.agent import runlog
 from git_orch.errors import OrchError
-from git_orch.judge.verdicts import tally
-from git_orch.record.state import (
-    ABANDONED,
-    ACCEPTED,
-    BLOCKED,
-    CLEANED,
-    ENDED,
-    MERGED,
-    PENDING,
-    PUSHED,
-    REJECTED,
-    UNREVIEWED,
-)
-from git_orch.report.status import Overview, TaskView
+from git_orch.report.board import Board, Card
 from git_orch.sanitize import clean
 from git_orch.workspace import reconcile
 
-PASSING_VERDICTS = frozenset({"pass", "passed", "accept", "accepted", "ok"})
-LANDED = frozenset({MERGED, PUSHED, CLEANED})
-RECENT = 10
 
-
-@dataclass
-class Group:
-    """One list of tasks under a heading, with why each is there."""
-
-    key: str
-    title: str
-    rows: list[tuple[TaskView, str]] = field(default_factory=list)
-
-    def add(self, view: TaskView, why: str) -> None:
-        self.rows.append((view, why))
-
-
-def _review_problem(view: TaskView) -> str | None:
-    st = view.state
-    head = view.head or (st.review.get("head") if st.review else None)
-    on_head = tally(st, str(head)) if head else None
-    if on_head is not None and on_head.verdict in ("reject", "concerns"):
-        return "review verdict: " + "; ".join(
-            f"{v['verdict']} by {v['reviewer']}" for v in on_head.to_json()["verdicts"]
-            if v["verdict"] != "pass")
-    verdict = st.review.get("verdict") if st.review else None
-    if isinstance(verdict, str) and verdict.strip().lower() not in PASSING_VERDICTS:
-        return f"review verdict: {verdict}"
-    if st.state == REJECTED:
-        return f"rejected: {st.reason or 'no reason given'}"
-    return None
-
-
-def needs_groups(overview: Overview) -> list[Group]:
-    groups = [
-        Group("review-queue", "Review queue"),
-        Group("ready-to-land", "Accepted, ready to land"),
-        Group("blocked", "Blocked"),
-        Group("rejected", "Rejected reviews and overclaims"),
-        Group("stale", "Stale: needs inspection"),
-        Group("cleanup", "Cleanup needed"),
-        Group("dirty", "Uncommitted changes after handoff"),
-        Group("conflicts", "Conflicts and ledger problems"),
-        Group("orphaned", "Worktree vanished"),
-        Group("setup-failed", "Setup failed"),
-        Group("run-failed", "Agent run failed"),
-        Group("target", "Target branch rewritten or bypassed"),
-    ]
-    by_key = {g.key: g for g in groups}
-    for view in overview.tasks:
-        st = view.state
-        if st.state == UNREVIEWED:
-            by_key["review-queue"].add(view, _handed_off_why(view))
-        if st.state == ACCEPTED:
-            by_key["ready-to-land"].add(view, f"git orch land {view.task_id}")
-        if st.state == BLOCKED:
-            by_key["blocked"].add(view, st.reason or "no reason given")
-        problem = _review_problem(view)
-        if problem is not None and st.state not in ENDED:
-            by_key["rejected"].add(view, problem)
-        if reconcile.STALE in view.flags:
-            by_key["stale"].add(view, f"last activity {_age(view.last_activity)}")
-        if reconcile.CLEANUP in view.flags:
-            by_key["cleanup"].add(view, "worktree or branch still there (heartbeat --repair)")
-        if reconcile.DIRTY in view.flags and st.state not in reconcile.RUNNING_STATES:
-            by_key["dirty"].add(view, f"{st.worktree} has changes no review saw")
-        if reconcile.CONFLICT in view.flags or reconcile.LEDGER_PROBLEM in view.flags:
-            by_key["conflicts"].add(view, "; ".join([*st.conflicts, *view.problems][:3]))
-        if reconcile.ORPHAN in view.flags:
-            by_key["orphaned"].add(view, f"{st.worktree} is gone (heartbeat --repair)")
-        if st.state == PENDING and st.error:
-            by_key["setup-failed"].add(view, st.error)
-        failed_run = runlog.failed_last_run(st)
-        if failed_run is not None:
-            run = runlog.latest_run_json(st) or {}
-            by_key["run-failed"].add(view, f"{failed_run}: {run.get('reason') or ''}")
-    views = {v.task_id: v for v in overview.tasks}
-    for finding in overview.target:  # the target branch, shown on the task it concerns
-        concerned = views.get(finding.task or finding.landed_by or "")
-        if concerned is not None:
-            by_key["target"].add(concerned, finding.render())
-    return [g for g in groups if g.rows]
-
-
-def _handed_off_why(view: TaskView) -> str:
-    """The handoff summary, and beside it the start of what the agent said, if it ran."""
-    said = runlog.agent_said(view.state)
-    text = view.state.summary or ""
-    if said is not None:
-        words = " ".join(said["text"].split())
-        text += (" | " if text else "") + f"agent said: {words[:300]}"
-        text += "..." if len(words) > 300 else ""
-    return text
-
-
-def running(overview: Overview) -> list[TaskView]:
-    return [v for v in overview.tasks if v.state.state in reconcile.RUNNING_STATES]
-
-
-def landed(overview: Overview) -> list[TaskView]:
-    done = [v for v in overview.tasks if v.state.state in LANDED]
-    done.sort(key=lambda v: v.state.activity_at or v.state.updated_at or "", reverse=True)
-    return done[:RECENT]
-
-
-@dataclass
-class PackageRow:
-    name: str
-    total: int
-    landed: int
-    running: int
-    waiting: int
-    abandoned: int
-
-    @property
-    def percent(self) -> int:
-        counted = self.total - self.abandoned
-        return round(100 * self.landed / counted) if counted else 100
-
-
-def packages(overview: Overview) -> list[PackageRow]:
-    rows: dict[str, PackageRow] = {}
-    for view in overview.tasks:
-        name = view.contract.package or "(no package)"
-        row = rows.setdefault(name, PackageRow(name, 0, 0, 0, 0, 0))
-        row.total += 1
-        state = view.state.state
-        if state in LANDED:
-            row.landed += 1
-        elif state == ABANDONED:
-            row.abandoned += 1
-        elif state in reconcile.RUNNING_STATES:
-            row.running += 1
-        else:
-            row.waiting += 1
-    return [rows[k] for k in sorted(rows)]
-
-
-def _age(stamp: float | None, now: float | None = None) -> str:
-    if stamp is None:
-        return "-"
-    seconds = max(0, int((now or time.time()) - stamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def heartbeat_line(overview: Overview) -> tuple[str, bool]:
+def heartbeat_line(board: Board) -> tuple[str, bool]:
     """Text about the latest heartbeat, and whether it is an alarm."""
-    beat = overview.heartbeat
+    beat = board.overview.heartbeat
     if beat is None:
         return "no heartbeat recorded on this machine (git orch heartbeat)", False
-    when = reconcile.iso(beat.at)
-    text = f"last heartbeat {when} ({_age(beat.at)}), interval {beat.interval}s"
-    if beat.missed():
+    text = f"last heartbeat {reconcile.iso(beat.at)}, interval {beat.interval}s"
+    if beat.missed(board.now):
         return f"MISSED: {text}", True
     return text, False
 
 
-def summary_line(overview: Overview) -> str:
-    waiting = {v.task_id for g in needs_groups(overview) for v, _ in g.rows}
-    return (f"{len(waiting)} task(s) need you, {len(running(overview))} running, "
-            f"{len([v for v in overview.tasks if v.state.state in LANDED])} landed, "
-            f"{len(overview.orphans)} orphan(s)")
-
-
 # --- Markdown ------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
 
 
 def md(text: object) -> str:
-    """Escape text for a Markdown table cell or line: no markup, no HTML, one line."""
+    """Text for a Markdown line or table cell: one line, no markup, no HTML, no entity.
+
+    Only what Markdown would act on is escaped, so the file still reads well raw.
+    """
     flat = clean(" ".join(str(text).split()))  # controls and bidi marks as visible escapes
-    return _MD_SPECIAL.sub(r"\\\1", flat.replace("&", "&amp;"))
+    flat = _MD_SPECIAL.sub(r"\\\1", _MD_ENTITY.sub("&amp;", flat))
+    return "\\" + flat if flat.startswith("#") else flat
 
 
-def _md_table(rows: list[tuple[TaskView, str]]) -> list[str]:
-    out = ["| task | state | title | why |", "| --- | --- | --- | --- |"]
-    for view, why in rows:
-        out.append(f"| {md(view.task_id)} | {md(view.state.state)} | "
-                   f"{md(view.contract.title)} | {md(why)} |")
+def md_cmd(text: str) -> str:
+    """A command as a code span (pasteable raw), or escaped text if a span cannot hold it."""
+    return md(text) if "`" in text or "|" in text or "\n" in text else f"`{text}`"
+
+
+def _md_task_rows(cards: list[Card], now: float) -> list[str]:
+    out = ["| task | state | title | agent, last outcome | last activity | next |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for c in cards:
+        agent = f"{c.agent}: {c.outcome}" if c.agent else ""
+        out.append(f"| {md(c.task_id)} | {md(c.view.state.state)} | {md(c.view.contract.title)} "
+                   f"| {md(agent)} | {md(reconcile.iso(c.view.last_activity) or '-')} "
+                   f"| {md_cmd(c.next)} |")
     return out
 
 
-def render_markdown(overview: Overview) -> str:
-    now = time.time()
+def _md_card(c: Card) -> list[str]:
+    st = c.view.state
+    out = ["", f"### {md(c.task_id)}: {md(c.view.contract.title)}", "",
+           f"- state: {md(st.state)}; branch {md(st.branch or '-')}; "
+           f"workspace {md(st.worktree or '-')}"
+           + ("" if c.view.worktree_present or not st.worktree else " (gone)")]
+    if c.agent:
+        out.append(f"- agent {md(c.agent)}: {md(c.outcome)}")
+    if c.sandbox_note:
+        out.append(f"- {md(c.sandbox_note)}")
+    if c.spend:
+        out.append(f"- spent {md(c.spend)}")
+    if st.summary:
+        out.append(f"- handoff: {md(st.summary)}")
+    out += [f"- risk: {md(r)}" for r in st.risks]
+    if c.reason:
+        out.append(f"- reason: {md(c.reason)}")
+    out.append(f"- next: {md_cmd(c.next)}")
+    return out
+
+
+def render_markdown(board: Board) -> str:
+    ov, now = board.overview, board.now
+    counts = board.counts()
     out = ["# git-orch status", "",
-           f"Generated {reconcile.iso(now)}; main branch {md(overview.policy.main_branch)}.", "",
-           md(summary_line(overview)) + ".", ""]
-    groups = needs_groups(overview)
-    out.append("## Needs you")
-    if not groups and not overview.orphans:
-        out.append("")
+           f"Generated {reconcile.iso(now)}; main branch {md(ov.policy.main_branch)}; "
+           f"ledger {md((ov.ledger_tip or 'none')[:12])}.", "", md(board.summary()) + ".", ""]
+    out += ["## Dispatch", "", f"Mode: {md(ov.dispatch.get('mode'))}"
+            + (f" ({md(ov.dispatch['note'])})" if ov.dispatch.get("note") else "") + "; "
+            + (f"next: {md(board.next_task)}" if board.next_task else "next starts nothing"), ""]
+    out += [f"- {md(r)}" for r in board.next_reasons]
+    out += [f"- agent breaker {md(n)}: {md(b['state'])} after {b['failures']} failures"
+            + (f", until {md(b['until'])}" if b.get("until") else "")
+            for n, b in board.breakers.items()]
+    out += ["", f"## Needs you ({counts['needs_you']})", ""]
+    if board.needs:
+        out += ["| task | kind | why | fix |", "| --- | --- | --- | --- |"]
+        out += [f"| {md(i.task or '-')} | {md(i.kind)} | {md(i.why)} | {md_cmd(i.fix)} |"
+                for i in board.needs]
+    else:
         out.append("Nothing needs you.")
-    for group in groups:
-        out += ["", f"### {group.title} ({len(group.rows)})", ""] + _md_table(group.rows)
-    if overview.orphans:
-        out += ["", f"### Orphans ({len(overview.orphans)})", ""]
-        out += [f"- {md(o.kind)} {md(o.name)}: {md(o.detail)}" for o in overview.orphans]
-    out += ["", "## Running", ""]
-    run = running(overview)
-    out += _md_table([(v, f"last activity {_age(v.last_activity, now)}") for v in run]) \
-        if run else ["Nothing running."]
-    out += ["", "## Landed recently", ""]
-    done = landed(overview)
-    out += _md_table([(v, (v.state.merged_commit or "")[:12]) for v in done]) \
-        if done else ["Nothing landed yet."]
-    out += ["", "## Packages", "",
-            "| package | landed | running | waiting | abandoned | progress |",
-            "| --- | --- | --- | --- | --- | --- |"]
-    for row in packages(overview):
-        out.append(f"| {md(row.name)} | {row.landed}/{row.total} | {row.running} | "
-                   f"{row.waiting} | {row.abandoned} | {row.percent}% |")
-    text, _ = heartbeat_line(overview)
+    for title, key, cards, empty in (
+            ("Running", "running", board.running, "Nothing running."),
+            ("Open", "open", board.open, "Nothing open."),
+            ("Recently ended", "ended", board.ended, "Nothing ended yet.")):
+        out += ["", f"## {title} ({counts[key]})", ""]
+        out += _md_task_rows(cards, now) if cards else [empty]
+    if board.advisory:
+        out += ["", f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
+                f"git dir and can write it: {md(', '.join(board.advisory))}"]
+    if board.trust:
+        out += ["", "## Trust (worst first)", ""] + [f"- {md(line)}" for line in board.trust]
+    if board.attention:
+        out += ["", "## Tasks"]
+        for card in board.attention:
+            out += _md_card(card)
+    out += ["", "## Packages", "", "| package | progress | running | waiting | spent |",
+            "| --- | --- | --- | --- | --- |"]
+    out += [f"| {md(p.name)} | {md(p.progress)} | {p.running} | {p.waiting} "
+            f"| {md(board.spend.get(p.name, '-'))} |" for p in board.packages]
+    text, _ = heartbeat_line(board)
     out += ["", "## Heartbeat", "", md(text)]
-    if overview.problems:
-        out += ["", "## Ledger problems", ""] + [f"- {md(p)}" for p in overview.problems[:20]]
+    if ov.problems:
+        out += ["", f"## Ledger problems ({len(ov.problems)})", ""]
+        out += [f"- {md(p)}" for p in ov.problems[:20]]
     return "\n".join(out) + "\n"
 
 
@@ -285,79 +161,118 @@ def e(text: object) -> str:
     return html.escape(clean(text), quote=True)
 
 
-def _html_table(rows: list[tuple[TaskView, str]], last: str = "why") -> str:
+def _html_tasks(cards: list[Card]) -> str:
+    head = ("<th>task</th><th>state</th><th>title</th><th>agent, last outcome</th>"
+            "<th>last activity</th><th>next</th>")
     body = "".join(
-        f'<tr class="task" data-task="{e(v.task_id)}" data-state="{e(v.state.state)}">'
-        f'<td class="id">{e(v.task_id)}</td><td class="state">{e(v.state.state)}</td>'
-        f"<td>{e(v.contract.title)}</td><td>{e(why)}</td></tr>"
-        for v, why in rows
-    )
-    head = f"<th>task</th><th>state</th><th>title</th><th>{e(last)}</th>"
-    return (f'<table class="tasks"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+        f'<tr class="task" data-task="{e(c.task_id)}" data-state="{e(c.view.state.state)}">'
+        f'<td class="id">{e(c.task_id)}</td><td class="state">{e(c.view.state.state)}</td>'
+        f"<td>{e(c.view.contract.title)}</td>"
+        f"<td>{e(f'{c.agent}: {c.outcome}' if c.agent else '')}</td>"
+        f"<td>{e(reconcile.iso(c.view.last_activity) or '-')}</td>"
+        f"<td><code>{e(c.next)}</code></td></tr>"
+        for c in cards)
+    return f'<table class="tasks"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _section(key: str, title: str, inner: str, extra_class: str = "") -> str:
-    cls = f' class="{extra_class}"' if extra_class else ""
-    return f'<section id="{key}"{cls}><h2>{e(title)}</h2>{inner}</section>'
+def _html_needs(board: Board) -> str:
+    if not board.needs:
+        return '<p class="muted">Nothing needs you.</p>'
+    body = "".join(
+        f'<tr class="need" data-task="{e(i.task or "")}" data-kind="{e(i.kind)}">'
+        f'<td class="id">{e(i.task or "-")}</td><td class="state">{e(i.kind)}</td>'
+        f"<td>{e(i.why)}</td><td><code>{e(i.fix)}</code></td></tr>"
+        for i in board.needs)
+    return ('<table class="tasks"><thead><tr><th>task</th><th>kind</th><th>why</th>'
+            f"<th>fix</th></tr></thead><tbody>{body}</tbody></table>")
 
 
-def render_html(overview: Overview) -> str:
-    now = time.time()
-    groups = needs_groups(overview)
-    needs = "".join(
-        f'<div class="group" id="{g.key}"><h3>{e(g.title)} ({len(g.rows)})</h3>'
-        f"{_html_table(g.rows)}</div>"
-        for g in groups
-    )
-    if overview.orphans:
-        items = "".join(f"<li><b>{e(o.kind)}</b> <code>{e(o.name)}</code>: {e(o.detail)}</li>"
-                        for o in overview.orphans)
-        needs += (f'<div class="group" id="orphans"><h3>Orphans ({len(overview.orphans)})</h3>'
-                  f"<ul>{items}</ul></div>")
-    if not needs:
-        needs = '<p class="muted">Nothing needs you.</p>'
-    run = running(overview)
-    run_html = _html_table([(v, _age(v.last_activity, now)) for v in run], "last activity") \
-        if run else '<p class="muted">Nothing running.</p>'
-    done = landed(overview)
-    done_html = _html_table([(v, (v.state.merged_commit or "")[:12]) for v in done], "commit") \
-        if done else '<p class="muted">Nothing landed yet.</p>'
+def _html_card(c: Card) -> str:
+    st = c.view.state
+    gone = "" if c.view.worktree_present or not st.worktree else " (gone)"
+    rows = [("state", st.state), ("branch", st.branch or "-"),
+            ("workspace", f"{st.worktree or '-'}{gone}")]
+    if c.agent:
+        rows.append(("agent", f"{c.agent}: {c.outcome}"))
+    if c.sandbox_note:
+        rows.append(("sandbox", c.sandbox_note))
+    if c.spend:
+        rows.append(("spent", c.spend))
+    if st.summary:
+        rows.append(("handoff", st.summary))
+    rows += [("risk", r) for r in st.risks]
+    if c.reason:
+        rows.append(("reason", c.reason))
+    items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
+    return (f'<div class="card" data-card="{e(c.task_id)}"><h3>{e(c.task_id)}: '
+            f"{e(c.view.contract.title)}</h3><dl>{items}<dt>next</dt>"
+            f"<dd><code>{e(c.next)}</code></dd></dl></div>")
+
+
+def _section(key: str, title: str, inner: str, count: int | None = None) -> str:
+    counted = f' data-count="{count}"' if count is not None else ""
+    heading = f"{e(title)} ({count})" if count is not None else e(title)
+    return f'<section id="{key}"{counted}><h2>{heading}</h2>{inner}</section>'
+
+
+def render_html(board: Board) -> str:
+    ov, counts = board.overview, board.counts()
+    mode = e(ov.dispatch.get("mode")) + (f" ({e(ov.dispatch['note'])})"
+                                         if ov.dispatch.get("note") else "")
+    nxt = f"next: {e(board.next_task)}" if board.next_task else "next starts nothing"
+    reasons = "".join(f"<li>{e(r)}</li>" for r in board.next_reasons)
+    reasons += "".join(
+        f"<li>agent breaker {e(n)}: {e(b['state'])} after {e(b['failures'])} failures"
+        + (f", until {e(b['until'])}" if b.get("until") else "") + "</li>"
+        for n, b in board.breakers.items())
+    dispatch_html = f"<p>Mode: {mode}; {nxt}</p>" + (f"<ul>{reasons}</ul>" if reasons else "")
+    sections = [_section("dispatch", "Dispatch", dispatch_html),
+                _section("needs-you", "Needs you", _html_needs(board), counts["needs_you"])]
+    for key, title, cards, empty in (
+            ("running", "Running", board.running, "Nothing running."),
+            ("open", "Open", board.open, "Nothing open."),
+            ("ended", "Recently ended", board.ended, "Nothing ended yet.")):
+        inner = _html_tasks(cards) if cards else f'<p class="muted">{empty}</p>'
+        sections.append(_section(key, title, inner, counts[key]))
+    if board.advisory:
+        sections.append(_section(
+            "isolation", "Advisory isolation",
+            f"<p>Worktree workers share this git dir and can write it: "
+            f"{e(', '.join(board.advisory))}</p>", len(board.advisory)))
+    if board.trust:
+        items = "".join(f"<li>{e(line)}</li>" for line in board.trust)
+        sections.append(_section("trust", "Trust (worst first)", f"<ul>{items}</ul>"))
+    if board.attention:
+        sections.append(_section("tasks", "Tasks",
+                                 "".join(_html_card(c) for c in board.attention)))
     pkg_rows = "".join(
-        f'<tr class="package" data-package="{e(r.name)}"><td>{e(r.name)}</td>'
-        f"<td>{r.landed}/{r.total}</td><td>{r.running}</td><td>{r.waiting}</td>"
-        f'<td>{r.abandoned}</td><td><div class="bar" title="{r.percent}%">'
-        f'<span style="width:{r.percent}%"></span></div> {r.percent}%</td></tr>'
-        for r in packages(overview)
-    )
-    pkg_html = (
-        "<table><thead><tr><th>package</th><th>landed</th><th>running</th><th>waiting</th>"
-        f"<th>abandoned</th><th>progress</th></tr></thead><tbody>{pkg_rows}</tbody></table>"
-    ) if pkg_rows else '<p class="muted">No tasks yet.</p>'
-    beat, alarm = heartbeat_line(overview)
-    summary = summary_line(overview)
-    beat_html = f'<p class="{"alarm" if alarm else "muted"}">{e(beat)}</p>'
-    problems = ""
-    if overview.problems:
-        items = "".join(f"<li>{e(p)}</li>" for p in overview.problems[:20])
-        problems = _section("problems", "Ledger problems", f"<ul>{items}</ul>")
+        f'<tr class="package" data-package="{e(p.name)}"><td>{e(p.name)}</td>'
+        f'<td><div class="bar" title="{p.percent}%"><span style="width:{p.percent}%"></span>'
+        f"</div> {e(p.progress)}</td><td>{p.running}</td><td>{p.waiting}</td>"
+        f"<td>{e(board.spend.get(p.name, '-'))}</td></tr>"
+        for p in board.packages)
+    pkg_html = ("<table><thead><tr><th>package</th><th>progress</th><th>running</th>"
+                f"<th>waiting</th><th>spent</th></tr></thead><tbody>{pkg_rows}</tbody></table>"
+                if pkg_rows else '<p class="muted">No tasks yet.</p>')
+    sections.append(_section("packages", "Packages", pkg_html))
+    beat, alarm = heartbeat_line(board)
+    sections.append(_section("heartbeat", "Heartbeat",
+                             f'<p class="{"alarm" if alarm else "muted"}">{e(beat)}</p>'))
+    if ov.problems:
+        items = "".join(f"<li>{e(p)}</li>" for p in ov.problems[:20])
+        sections.append(_section("problems", "Ledger problems", f"<ul>{items}</ul>",
+                                 len(ov.problems)))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" "
         "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>git-orch status</title><style>{_CSS}</style></head><body>"
-        f"<h1>git-orch status</h1><p class=\"muted\">Generated {e(reconcile.iso(now))}; "
-        f"main branch <code>{e(overview.policy.main_branch)}</code>; ledger "
-        f"<code>{e((overview.ledger_tip or 'none')[:12])}</code></p>"
-        f'<p class="summary" id="summary">{e(summary)}</p>'
-        + _section("needs-you", "Needs you", needs, "needs")
-        + _section("running", "Running", run_html)
-        + _section("landed", "Landed recently", done_html)
-        + _section("packages", "Packages", pkg_html)
-        + _section("heartbeat", "Heartbeat", beat_html)
-        + problems
-        + "</body></html>\n"
+        f"<h1>git-orch status</h1><p class=\"muted\">Generated {e(reconcile.iso(board.now))}; "
+        f"main branch <code>{e(ov.policy.main_branch)}</code>; ledger "
+        f"<code>{e((ov.ledger_tip or 'none')[:12])}</code></p>"
+        f'<p class="summary" id="summary">{e(board.summary())}</p>'
+        + "".join(sections) + "</body></html>\n"
     )
 
 
@@ -367,16 +282,16 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_pages(overview: Overview, out_dir: Path) -> list[Path]:
+def write_pages(board: Board, out_dir: Path) -> list[Path]:
     """Write status.md and status.html into out_dir (atomically each); return the paths."""
     written = []
-    renderers: list[tuple[str, Callable[[Overview], str]]] = [
+    renderers: list[tuple[str, Callable[[Board], str]]] = [
         ("status.md", render_markdown), ("status.html", render_html)]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, render in renderers:
             path = out_dir / name
-            _write(path, render(overview))
+            _write(path, render(board))
             written.append(path)
     except OSError as exc:
         raise OrchError(f"cannot write status pages into {out_dir}: {exc.strerror}") from None

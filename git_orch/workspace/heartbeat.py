@@ -33,11 +33,12 @@ from git_orch.landing.land import (
 )
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import RefUpdate, update_refs
+from git_orch.record.misalignment import record_misalignment
 from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import load_task, record
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile, workspaces
+from git_orch.workspace import reconcile, refusals, tamper, workspaces
 from git_orch.workspace.start import finish_setup, make_workspace
 
 DEFAULT_INTERVAL = 300
@@ -52,6 +53,8 @@ class BeatReport:
     repairs: list[str] = field(default_factory=list)
     flags: dict[str, list[str]] = field(default_factory=dict)
     orphans: list[dict[str, str]] = field(default_factory=list)
+    tampering: list[dict[str, Any]] = field(default_factory=list)
+    misalignments: list[dict[str, Any]] = field(default_factory=list)
     target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
     damage: list[str] = field(default_factory=list)
 
@@ -59,7 +62,8 @@ class BeatReport:
         return {
             "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
-            "flags": self.flags, "orphans": self.orphans, "target": self.target,
+            "flags": self.flags, "orphans": self.orphans, "tampering": self.tampering,
+            "misalignments": self.misalignments, "target": self.target,
             "ledger_damage": self.damage,
         }
 
@@ -90,6 +94,20 @@ def record_flags(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
             changes.append({"task": view.task_id, "flags": flags,
                             "was": view.state.recorded_flags})
     return changes
+
+
+def record_tampering(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
+    """A `misalignment` (source "bypass") for each finding blamed on a task that
+    is not recorded yet; repository-level findings stay a needs-you in status."""
+    known = {v.task_id for v in overview.tasks}
+    done = []
+    for finding in tamper.new_for_ledger(orepo, overview.tampering):
+        if finding.task not in known:
+            continue  # a worktree naming a task the ledger does not have: status shows it
+        record_misalignment(orepo, finding.task, finding.what, "bypass",
+                            f"{finding.kind}; then: {finding.fix}")
+        done.append(finding.to_json())
+    return done
 
 
 # --- repair ------------------------------------------------------------------
@@ -236,6 +254,11 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
 # --- the beat ------------------------------------------------------------------
 
 
+def _collect_refusals(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """Worker hook refusals into misalignment events (see workspace/refusals.py)."""
+    return [str(e["id"]) for e in refusals.collect(orepo, view.task_id, view.state.worktree)]
+
+
 def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool = False
          ) -> BeatReport:
     overview = collect(orepo)
@@ -245,7 +268,11 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    misalignments = record_tampering(orepo, overview)
     watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
+    for view in overview.tasks:
+        if view.state.state not in ENDED and view.worktree_present:
+            _safe(partial(_collect_refusals, orepo, view), f"hook refusals of {view.task_id}")
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,
@@ -254,6 +281,8 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         repairs=repairs,
         flags={v.task_id: v.flags for v in overview.tasks if v.flags},
         orphans=[o.to_json() for o in overview.orphans],
+        tampering=[f.to_json() for f in overview.tampering],
+        misalignments=misalignments,
         target=[f.to_json() | {"message": f.render()} for f in overview.target],
         damage=overview.damage,
     )

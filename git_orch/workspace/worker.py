@@ -15,6 +15,7 @@ from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task, transition
 from git_orch.repo import OrchRepo
+from git_orch.sanitize import clean
 
 
 def resolve_task(orepo: OrchRepo, task_id: str | None) -> str:
@@ -49,9 +50,9 @@ def handoff(
             "then hand off again"
         )
     if path is not None:
-        dirty = run_git(["status", "--porcelain", "--untracked-files=normal"], path).stdout
-        if dirty.strip():
-            first = dirty.splitlines()[0][3:]
+        dirty = run_git(["status", "--porcelain", "-z", "--untracked-files=normal"], path).stdout
+        if dirty.strip("\0"):
+            first = clean(dirty.split("\0")[0][3:])  # -z: the path as it is, not C-quoted
             raise OrchError(
                 f"uncommitted changes in {path} (e.g. {first}): commit or remove them first"
             )
