@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "block": "worker",
     "review": "review",
     "review-import": "review",
+    "fixture": "fixture",
+    "eval": "fixture",
     "accept": "decide",
     "reject": "decide",
     "unblock": "decide",

@@ -38,8 +38,9 @@ worktree_root = ""
 # "worktree": a linked worktree sharing this git dir, which the worker can
 # write: advisory isolation, for trusted agents only. Without this key: worktree.
 isolation = "clone"
-# How many tasks may be active at once.
-max_active = 4
+# How many tasks may be live at once (start, run and next respect it;
+# start --force --reason goes past it, recorded).
+max_active = 3
 # A task with no activity (commit, file change, run log) for this long is
 # flagged stale-needs-inspection. Units: s, m, h, d.
 stale_after = "2h"
@@ -115,7 +116,7 @@ gates = []
 class Policy:
     main_branch: str = "main"
     worktree_root: str = ""
-    max_active: int = 4
+    max_active: int = 3
     stale_after_seconds: int = 7200
     protected_branches: list[str] = field(default_factory=lambda: ["main"])
     forbid: list[str] = field(default_factory=list)

@@ -161,7 +161,7 @@ def test_worktree_attack_is_reported(repo: Repo, attack: Any, kind: str,
         assert "bypass" in repo.status()["t1"]["flags"]
         assert "[bypass]" in text
     else:
-        assert f"[{kind}] " in text
+        assert f"  [{kind}] " in text
     assert "Needs you (0)" not in text
     hooks = repo.orch_ok("hooks", "status").out
     assert f"[{kind}]" in hooks and "t1: hooks" in hooks  # the worker is still listed

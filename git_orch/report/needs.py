@@ -55,14 +55,6 @@ def live_run(view: TaskView) -> bool:
     return runlog.open_attempt(view.state) is not None and runlog.RUN_DEAD not in view.flags
 
 
-def _bypass(v: TaskView) -> tuple[str, str] | None:
-    """Its worker disarmed the guardrails or planted a program (workspace/tamper.py)."""
-    if tamper.BYPASS in v.flags:
-        return ("its worker disarmed the guardrails or planted a program in the shared git dir",
-                cmd("git", "orch", "hooks", "status"))
-    return None
-
-
 def _conflict(v: TaskView) -> tuple[str, str] | None:
     if reconcile.CONFLICT in v.flags:
         return (f"decisions disagree: {v.state.conflicts[0]}" if v.state.conflicts
@@ -219,7 +211,6 @@ LoopCheck = Callable[[Overview], "list[NeedsItem]"]
 # Most urgent first. Each check returns (why, fix) or None.
 TASK_KINDS: list[tuple[str, TaskCheck]] = [
     (reconcile.CONFLICT, _conflict),
-    (tamper.BYPASS, _bypass),
     (reconcile.LEDGER_PROBLEM, _ledger_problem),
     ("misalignment", _misalignment),
     ("launch-failed", _launch_failed),
@@ -268,8 +259,18 @@ def _ledger_damage(overview: Overview) -> list[NeedsItem]:
 
 
 def _tampering(overview: Overview) -> list[NeedsItem]:
-    """Tampering with the shared git dir that no task can be blamed for."""
-    return [NeedsItem(f.kind, f.what, f.fix) for f in overview.repository_needs_you]
+    """Tampering with the shared git dir (workspace/tamper.py): on the worker blamed for it
+    (kind `bypass`, naming what it did), else on the repository."""
+    return [NeedsItem(tamper.BYPASS, f"{f.kind}: {f.what}", f.fix, f.task) if f.task
+            else NeedsItem(f.kind, f.what, f.fix) for f in overview.tampering]
+
+
+def _packages_due(overview: Overview) -> list[NeedsItem]:
+    """A roadmap package whose last task landed: its review pack is due (judge/packagereview)."""
+    return [NeedsItem("package-review", f"package {d['package']} closed: review pack due",
+                      cmd("git", "orch", "review", "--package", str(d["package"]),
+                          "--pack", "DIR"))
+            for d in overview.packages_due]
 
 
 def _loop_problems(overview: Overview) -> list[NeedsItem]:
@@ -280,7 +281,8 @@ def _loop_problems(overview: Overview) -> list[NeedsItem]:
 
 
 LOOP_KINDS: list[LoopCheck] = [
-    _ledger_damage, _tampering, _target, _loop_problems, _orphans, _heartbeat,
+    _ledger_damage, _tampering, _target, _packages_due, _loop_problems, _orphans,
+    _heartbeat,
 ]
 
 

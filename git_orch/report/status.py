@@ -17,6 +17,7 @@ from git_orch import dispatch
 from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge import packagereview
 from git_orch.judge.verdicts import summary_of
 from git_orch.landing import watch
 from git_orch.record import damage, ledger
@@ -29,6 +30,7 @@ from git_orch.record.state import (
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.report import trust
 from git_orch.sanitize import clean
 from git_orch.workspace import reconcile, tamper, workerhooks
 
@@ -125,6 +127,8 @@ class Overview:
     target: list[watch.TargetFinding] = field(default_factory=list)
     tampering: list[tamper.Finding] = field(default_factory=list)
     damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
+    trust: list[trust.TrustRow] = field(default_factory=list)
+    packages_due: list[dict[str, Any]] = field(default_factory=list)  # closed, no verdict
     now: float = field(default_factory=time.time)  # every output's "now": one clock read
 
     @property
@@ -147,6 +151,8 @@ class Overview:
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
             "ledger_damage": self.damage,
+            "trust": [row.to_json() for row in self.trust],
+            "packages_due": self.packages_due,
         }
 
     def package_spend(self) -> dict[str, budget.Spend]:
@@ -223,11 +229,27 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         breakers = {}
     found = damage.findings(orepo)
     lock = ledger.stale_lock(orepo)
+    try:
+        rows = trust.trust_rows([v.state for v in views], trust.last_runs(policy))
+    except OrchError as exc:
+        problems.append(f"trust: {exc}")
+        rows = []
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
         target=target, tampering=tampering, damage=found + ([lock] if lock else []),
+        trust=rows, packages_due=_packages_due(orepo, problems) if only is None else [],
         now=now,
     )
+
+
+def _packages_due(orepo: OrchRepo, problems: list[str]) -> list[dict[str, Any]]:
+    """Closed roadmap packages whose review pack is due ([review] package_pack)."""
+    try:
+        return [{"package": c.name, "base": c.base, "head": c.head,
+                 "tasks": [t.contract.task_id for t in c.tasks]} for c in packagereview.due(orepo)]
+    except OrchError as exc:
+        problems.append(f"package review: {exc}")
+        return []
 
 
 def _summary(

@@ -117,6 +117,8 @@ def render_markdown(board: Board) -> str:
     if board.advisory:
         out += ["", f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
                 f"git dir and can write it: {md(', '.join(board.advisory))}"]
+    if board.trust:
+        out += ["", "## Trust (worst first)", ""] + [f"- {md(line)}" for line in board.trust]
     if board.attention:
         out += ["", "## Tasks"]
         for card in board.attention:
@@ -237,6 +239,9 @@ def render_html(board: Board) -> str:
             "isolation", "Advisory isolation",
             f"<p>Worktree workers share this git dir and can write it: "
             f"{e(', '.join(board.advisory))}</p>", len(board.advisory)))
+    if board.trust:
+        items = "".join(f"<li>{e(line)}</li>" for line in board.trust)
+        sections.append(_section("trust", "Trust (worst first)", f"<ul>{items}</ul>"))
     if board.attention:
         sections.append(_section("tasks", "Tasks",
                                  "".join(_html_card(c) for c in board.attention)))

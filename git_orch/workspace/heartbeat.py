@@ -38,7 +38,7 @@ from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import load_task, record
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile, tamper, workspaces
+from git_orch.workspace import reconcile, refusals, tamper, workspaces
 from git_orch.workspace.start import finish_setup, make_workspace
 
 DEFAULT_INTERVAL = 300
@@ -254,6 +254,11 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
 # --- the beat ------------------------------------------------------------------
 
 
+def _collect_refusals(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """Worker hook refusals into misalignment events (see workspace/refusals.py)."""
+    return [str(e["id"]) for e in refusals.collect(orepo, view.task_id, view.state.worktree)]
+
+
 def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool = False
          ) -> BeatReport:
     overview = collect(orepo)
@@ -265,6 +270,9 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
     changes = record_flags(orepo, overview)
     misalignments = record_tampering(orepo, overview)
     watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
+    for view in overview.tasks:
+        if view.state.state not in ENDED and view.worktree_present:
+            _safe(partial(_collect_refusals, orepo, view), f"hook refusals of {view.task_id}")
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,

@@ -23,7 +23,7 @@ from git_orch.record.ids import check_task_id, task_branch, task_ref
 from git_orch.record.state import ACTIVE, PENDING
 from git_orch.record.tasks import Task, load_task, transition
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import workerhooks, workspaces
+from git_orch.workspace import limits, workerhooks, workspaces
 
 
 @dataclass
@@ -38,6 +38,7 @@ class StartRequest:
     gates: list[str] = field(default_factory=list)
     worktree: bool = True
     isolation: str | None = None  # --isolation; None: orch.toml's (see workspaces.py)
+    force_reason: str | None = None  # go past max_active / write-set overlap (recorded)
 
 
 @dataclass
@@ -103,6 +104,9 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     path = workspaces.path_for(orepo, policy, task_id) if req.worktree else None
     contract = build_contract(orepo, req)
     _refuse_existing(orepo, task_id, path)
+    overridden = limits.check("start", task_id,
+                              limits.start_breaches(orepo, policy, task_id, contract.allow),
+                              req.force_reason)
     if mode == workspaces.WORKTREE:
         enable_worktree_config(orepo)
     create_empty_ledger(orepo)
@@ -114,8 +118,9 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     def created(log: ledger.EventLog) -> list[ledger.Event]:
         if orepo.ref_target(task_ref(task_id)) is not None:
             raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
-        return [{"type": "created", "task": task_id, "contract": oid, "host": hostname(),
-                 "worktree": path is not None, "isolation": mode}]
+        created = {"type": "created", "task": task_id, "contract": oid, "host": hostname(),
+                   "worktree": path is not None, "isolation": mode}
+        return [created, {**overridden, "task": task_id}] if overridden else [created]
 
     ledger.append(orepo, oid, created, extra_refs=task_ref_update, message=f"git-orch: {task_id}")
     return finish_setup(orepo, load_task(orepo, task_id))
