@@ -42,6 +42,7 @@ def test_a_closed_package_is_due_packed_and_reviewed(repo: Repo, tmp_path: Path)
     site = tmp_path / "site"
     repo.orch_ok("status", "--write", "--out", str(site))
     assert "package p closed: review pack due" in (site / "status.md").read_text()
+    assert 'data-kind="package-review"' in (site / "status.html").read_text()
     assert "package p closed: review pack due" in (site / "status.html").read_text()
 
     pack = tmp_path / "pack"

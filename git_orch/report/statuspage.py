@@ -241,8 +241,7 @@ def render_html(board: Board) -> str:
             f"{e(', '.join(board.advisory))}</p>", len(board.advisory)))
     if board.trust:
         items = "".join(f"<li>{e(line)}</li>" for line in board.trust)
-        sections.append(_section("trust", "Trust (worst first)", f"<ul>{items}</ul>",
-                                 len(board.trust)))
+        sections.append(_section("trust", "Trust (worst first)", f"<ul>{items}</ul>"))
     if board.attention:
         sections.append(_section("tasks", "Tasks",
                                  "".join(_html_card(c) for c in board.attention)))
