@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Repo, git, make_repo
+from conftest import Repo, git, make_repo, set_isolation
 from killpoints import Harness, check_push_records, end_state, event_ids
 from test_land import ready
 
@@ -24,9 +24,10 @@ def harness(tmp_path: Path) -> Harness:
     return Harness(tmp_path / "s", tmp_path / "harness")
 
 
-def new_repo(root: Path) -> Repo:
+def new_repo(root: Path, isolation: str = "clone") -> Repo:
     repo = make_repo(root / "repo")
     repo.orch_ok("init")
+    set_isolation(repo, isolation)
     repo.commit_all("Add git-orch policy")
     return repo
 
@@ -136,10 +137,10 @@ def test_repair_resumes_from_every_kill_point(harness: Harness) -> None:
 
 
 def test_repair_finishes_a_worktree_whose_checkout_was_killed(harness: Harness) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, "worktree")
     args = ["start", "t1", "--title", "one"]
     harness.save()
-    add = next(c for c in harness.kill_points(args, repo.path) if c.text.startswith("worktree add"))
+    add = next(c for c in harness.kill_points(args, repo.path) if " worktree add " in f" {c.text} ")
     harness.restore()
     assert harness.run(args, repo.path, at=add.number, when="before").code == -9
     # What `git worktree add` leaves when killed during its checkout.
@@ -156,7 +157,7 @@ def test_repair_finishes_a_worktree_whose_checkout_was_killed(harness: Harness) 
 
 
 def test_a_half_removed_worktree_is_finished_by_land(harness: Harness) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, "worktree")
     wt = ready(repo, "t1", {"src/new.txt": "new\n"})
     repo.orch_ok("land", "t1", "--keep-worktree")
     (wt / ".git").unlink()  # `git worktree remove` killed after deleting the .git file
