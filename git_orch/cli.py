@@ -8,6 +8,7 @@ only when used. Errors are mapped to exit codes here and nowhere else:
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -175,14 +176,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("git-orch: interrupted", err=True)
         return 130
+    except OSError as exc:
+        if not _not_writable(exc):
+            return _internal_error(exc)
+        click.echo(f"git-orch: cannot write: {exc} (run it where the repository is "
+                   "writable: not inside an agent's sandbox)", err=True)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
-        path = _crash_log(exc)
-        click.echo(
-            f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
-            err=True,
-        )
-        return 3
+        return _internal_error(exc)
     return result if isinstance(result, int) else 0
+
+
+def _not_writable(exc: OSError) -> bool:
+    """A write refused by the filesystem (read-only, as in a sandbox; or no permission);
+    libgit2 reports those without an errno, so its message is read too."""
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or any(
+        text in str(exc) for text in ("Read-only file system", "Permission denied"))
+
+
+def _internal_error(exc: BaseException) -> int:
+    """The one place a bug becomes exit 3: the traceback goes to a crash log."""
+    path = _crash_log(exc)
+    click.echo(
+        f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
+        err=True,
+    )
+    return 3
 
 
 def entry_point() -> None:

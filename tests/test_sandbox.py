@@ -14,6 +14,8 @@ import pytest
 from conftest import Repo, bwrap_unusable, git, make_repo
 
 from git_orch.agent import sandbox
+from git_orch.agent.supervise import linked_worktree
+from git_orch.repo import OrchRepo
 
 needs_bwrap = pytest.mark.skipif(bwrap_unusable() is not None,
                                  reason=str(bwrap_unusable()))
@@ -122,8 +124,8 @@ def _agent(repo: Repo, name: str, script: str, **options: object) -> None:
     path = repo.path.parent / f"{name}.py"
     path.write_text(script)
     lines = [f"\n[agents.{name}]",
-             f"argv = {json.dumps(['{python}', str(path), '{handoff_file}', '{task}'])}",
-             'max_runtime = "60s"']
+             f"argv = {json.dumps(['{python}', str(path), '{handoff_file}', '{task}'])}"]
+    options.setdefault("max_runtime", "60s")
     lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
     with open(repo.path / "orch.toml", "a") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -195,3 +197,52 @@ def test_bad_sandbox_keys_are_refused(repo: Repo, table: str, message: str) -> N
     result = repo.orch("run", "t1", "--agent", "bad")
     assert result.code == 1 and message in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+ESCAPER = r"""
+import os, subprocess, sys, time
+# A child in its own session: out of the agent's process group, which is what
+# the supervisor kills. Only the sandbox's pid namespace takes it down too.
+subprocess.Popen(["sleep", "987654"], start_new_session=True)
+print("escaped the group", flush=True)
+time.sleep(60)
+"""
+
+
+def _sleepers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\x00987654\x00":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_bwrap
+def test_a_timed_out_sandboxed_agent_leaves_nothing_running(repo: Repo) -> None:
+    assert _sleepers() == []
+    _agent(repo, "escaper", ESCAPER, sandbox="bwrap", max_runtime="2s", kill_grace="0.5s")
+    repo.start("t1")
+    result = repo.orch("run", "t1", "--agent", "escaper", "--wait")
+    assert result.code == 1 and "timed out" in result.out
+    deadline = time.monotonic() + 10
+    while _sleepers():
+        assert time.monotonic() < deadline, "a process of the sandboxed agent survived"
+        time.sleep(0.1)
+
+
+def test_only_the_leads_worktree_list_makes_a_workspace_linked(repo: Repo, tmp_path: Path
+                                                               ) -> None:
+    orepo = OrchRepo(repo.path)
+    wt = repo.start("t1")
+    assert linked_worktree(orepo, wt) is True
+    assert linked_worktree(orepo, repo.path) is False  # the lead's own checkout
+    # A workspace whose .git was replaced by a pointer into the lead's git dir (what
+    # an earlier attempt could do to its clone) is still not a linked worktree: the
+    # sandbox keeps the lead's git dir read-only for it.
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    (forged / ".git").write_text(f"gitdir: {repo.path / '.git' / 'worktrees' / 't1'}\n")
+    assert linked_worktree(orepo, forged) is False

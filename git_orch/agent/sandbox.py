@@ -42,12 +42,6 @@ def bwrap_path() -> str | None:
     return shutil.which(BWRAP)
 
 
-def own_git_dir(workspace: Path) -> bool:
-    """True when the workspace holds its own repository (a clone: `.git` is a
-    folder); False for a linked worktree (`.git` is a file pointing elsewhere)."""
-    return (workspace / ".git").is_dir()
-
-
 def choose(configured: str | None, installed: bool, clone: bool) -> Choice:
     """The preset's `sandbox` key applied to this machine and this workspace.
 

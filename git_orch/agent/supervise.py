@@ -135,8 +135,9 @@ class Supervisor:
         if (bindir / "git-orch").exists():  # so `git orch ...` works inside the agent
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         log = runner.log_path(orepo, task_id, attempt)
+        linked = linked_worktree(orepo, worktree)
         choice = sandbox.choose(self.preset.sandbox, sandbox.bwrap_path() is not None,
-                                sandbox.own_git_dir(worktree))
+                                clone=not linked)
         fields: dict[str, Any] = {
             "run": self.run_id, "attempt": attempt, "agent": self.preset.name,
             "host": hostname(), "supervisor_pid": os.getpid(), "started": runlog.iso(),
@@ -154,7 +155,7 @@ class Supervisor:
             if problem is not None:  # also when a sandbox wrapper would be the one to fail
                 return self.launch_failed(attempt, fields, out, problem)
             try:
-                launch = self.sandboxed(argv, choice, worktree, handoff)
+                launch = self.sandboxed(argv, choice, worktree, handoff, linked)
                 proc = subprocess.Popen(  # noqa: S603 - argv list from the preset, no shell
                     launch, cwd=worktree, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -201,7 +202,7 @@ class Supervisor:
         return self.end(started, attempt, verdict)
 
     def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
-                  handoff: Path) -> list[str]:
+                  handoff: Path, linked: bool) -> list[str]:
         """The agent's argv, wrapped in bubblewrap when the choice says so.
 
         The handoff file is created empty so it can be bound writable on its
@@ -215,7 +216,7 @@ class Supervisor:
                             "(apt-get install bubblewrap, or sandbox = \"none\")")
         handoff.touch()
         writable = [handoff]
-        if not sandbox.own_git_dir(worktree):
+        if linked:
             writable.append(self.orepo.common_dir)  # a linked worktree commits there
         readable = sandbox.visible(argv, [self.orepo.common_dir, Path(sys.prefix)])
         return sandbox.wrap(argv, bwrap=bwrap, workspace=worktree, readable=readable,
@@ -277,6 +278,18 @@ def workspace_git_dirs(worktree: Path) -> tuple[Path, Path]:
     if proc.returncode != 0 or len(found) < 2 or not found[0] or not found[1]:
         return fallback
     return Path(found[0]), Path(found[1])
+
+
+def linked_worktree(orepo: OrchRepo, worktree: Path) -> bool:
+    """Whether the workspace is a linked worktree of the lead's repository, as the
+    lead's own git dir says (never the workspace's `.git`, which the agent of an
+    earlier attempt could have replaced to get the lead's git dir bound writable)."""
+    try:
+        target = worktree.resolve()
+        return any(t.path.resolve() == target for t in orepo.worktrees
+                   if t.path != orepo.main_worktree)
+    except OSError:
+        return False
 
 
 def launch_problem(command: str, path: str, cwd: Path) -> str | None:

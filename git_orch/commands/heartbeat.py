@@ -24,6 +24,10 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"repair: {line}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
+    for finding in report.tampering:
+        who = finding["task"] or "repository"
+        click.echo(f"needs you: {clean(who)} [{finding['kind']}] {clean(finding['what'])} "
+                   f"(then: {clean(finding['fix'])})")
     for finding in report.target:
         click.echo(f"needs you: {clean(finding['message'])}")
     click.echo(f"heartbeat {report.at}: {report.tasks} task(s), "

@@ -6,10 +6,14 @@ import click
 
 from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
+from git_orch.errors import OrchError
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
 from git_orch.output import emit_json, json_option, open_lead_repo
+from git_orch.repo import OrchRepo
+from git_orch.sanitize import clean
+from git_orch.workspace import tamper, workerhooks
 
 
 @click.command()
@@ -47,7 +51,10 @@ def land(
     Each step is recorded; after a failure, run the same command again to
     finish. Defaults come from the [land] table of orch.toml. Refuses a main
     that no longer contains an earlier landing (target-rewritten) unless
-    --override --reason. The last line says whether the work was pushed.
+    --override --reason, and while `git orch hooks status` reports the
+    guardrails disarmed or a planted program (for the repository, or blamed
+    on this task): land runs the repository's hooks. The last line says
+    whether the work was pushed.
 
     \b
     Example:
@@ -64,6 +71,7 @@ def land(
         override = reason
     orepo = open_lead_repo(ctx, "land")
     pull_first(orepo, task_id)
+    _refuse_tampered(orepo, task_id)
     result = do_land(orepo, task_id, strategy=strategy, push=push,
                      keep_worktree=keep_worktree, override=override)
     if as_json:
@@ -108,3 +116,17 @@ def abandon(
         return
     for step in result.steps:
         click.echo(f"{task_id}: {step}")
+
+
+def _refuse_tampered(orepo: OrchRepo, task_id: str) -> None:
+    """Land runs the lead's git (hooks, fsmonitor, config) in a git dir workers
+    can write: not while something there changed behind git-orch's back. A
+    commit on the target without Orch-Task is only reported (status): it may
+    well be the person's own, and land neither runs nor hides it."""
+    found = [f for f in workerhooks.findings(orepo)
+             if f.task in (None, task_id) and f.kind != tamper.TARGET_MOVED]
+    if found:
+        first = found[0]
+        more = f"; {len(found) - 1} more: git orch hooks status" if len(found) > 1 else ""
+        raise OrchError(clean(f"refusing to land {task_id}: [{first.kind}] {first.what} "
+                              f"(then: {first.fix}){more}"))

@@ -29,7 +29,7 @@ from git_orch.record.state import (
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
-from git_orch.workspace import reconcile
+from git_orch.workspace import reconcile, tamper, workerhooks
 
 STATUS_SCHEMA = 1
 STALE = reconcile.STALE
@@ -41,6 +41,7 @@ ORPHAN = reconcile.ORPHAN
 RUN_DEAD = runlog.RUN_DEAD
 RUN_UNVERIFIED = runlog.RUN_UNVERIFIED
 RUNNING_STATES = reconcile.RUNNING_STATES
+BYPASS = tamper.BYPASS
 
 
 @dataclass
@@ -118,6 +119,7 @@ class Overview:
     agents: dict[str, breaker.BreakerState] = field(default_factory=dict)
     dispatch: dict[str, Any] = field(default_factory=dict)
     target: list[watch.TargetFinding] = field(default_factory=list)
+    tampering: list[tamper.Finding] = field(default_factory=list)
     now: float = field(default_factory=time.time)  # every output's "now": one clock read
 
     def to_json(self) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class Overview:
             "heartbeat": self.heartbeat.to_json() if self.heartbeat else None,
             "agents": {name: b.to_json() for name, b in self.agents.items()},
             "dispatch": self.dispatch,
+            "tampering": [f.to_json() for f in self.tampering],
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
         }
@@ -196,6 +199,11 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         orphans = reconcile.find_orphans(orepo, facts, states, policy)
         target = watch.watch(orepo, policy, {v.task_id: v.state for v in views},
                              [v.contract.base for v in views])
+    tampering = workerhooks.findings(orepo)
+    blamed = {f.task for f in tampering if f.task is not None}
+    for view in views:
+        if view.task_id in blamed:
+            view.flags.append(BYPASS)
     heartbeat = reconcile.read_heartbeat(facts.runtime_dir)
     try:
         breakers = breaker.breakers(policy, [v.state for v in views], now)
@@ -204,7 +212,7 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
         breakers = {}
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        target, now,
+        tampering=tampering, target=target, now=now,
     )
 
 

@@ -26,11 +26,12 @@ from git_orch.landing import watch
 from git_orch.landing.land import cleanup, fresh_worktrees, is_ancestor
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import RefUpdate, update_refs
+from git_orch.record.misalignment import record_misalignment
 from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
 from git_orch.record.tasks import record, transition
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile, workspaces
+from git_orch.workspace import reconcile, tamper, workspaces
 from git_orch.workspace.start import make_workspace, switch_hooks_on
 
 DEFAULT_INTERVAL = 300
@@ -45,13 +46,16 @@ class BeatReport:
     repairs: list[str] = field(default_factory=list)
     flags: dict[str, list[str]] = field(default_factory=dict)
     orphans: list[dict[str, str]] = field(default_factory=list)
+    tampering: list[dict[str, Any]] = field(default_factory=list)
+    misalignments: list[dict[str, Any]] = field(default_factory=list)
     target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at, "interval": self.interval, "host": hostname(), "pid": os.getpid(),
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
-            "flags": self.flags, "orphans": self.orphans, "target": self.target,
+            "flags": self.flags, "orphans": self.orphans, "tampering": self.tampering,
+            "misalignments": self.misalignments, "target": self.target,
         }
 
 
@@ -81,6 +85,20 @@ def record_flags(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
             changes.append({"task": view.task_id, "flags": flags,
                             "was": view.state.recorded_flags})
     return changes
+
+
+def record_tampering(orepo: OrchRepo, overview: Overview) -> list[dict[str, Any]]:
+    """A `misalignment` (source "bypass") for each finding blamed on a task that
+    is not recorded yet; repository-level findings stay a needs-you in status."""
+    known = {v.task_id for v in overview.tasks}
+    done = []
+    for finding in tamper.new_for_ledger(orepo, overview.tampering):
+        if finding.task not in known:
+            continue  # a worktree naming a task the ledger does not have: status shows it
+        record_misalignment(orepo, finding.task, finding.what, "bypass",
+                            f"{finding.kind}; then: {finding.fix}")
+        done.append(finding.to_json())
+    return done
 
 
 # --- repair ------------------------------------------------------------------
@@ -231,6 +249,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         if repairs:
             overview = collect(orepo)
     changes = record_flags(orepo, overview)
+    misalignments = record_tampering(orepo, overview)
     watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
@@ -240,6 +259,8 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         repairs=repairs,
         flags={v.task_id: v.flags for v in overview.tasks if v.flags},
         orphans=[o.to_json() for o in overview.orphans],
+        tampering=[f.to_json() for f in overview.tampering],
+        misalignments=misalignments,
         target=[f.to_json() | {"message": f.render()} for f in overview.target],
     )
     reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())

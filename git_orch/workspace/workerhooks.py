@@ -30,7 +30,7 @@ from git_orch.gitcmd import GitError, run_git
 from git_orch.judge.gitglob import to_git_pathspecs, to_sh_rule
 from git_orch.record.ids import task_branch
 from git_orch.repo import OrchRepo
-from git_orch.workspace import workspaces
+from git_orch.workspace import tamper, workspaces
 
 LIBRARY = "orch-common.sh"
 CHECKED = ("pre-commit", "commit-msg", "reference-transaction", "pre-push", "pre-merge-commit")
@@ -93,6 +93,35 @@ def deploy(orepo: OrchRepo, passed: Sequence[str] = ()) -> Path:
         if current != data or not os.access(path, os.X_OK):
             _write_atomic(path, data)
     return folder
+
+
+def expected_hooks(orepo: OrchRepo) -> dict[str, bytes]:
+    """What the hooks folder should hold: the packaged hooks, and a pass-through
+    for each pass-through name that is there."""
+    folder = hooks_dir(orepo)
+    return packaged_hooks([n for n in PASSED if (folder / n).exists()])
+
+
+def remove_foreign(orepo: OrchRepo) -> list[str]:
+    """Delete files in the hooks folder that are not what git-orch put there (the
+    folder is git-orch's own; a worker may have planted or replaced a hook in
+    it). Run after deploy, which rewrote the hooks git-orch still needs."""
+    folder = hooks_dir(orepo)
+    expected = expected_hooks(orepo)
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.read_bytes() != expected.get(path.name):
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def findings(orepo: OrchRepo) -> list[tamper.Finding]:
+    """Signs that the guardrails were disarmed or a program planted (tamper.py)."""
+    return tamper.scan(orepo, hooks_dir(orepo), expected_hooks(orepo),
+                       load_policy(orepo).main_branch)
 
 
 def deployed_current(orepo: OrchRepo) -> bool:
@@ -282,12 +311,9 @@ def worker_worktrees(orepo: OrchRepo, task_id: str | None) -> list[tuple[str, Pa
         if not mine:
             raise OrchError(f"task {task_id} has no worktree (git orch status {task_id})")
         return [(task_id, mine[0])]
-    found = []
-    for tree in orepo.worktrees:
-        if tree.path.is_dir():
-            task = orepo.worker_task(tree.path)
-            if task:
-                found.append((task, tree.path))
+    # Linked worktrees from their own config files: found even when a worker switched
+    # extensions.worktreeConfig off (git would then not read them).
+    found = [(w.task, w.path) for w in tamper.workers(orepo)]
     found.extend((ws.task_id, ws.path) for _, ws in sorted(clones.items()))
     return found
 
