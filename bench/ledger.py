@@ -1,15 +1,22 @@
-"""Ledger at scale: 10,000 tasks / 100,000 events.
+"""Ledger at scale: 10,000 tasks / 100,000 events; and write throughput.
 
 Prints `git orch status --json` time (a real process, and the in-process
 collect), one write's latency and the bytes of new objects it adds, and the
 ratio of status to `git for-each-ref` over the same refs.
-Usage: python bench/ledger.py [--tasks N] [--events-per-task K]
+
+Throughput: ledger writes per second with 8 concurrent in-process writers
+(8 processes calling ledger.append, each on its own task) and with 8
+concurrent `git orch dispatch` processes, each with its ratio to
+`git update-ref` run in a loop by one process (plain git's rate for one ref
+move per process).
+Usage: python bench/ledger.py [--tasks N] [--events-per-task K] [--throughput-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -104,13 +111,89 @@ def loose_bytes(common: Path) -> int:
     return total
 
 
+WRITERS = 8
+
+
+def _writer(repo_dir: str, task: str, count: int, ready: object, go: object) -> None:
+    orepo = OrchRepo(repo_dir)
+    target = str(orepo.ref_target(f"refs/orch/tasks/{task}"))
+    ready.release()  # type: ignore[attr-defined]
+    go.wait()  # type: ignore[attr-defined]
+    for n in range(count):
+        ledger.append(orepo, target, lambda _log, n=n: [{"type": "note", "n": n}])
+
+
+def _cli_writer(repo_dir: Path, count: int) -> None:
+    for _ in range(count):
+        sh(sys.executable, "-m", "git_orch", "dispatch", "active", "--note", "bench",
+           cwd=repo_dir)
+
+
+def throughput(root: Path, per_writer: int, cli_per_writer: int) -> dict[str, float]:
+    """Writes/s: 8 in-process writers, 8 CLI processes, and `git update-ref` in a loop."""
+    repo_dir = root / "tp"
+    repo_dir.mkdir()
+    sh("git", "init", "-q", "-b", "main", cwd=repo_dir)
+    (repo_dir / "README.md").write_text("bench\n")
+    sh("git", "add", "-A", cwd=repo_dir)
+    sh("git", "commit", "-q", "-m", "base", cwd=repo_dir)
+    sh(sys.executable, "-m", "git_orch", "init", cwd=repo_dir)
+    for n in range(WRITERS):
+        sh(sys.executable, "-m", "git_orch", "start", f"w{n}", "--title", "writer",
+           "--no-worktree", cwd=repo_dir)
+    ctx = multiprocessing.get_context("spawn")
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=_writer, args=(str(repo_dir), f"w{n}", per_writer, ready, go))
+             for n in range(WRITERS)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    for proc in procs:
+        proc.join()
+    inproc = WRITERS * per_writer / (time.perf_counter() - start)
+    start = time.perf_counter()
+    clis = [ctx.Process(target=_cli_writer, args=(repo_dir, cli_per_writer))
+            for _ in range(WRITERS)]
+    for proc in clis:
+        proc.start()
+    for proc in clis:
+        proc.join()
+    cli = WRITERS * cli_per_writer / (time.perf_counter() - start)
+    head = sh("git", "rev-parse", "HEAD", cwd=repo_dir).strip()
+    loops = 200
+    start = time.perf_counter()
+    for _ in range(loops):
+        sh("git", "update-ref", "refs/bench/plain", head, cwd=repo_dir)
+    plain = loops / (time.perf_counter() - start)
+    orepo = OrchRepo(repo_dir)
+    counted = sum(len(ledger.snapshot(orepo).log(str(orepo.ref_target(f"refs/orch/tasks/w{n}")))
+                      .events) - 2 for n in range(WRITERS))
+    assert counted == WRITERS * per_writer, f"lost writes: {counted}"
+    return {"inproc": inproc, "cli": cli, "plain": plain}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--events-per-task", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--writes-per-writer", type=int, default=50)
+    parser.add_argument("--cli-writes-per-writer", type=int, default=8)
+    parser.add_argument("--throughput-only", action="store_true")
     args = parser.parse_args()
     os.environ.update(ENV)
+    with tempfile.TemporaryDirectory(prefix="orch-bench-") as tmp:
+        rates = throughput(Path(tmp), args.writes_per_writer, args.cli_writes_per_writer)
+    print(f"ledger_writes_per_s_8_inprocess={rates['inproc']:.1f} (target >= 100)")
+    print(f"ledger_writes_per_s_8_cli={rates['cli']:.1f} (target >= 25)")
+    print(f"git_update_ref_loop_per_s={rates['plain']:.1f}")
+    print(f"inprocess_to_update_ref_ratio={rates['inproc'] / rates['plain']:.2f}")
+    print(f"cli_to_update_ref_ratio={rates['cli'] / rates['plain']:.2f}")
+    if args.throughput_only:
+        return 0
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as tmp:
         t0 = time.perf_counter()
         repo_dir = build(Path(tmp), args.tasks, args.events_per_task)

@@ -7,16 +7,21 @@ take the defaults below; a malformed file is refused clearly.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pygit2
+
 from git_orch.errors import OrchError
-from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.repo import OrchRepo, blob_bytes, peel
 
 CONFIG_NAME = "orch.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 TEMPLATE = """\
 # orch.toml: the policy of this repository's git-orch loop.
@@ -33,8 +38,9 @@ worktree_root = ""
 # "worktree": a linked worktree sharing this git dir, which the worker can
 # write: advisory isolation, for trusted agents only. Without this key: worktree.
 isolation = "clone"
-# How many tasks may be active at once.
-max_active = 4
+# How many tasks may be live at once (start, run and next respect it;
+# start --force --reason goes past it, recorded).
+max_active = 3
 # A task with no activity (commit, file change, run log) for this long is
 # flagged stale-needs-inspection. Units: s, m, h, d.
 stale_after = "2h"
@@ -110,7 +116,7 @@ gates = []
 class Policy:
     main_branch: str = "main"
     worktree_root: str = ""
-    max_active: int = 4
+    max_active: int = 3
     stale_after_seconds: int = 7200
     protected_branches: list[str] = field(default_factory=lambda: ["main"])
     forbid: list[str] = field(default_factory=list)
@@ -118,7 +124,7 @@ class Policy:
     raw: dict[str, Any] = field(default_factory=dict)  # whole document, for later sections
 
 
-_DURATION = re.compile(r"\s*(\d+)\s*([smhd]?)\s*")
+_DURATION = re.compile(r"\s*(\d{1,12})\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -151,7 +157,9 @@ def _typed(section: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise OrchError(f"{where}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         raise OrchError(f"{where}: not valid TOML: {exc}") from None
     section = doc.get("orch", {})
     if not isinstance(section, dict):
@@ -178,11 +186,30 @@ def load_policy(orepo: OrchRepo) -> Policy:
         policy.main_branch = default_main_branch(orepo)
         policy.protected_branches = [policy.main_branch]
         return policy
+    return parse_policy(read_config_file(path), str(path))
+
+
+def read_config_file(path: Path) -> str:
+    """The text of a regular file of at most MAX_CONFIG_BYTES, or a one-line refusal.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO
+    cannot hang a command and a symlink to /dev/zero cannot exhaust memory.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OrchError(f"cannot read {path}: {exc}") from None
-    return parse_policy(text, str(path))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        raise OrchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OrchError(f"{path} is not a regular file: refusing to read it")
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OrchError(f"{path} is over {MAX_CONFIG_BYTES} bytes: refusing to read it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OrchError(f"{path} is not UTF-8") from None
 
 
 def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
@@ -192,6 +219,9 @@ def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
         entry = commit.tree[CONFIG_NAME]
     except (KeyError, OrchError):
         return None
+    if entry.type_str != "blob" or peel(orepo.pygit, entry.id, pygit2.Blob).size > MAX_CONFIG_BYTES:
+        raise OrchError(f"{CONFIG_NAME} at {rev} is not a file of at most {MAX_CONFIG_BYTES} "
+                        "bytes")
     try:
         text = blob_bytes(orepo.pygit, entry.id).decode("utf-8")
     except UnicodeDecodeError:

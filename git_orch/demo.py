@@ -131,10 +131,12 @@ def configure(repo: Path, root: Path) -> None:
     config = repo / "orch.toml"
     gates = f'gates = ["{GATE}"]'
     print(f"(edit {config}: under [orch], `gates = []` becomes `{gates}`)")
+    print(f"(edit {config}: under [orch], `max_active = 3` becomes `max_active = 4`)")
     presets = agent_presets(root)
     print(f"(edit {config}: append four stand-in agent presets)")
     print("\n".join(f"    {line}" for line in presets.strip().splitlines()))
-    config.write_text(config.read_text().replace("gates = []", gates, 1) + presets)
+    text = config.read_text().replace("gates = []", gates, 1)
+    config.write_text(text.replace("max_active = 3", "max_active = 4", 1) + presets)
 
 
 def wait_for(repo: Path, *task_ids: str) -> None:
@@ -156,11 +158,12 @@ def run(root: Path, page: Path) -> None:
     orch("start", "greet-upper", "--title", "Shout greetings", "--allow", "src/**",
          "--gate", GATE, "--agent", "honest", cwd=repo)
     orch("start", "migrate", "--title", "Store greetings", "--allow", "src/**",
-         "--forbid", "migrations/**", "--agent", "forbidden", cwd=repo)
-    orch("start", "readme", "--title", "Describe the app", "--allow", "README.md",
+         "--forbid", "migrations/**", "--agent", "forbidden", "--force", "--reason",
+         "demo: overlaps greet-upper on purpose", cwd=repo)
+    orch("start", "readme", "--title", "Describe the app", "--allow", "/README.md",
          "--agent", "overclaim", cwd=repo)
     orch("start", "hang", "--title", "Refactor everything", "--allow", "src/**",
-         "--agent", "hang", cwd=repo)
+         "--agent", "hang", "--force", "--reason", "demo: overlaps on purpose", cwd=repo)
     wait_for(repo, "greet-upper", "migrate", "readme", "hang")
     orch("logs", "migrate", cwd=repo)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from git_orch.record.ledger import stale_lock
 from git_orch.repo import OrchRepo
 
 json_option = click.option(
@@ -27,7 +28,11 @@ def emit_json(data: Any) -> None:
 def open_repo(ctx: click.Context) -> OrchRepo:
     """The repository named by `git orch -C DIR`, or the one around the cwd."""
     directory: Path | None = ctx.find_root().obj
-    return OrchRepo(directory)
+    orepo = OrchRepo(directory)
+    lock = stale_lock(orepo)
+    if lock is not None:  # every command names it: every ledger write fails meanwhile
+        click.echo(f"warning: {lock}", err=True)
+    return orepo
 
 
 def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:

@@ -22,7 +22,7 @@ from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.landing.merge import check_commit, merge_trees
-from git_orch.record import ledger
+from git_orch.record import killpoint, ledger
 from git_orch.record.contract import read_contract
 from git_orch.record.ids import check_task_id, task_ref
 from git_orch.record.state import fold
@@ -208,9 +208,10 @@ def plan(orepo: OrchRepo, remote: str) -> Plan:
     assert merged.tree is not None
     parents = [local_tip, remote_tip] if local_tip is not None else [remote_tip]
     sig = orepo.signature
-    result.new_tip = repo.create_commit(
-        None, sig, sig, f"git-orch: sync with {remote}", merged.tree, parents
-    )
+    with killpoint.step("sync merge commit"):
+        result.new_tip = repo.create_commit(
+            None, sig, sig, f"git-orch: sync with {remote}", merged.tree, parents
+        )
     result.outcome = "merged"
     return result
 

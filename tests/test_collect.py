@@ -271,3 +271,16 @@ def test_a_branch_or_ledger_that_is_not_a_commit_is_refused_with_a_warning(clone
     refused = collect(clone_repo, "t1")
     assert refused["branch"] == "refused" and clone_repo.rev("orch/t1") == head
     assert clone_repo.orch("status").code == 0
+
+
+def test_status_shows_what_collect_dropped(clone_repo: Repo) -> None:
+    ws = clone_repo.start("t1")
+    work(clone_repo, ws)
+    worker_writes(ws, "t1", {"type": "accepted", "head": "0" * 40})
+    view = clone_repo.status()["t1"]  # status collects first
+    (mis,) = view["misalignments"]  # type: ignore[misc]
+    assert mis["source"] == "dropped-worker-event"
+    assert "a worker may not record 'accepted' events" in mis["what"]
+    text = clone_repo.orch_ok("status").out
+    assert "Misalignments (1 task(s); git orch show ID lists them)" in text
+    assert "1, latest dropped-worker-event: accepted event" in text

@@ -161,7 +161,7 @@ def test_repair_adopts_pending_task_whose_setup_finished(any_repo: Repo) -> None
     repo.git("worktree", "add", "-q", "-b", "orch/half", str(path))
     assert repo.status()["half"]["state"] == "pending-setup"
     out = repo.orch_ok("heartbeat", "--once", "--repair").out
-    assert f"half: adopted worktree {path}" in out
+    assert f"half: finished its setup (worktree {path}" in out  # found as it is
     task = repo.status()["half"]
     assert task["state"] == "active" and task["worktree"] == str(path)
     assert repo.git("config", "--worktree", "core.hooksPath", cwd=path)

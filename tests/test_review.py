@@ -410,3 +410,32 @@ def test_copy_into_forbidden_path_and_empty_blocked_reason(repo: Repo) -> None:
         "src/vendor/app.py",))
     _, data = review(repo)
     assert "'blocked:'" in only(data, "evidence-malformed")["message"]
+
+
+def test_docs_drift_is_a_concern(repo: Repo) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[review]\ndocs = { "src/**" = "docs/*.md" }\n')
+    repo.commit_all("Map src to docs")
+    wt = repo.start("t1", "--allow", "src/**", "--allow", "docs/**")
+    repo.write("src/app.py", "print('new')\n", cwd=wt)
+    repo.commit_all("Change the app\n\nOrch-Evidence: local: python src/app.py", cwd=wt)
+    repo.orch_ok("handoff", cwd=wt)
+    stale = repo.orch("review", "t1", "--json").json()
+    assert isinstance(stale, dict) and stale["verdict"] == "concerns"
+    assert [f["rule"] for f in stale["findings"]] == ["docs-stale"]
+    assert "src/app.py changed ('src/**') but nothing matching 'docs/*.md' did" \
+        in stale["findings"][0]["message"]
+    repo.write("docs/guide.md", "guide, updated\n", cwd=wt)
+    repo.commit_all("Say so in the guide\n\nOrch-Evidence: local: read it", cwd=wt)
+    repo.orch_ok("handoff", cwd=wt)
+    assert repo.orch("review", "t1", "--json").json()["verdict"] == "pass"  # type: ignore[index]
+
+
+def test_a_bad_docs_map_is_refused(repo: Repo) -> None:
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write('\n[review]\ndocs = { "src/**" = 3 }\n')
+    wt = repo.start("t1", "--allow", "src/**")
+    repo.write("src/app.py", "print('new')\n", cwd=wt)
+    repo.commit_all("Change", cwd=wt)
+    result = repo.orch("review", "t1")
+    assert result.code == 1 and "[review] docs must be a table" in result.err

@@ -153,3 +153,29 @@ def test_context_pack_entries_must_be_single_lines(repo: Repo) -> None:
                      'id = "t2"\ntitle = "x"\nnon_goals = "not a list"\n')
     shown = repo.orch("plan", "show")
     assert shown.code == 1 and "non_goals must be a list of strings" in shown.err
+
+
+TIMEOUT_STEPS = """
+[[steps]]
+write = "src/half.py"
+content = "half = True\\n"
+attempts = [1]
+[[steps]]
+commit = "First half before the cut"
+trailers = ["Orch-Evidence: blocked: not finished"]
+attempts = [1]
+[[steps]]
+sleep = 60
+attempts = [1]
+""" + OK_STEPS
+
+
+def test_a_timed_out_attempt_leaves_a_checkpoint(repo: Repo) -> None:
+    add_agent(repo, "slow", TIMEOUT_STEPS, max_attempts=2, backoff="1s", max_runtime="3s",
+              kill_grace="0.5s")
+    repo.start("t1", "--allow", "src/**")
+    result = runner.run(OrchRepo(repo.path), "t1", "slow", wait=True, timeout=90)
+    assert [e["outcome"] for e in result.ended] == ["timeout", "succeeded"]
+    second = (runs_dir(repo, "t1") / "envelope-2.md").read_text()
+    assert "Attempt 1 ended: timeout (timed out after 3s" in second
+    assert "First half before the cut" in second

@@ -35,7 +35,7 @@ def nxt(repo: Repo, *extra: str) -> dict[str, Any]:
 
 def set_max_active(repo: Repo, count: int) -> None:
     path = repo.path / "orch.toml"
-    path.write_text(path.read_text().replace("max_active = 4", f"max_active = {count}"))
+    path.write_text(re.sub(r"max_active = \d+", f"max_active = {count}", path.read_text()))
 
 
 def land(repo: Repo, task_id: str) -> None:

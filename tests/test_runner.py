@@ -587,6 +587,7 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     repo.orch_ok("status", "--write", "--out", str(page))
     assert "agent said: Changed the app; checked by running it." in \
         (page / "status.html").read_text()
+    assert "| p | 0/1 | 0 | 1 | 0 | 0% | 700 tokens |" in (page / "status.md").read_text()
     # Three attempts of 300 stay under [budget].task (1000): all run.
     repo.start("t2", "--package", "p")
     flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")
@@ -631,3 +632,25 @@ def test_an_empty_dot_git_inside_the_common_dir_is_not_opened(repo: Repo) -> Non
     handed = repo.orch("handoff", "--summary", "done", cwd=wt)
     assert handed.code == 0, handed.err
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
+
+
+def test_handoff_summary_writes_the_handoff_file_the_agent_did_not(repo: Repo,
+                                                                  tmp_path: Path) -> None:
+    wt = repo.start("t1")
+    repo.write("src/app.py", "print('x')\n", cwd=wt)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt)
+    handoff_file = tmp_path / "handoff-1.md"
+    env = {"ORCH_TASK": "t1", "ORCH_HANDOFF_FILE": str(handoff_file)}
+    done = repo.orch_proc("handoff", "--summary", "Changed it", "--risk", "untested on ARM",
+                          cwd=wt, env=env)
+    assert done.code == 0, done.err
+    assert handoff_file.read_text() == "Changed it\n\nRisk: untested on ARM\n"
+    # A handoff file that cannot be written only warns: the handoff stands.
+    wt2 = repo.start("t2")
+    repo.write("src/app.py", "print('y')\n", cwd=wt2)
+    repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt2)
+    blocked = tmp_path / "no-such-dir" / "handoff-1.md"
+    warned = repo.orch_proc("handoff", "--summary", "Changed it", cwd=wt2,
+                            env={"ORCH_TASK": "t2", "ORCH_HANDOFF_FILE": str(blocked)})
+    assert warned.code == 0 and "could not write the handoff file" in warned.err
+    assert repo.status()["t2"]["state"] == "completed-unreviewed"

@@ -51,7 +51,7 @@ def build_scene(repo: Repo) -> None:
     with open(repo.path / "orch.toml", "a") as handle:
         handle.write('\n[agents.ghost]\nargv = ["/nonexistent/agent", "{task}"]\n')
     repo.commit_all("a preset whose command does not exist")
-    repo.orch_ok("hooks", "install")  # the lead's own commit on main: not tampering
+    repo.orch_ok("hooks", "install")  # the person's own commit on main, taken in
     repo.orch("start", "nolaunch", "--title", "never launches", "--agent", "ghost", "--wait")
 
 

@@ -154,9 +154,11 @@ def attempts(state: TaskState) -> list[Attempt]:
     found: dict[tuple[object, object], Attempt] = {}
     for event in state.runs:
         key = (event.get("run"), event.get("attempt"))
+        if not (isinstance(key[0], str) and isinstance(key[1], int)
+                and not isinstance(key[1], bool)):
+            continue  # malformed (and maybe unhashable, e.g. a list): never paired
         if event.get("type") == "run-started":
-            if not (isinstance(key[0], str) and isinstance(event.get("host"), str)
-                    and isinstance(key[1], int) and not isinstance(key[1], bool)):
+            if not isinstance(event.get("host"), str):
                 continue
             found.setdefault(key, Attempt({**event, "task": state.task_id}))
         elif event.get("type") == "run-ended" and key in found and found[key].ended is None:

@@ -47,8 +47,9 @@ from git_orch.gitcmd import clean_env
 from git_orch.record import ledger
 from git_orch.record.ledger import Event
 from git_orch.record.state import TaskState
-from git_orch.record.tasks import Task, load_task
+from git_orch.record.tasks import Task, load_task, record
 from git_orch.repo import OrchRepo, hostname
+from git_orch.workspace import limits
 from git_orch.workspace.start import StartRequest, StartResult
 from git_orch.workspace.start import start as start_task
 
@@ -129,8 +130,12 @@ def close_dead(orepo: OrchRepo, att: Attempt, grace: float = 2.0) -> Event | Non
     })
 
 
-def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPreset:
-    """Check that the task can run now, with which agent (the supervisor re-checks)."""
+def prepare(orepo: OrchRepo, task_id: str, agent: str | None,
+            force_reason: str | None = None) -> agents.AgentPreset:
+    """Check that the task can run now, with which agent (the supervisor re-checks).
+
+    Past `max_active` running agents or onto a write set a running agent may
+    touch only with a force reason, recorded before the run starts."""
     policy = load_policy(orepo)
     task = load_task(orepo, task_id)
     st = task.state
@@ -157,6 +162,11 @@ def prepare(orepo: OrchRepo, task_id: str, agent: str | None) -> agents.AgentPre
     preset = agents.get_preset(policy, choose_agent(orepo, policy, task_id, agent))
     check_breaker(orepo, policy, preset)
     check_budget(orepo, policy, preset, task_id, st, task.contract.package)
+    overridden = limits.check("run", task_id,
+                              limits.run_breaches(orepo, policy, task_id, task.contract.allow),
+                              force_reason)
+    if overridden is not None:
+        record(orepo, task_id, lambda _state: [overridden])
     run_dir(orepo, task_id).mkdir(parents=True, exist_ok=True)
     return preset
 
@@ -218,9 +228,9 @@ def write_envelope(orepo: OrchRepo, task_id: str, attempt: int) -> WrittenEnvelo
 
 
 def run(orepo: OrchRepo, task_id: str, agent: str | None = None, *, wait: bool = False,
-        timeout: float | None = None) -> RunResult:
+        timeout: float | None = None, force_reason: str | None = None) -> RunResult:
     """Start a supervised agent run for a task; with wait, block until it is over."""
-    preset = prepare(orepo, task_id, agent)
+    preset = prepare(orepo, task_id, agent, force_reason)
     folder = run_dir(orepo, task_id)
     run_id = ledger.new_event_id()[:12]
     read_fd, write_fd = os.pipe()
@@ -424,6 +434,6 @@ def start_and_run(orepo: OrchRepo, req: StartRequest, agent: str | None, *,
     if not agent:
         return started, None
     try:
-        return started, run(orepo, req.task_id, agent, wait=wait)
+        return started, run(orepo, req.task_id, agent, wait=wait, force_reason=req.force_reason)
     except OrchError as exc:  # the task stands; say so beside why the agent did not run
         raise OrchError(f"started {req.task_id} (branch {started.branch}), but {exc}") from None

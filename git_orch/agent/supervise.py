@@ -31,10 +31,11 @@ from git_orch.agent import agents, breaker, procs, rework, runlog, runner, sandb
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import clean_env, run_git
+from git_orch.notify import notify
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task
 from git_orch.repo import OrchRepo, hostname
-from git_orch.workspace import workspaces
+from git_orch.workspace import refusals, workspaces
 from git_orch.workspace.collect import collect_quietly
 
 
@@ -48,6 +49,7 @@ class Supervisor:
         self.ready = ready
         self.stop_requested = False
         self.open: tuple[Event, int] | None = None  # run-started event and attempt number
+        self.last_ended: dict[str, Any] | None = None  # run-ended fields of the latest attempt
 
     # -- reporting to `git orch run` --------------------------------------------
 
@@ -76,6 +78,25 @@ class Supervisor:
     # -- the attempts ----------------------------------------------------------
 
     def loop(self) -> int:
+        try:
+            self.attempts()
+        finally:
+            self.tell_a_person()
+        return 0
+
+    def tell_a_person(self) -> None:
+        """Notify about how the run ended, once, after its last attempt (never when stopped)."""
+        last = self.last_ended
+        if last is None or self.stop_requested:
+            return
+        outcome = last.get("outcome")
+        kind = {runlog.SUCCEEDED: "handoff", runlog.BLOCKED_OUT: "blocked"}.get(
+            str(outcome), "run-failed" if outcome in runlog.BREAKER_OUTCOMES else None)
+        if kind is not None:
+            notify(self.orepo, kind, self.task_id, run=self.run_id, agent=self.preset.name,
+                   attempt=last.get("attempt"), outcome=outcome, reason=last.get("reason"))
+
+    def attempts(self) -> None:
         for retry in range(self.preset.max_attempts):
             if retry and not self.sleep(self.preset.backoff_before(retry)):
                 break
@@ -104,17 +125,19 @@ class Supervisor:
             if (self.stop_requested or outcome not in runlog.BREAKER_OUTCOMES
                     or outcome == runlog.LAUNCH_FAILED):
                 break
-        return 0
 
     def attempt(self, attempt: int, worktree: Path) -> dict[str, Any]:
         orepo, task_id = self.orepo, self.task_id
         handoff = runner.handoff_path(orepo, task_id, attempt)
         handoff.unlink(missing_ok=True)
+        clone = workspaces.is_clone_of(worktree, task_id)
+        if clone and attempt > 1:  # a timed-out attempt's commits, for the checkpoint
+            for line in collect_quietly(orepo, task_id):
+                print(line, flush=True)
         written = runner.write_envelope(orepo, task_id, attempt)
         env_file = written.path
         git_dir, common_dir = workspace_git_dirs(worktree)
         # A clone's ledger copy follows the lead's before each attempt; the lead pulls.
-        clone = workspaces.is_clone_of(worktree, task_id)
         if clone:
             workspaces.share_ledger(orepo, workspaces.Workspace(task_id, worktree,
                                                                 workspaces.CLONE))
@@ -199,6 +222,10 @@ class Supervisor:
             verdict["handoff_text"] = said
         if code is not None and code < 0:
             verdict["exit_code"], verdict["signal"] = None, -code
+        try:
+            refusals.collect(orepo, task_id, str(worktree))
+        except (OrchError, OSError) as exc:
+            print(f"could not collect hook refusals: {exc}", flush=True)
         return self.end(started, attempt, verdict)
 
     def sandboxed(self, argv: list[str], choice: sandbox.Choice, worktree: Path,
@@ -250,6 +277,7 @@ class Supervisor:
     def end(self, started: Event, attempt: int, verdict: dict[str, Any]) -> dict[str, Any]:
         fields = {"agent": self.preset.name, "host": hostname(), **verdict}
         runlog.record_ended(self.orepo, self.task_id, self.run_id, attempt, fields)
+        self.last_ended = {**fields, "attempt": attempt}
         self.open = None
         try:
             policy = load_policy(self.orepo)

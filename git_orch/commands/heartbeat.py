@@ -22,6 +22,8 @@ def _print(report: BeatReport, as_json: bool) -> None:
         click.echo(f"{change['task']}: {now} (was {was})")
     for line in report.repairs:
         click.echo(f"repair: {line}")
+    for line in report.damage:
+        click.echo(f"ledger damage: {clean(line)}")
     for orphan in report.orphans:
         click.echo(f"orphan {orphan['kind']} {orphan['name']}: {orphan['detail']}")
     for finding in report.tampering:

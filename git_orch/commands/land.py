@@ -7,6 +7,7 @@ import click
 from git_orch.commands.collect import pull_first
 from git_orch.commands.sync import with_sync
 from git_orch.errors import OrchError
+from git_orch.judge import packagereview
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
@@ -74,6 +75,8 @@ def land(
     _refuse_tampered(orepo, task_id)
     result = do_land(orepo, task_id, strategy=strategy, push=push,
                      keep_worktree=keep_worktree, override=override)
+    if result.commit and result.steps:  # landed now: did that close its package?
+        packagereview.notify_if_closed(orepo, task_id)
     if as_json:
         emit_json(result.to_json())
         return

@@ -7,6 +7,7 @@ import sys
 import click
 
 from git_orch.agent import runner
+from git_orch.commands.start import force_options, forced
 from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
 
 
@@ -25,9 +26,11 @@ def describe_end(ended: list[dict[str, object]]) -> list[str]:
 @click.argument("task_id", metavar="ID")
 @click.option("--agent", help="Agent preset ([agents.NAME] in orch.toml).")
 @click.option("--wait", is_flag=True, help="Wait until the run (with its retries) is over.")
+@force_options("Run")
 @json_option
 @click.pass_context
-def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, as_json: bool) -> int:
+def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, force: bool,
+        force_reason: str | None, as_json: bool) -> int:
     """Launch an agent on a task, detached and supervised.
 
     The supervisor writes the task envelope, spawns the agent (argv from the
@@ -40,15 +43,18 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, as_json
     A command that cannot be launched (not found, not executable) exits 1
     at once with the reason, also in the ledger and in git orch logs. Runs
     and retries are refused once the task or its package spent its budget
-    ([budget] in orch.toml; usage as the CLI reports it).
+    ([budget] in orch.toml; usage as the CLI reports it). Refused when
+    max_active tasks have an agent running, or one of them may write where
+    this task may, unless --force --reason (recorded).
 
     \b
     Example:
       git orch run fix-login --agent codex
       git orch run fix-login --agent standin --wait --json
     """
+    reason = forced(force, force_reason)
     orepo = open_lead_repo(ctx, "run")
-    result = runner.run(orepo, task_id, agent, wait=wait)
+    result = runner.run(orepo, task_id, agent, wait=wait, force_reason=reason)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -8,6 +10,26 @@ from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_lead_repo
 from git_orch.repo import OrchRepo
 from git_orch.workspace.start import StartRequest
+
+
+def force_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--force and --reason: go past max_active and write-set overlap, recorded."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--reason", "force_reason", metavar="TEXT",
+                            help="Why --force is right here (recorded in the ledger).")(func)
+        return click.option("--force", is_flag=True,
+                            help=f"{what} past max_active or onto a write set that may "
+                                 "overlap another task's (needs --reason).")(func)
+    return decorate
+
+
+def forced(force: bool, reason: str | None) -> str | None:
+    """The --reason to record, after checking the pair is used together."""
+    if force and not (reason and reason.strip()):
+        raise click.UsageError("--force needs --reason TEXT (it is recorded in the ledger)")
+    if reason is not None and not force:
+        raise click.UsageError("--reason goes with --force")
+    return reason if force else None
 
 
 @click.command()
@@ -27,6 +49,7 @@ from git_orch.workspace.start import StartRequest
                    "(advisory isolation).")
 @click.option("--agent", help="Launch this agent preset on the task (see git orch run).")
 @click.option("--wait", is_flag=True, help="With --agent: wait until the run is over.")
+@force_options("Start")
 @json_option
 @click.pass_context
 def start(
@@ -43,12 +66,16 @@ def start(
     isolation: str | None,
     agent: str | None,
     wait: bool,
+    force: bool,
+    force_reason: str | None,
     as_json: bool,
 ) -> int:
     """Open a bounded task: contract, branch orch/ID, workspace, ledger entry.
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
     immutable commit at refs/orch/tasks/ID whose parent is the base.
+    Refused when max_active tasks are live or the --allow write set may
+    overlap a live task's, unless --force --reason (recorded).
 
     \b
     Example:
@@ -56,9 +83,11 @@ def start(
           --allow 'src/auth/**' --allow 'tests/auth/**' --forbid 'migrations/**' \\
           --gate "pytest tests/auth"
       git orch start fix-login --title "Fix login redirect" --agent codex
+      git orch start hotfix --title "Hotfix" --force --reason "prod is down"
     """
     from git_orch.agent.runner import start_and_run  # the agent machinery only when needed
 
+    reason = forced(force, force_reason)
     orepo = open_lead_repo(ctx, "start")
     result, run = start_and_run(
         orepo,
@@ -73,6 +102,7 @@ def start(
             gates=list(gate),
             worktree=not no_worktree,
             isolation=isolation,
+            force_reason=reason,
         ),
         agent,
         wait=wait,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from git_orch.commands.sync import with_sync
+from git_orch.notify import notify
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.workspace.worker import block as do_block
 from git_orch.workspace.worker import handoff as do_handoff
@@ -49,6 +50,9 @@ def handoff(
         except OSError as exc:  # e.g. outside the agent's sandbox: the handoff stands
             click.echo(f"warning: handed off, but could not write the handoff file "
                        f"{handoff_file}: {exc.strerror or exc}", err=True)
+    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
+        notify(open_repo(ctx), "handoff", str(event["task"]), head=event.get("head"),
+               summary=event.get("summary"))
     if as_json:
         emit_json(event)
     else:
@@ -69,6 +73,8 @@ def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -
       git orch block --reason "needs the staging database password"
     """
     event = do_block(open_repo(ctx), task_id, reason)
+    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
+        notify(open_repo(ctx), "blocked", str(event["task"]), reason=event.get("reason"))
     if as_json:
         emit_json(event)
     else:

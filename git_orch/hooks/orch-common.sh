@@ -16,7 +16,12 @@ orch_nl='
 unset GIT_LITERAL_PATHSPECS GIT_GLOB_PATHSPECS GIT_NOGLOB_PATHSPECS GIT_ICASE_PATHSPECS
 
 # Print each argument as one `git-orch:` line on stderr and fail the hook.
+# In a worker, the first line also goes to orch-refusals in the worker's own
+# git dir, where the lead collects it as a misalignment (never fatal).
 orch_refuse() {
+    if [ -n "${orch_task:-}" ] && [ -n "${orch_gitdir:-}" ]; then
+        printf '%s\t%s\n' "$orch_hook" "$1" >>"$orch_gitdir/orch-refusals" 2>/dev/null || :
+    fi
     for orch_line in "$@"; do
         printf 'git-orch: %s\n' "$orch_line" >&2
     done

@@ -47,6 +47,7 @@ RULES: dict[str, tuple[str, str]] = {
     "gate-not-in-policy": (CONCERN, "a claimed gate is not in orch.toml [orch] gates: not run"),
     "gate-failed": (REJECT, "a claimed gate failed when re-run in a clean worktree"),
     "head-moved": (INFO, "the branch moved since the worker's handoff"),
+    "docs-stale": (CONCERN, "code mapped in [review] docs changed but its docs did not"),
 }
 
 

@@ -17,12 +17,13 @@ from typing import Any
 
 import pygit2
 
-from git_orch.config import committed_policy, load_policy
+from git_orch.config import Policy, committed_policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.judge import evidence
 from git_orch.judge.changes import Change, diff_changes
 from git_orch.judge.checks import contract_matcher, kind_findings, scope_findings, trailer_findings
+from git_orch.judge.docsdrift import docs_findings
 from git_orch.judge.findings import SEVERITIES, Finding, counts, verdict_of
 from git_orch.judge.gaterun import GateRun, run_gates
 from git_orch.judge.trailers import Trailer, commit_message, parse_trailers
@@ -169,6 +170,23 @@ def claimed_gates(task: Task, commits: list[CommitInfo]) -> list[str]:
     return unique
 
 
+def range_findings(orepo: OrchRepo, task: Task, base: str, head: str, policy: Policy
+                   ) -> tuple[list[Finding], list[Change], list[CommitInfo]]:
+    """Every rule about the change base..head under the task's contract and the policy
+    (`git orch eval` replays stored failures through this same function)."""
+    changes = diff_changes(orepo, base, head)
+    commits = range_commits(orepo, base, head)
+    tree = peel(orepo.pygit, head, pygit2.Commit).tree
+    contract = task.contract
+    findings = scope_findings(changes, contract_matcher(contract.allow, task.task_id),
+                              contract_matcher(contract.forbid, task.task_id))
+    findings += kind_findings(changes)
+    findings += whitespace_findings(orepo, base, head)
+    findings += evidence_findings(task, commits, tree)
+    findings += docs_findings(policy, changes)
+    return findings, changes, commits
+
+
 def review(
     orepo: OrchRepo,
     task_id: str,
@@ -183,15 +201,7 @@ def review(
     head = branch_head(orepo, task_id)
     policy = load_policy(orepo)
     base = review_base(orepo, head, policy.main_branch, task.contract.base)
-    changes = diff_changes(orepo, base, head)
-    commits = range_commits(orepo, base, head)
-    tree = peel(orepo.pygit, head, pygit2.Commit).tree
-    contract = task.contract
-    findings = scope_findings(changes, contract_matcher(contract.allow, task_id),
-                              contract_matcher(contract.forbid, task_id))
-    findings += kind_findings(changes)
-    findings += whitespace_findings(orepo, base, head)
-    findings += evidence_findings(task, commits, tree)
+    findings, changes, commits = range_findings(orepo, task, base, head, policy)
     handed = [e.get("head") for e in task.log.events if e.get("type") == "handoff"]
     if handed and isinstance(handed[-1], str) and handed[-1] != head:
         findings.append(Finding("head-moved", f"handed off at {handed[-1][:12]}, "

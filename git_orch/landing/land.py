@@ -15,6 +15,7 @@ failure or a kill continues with the steps that remain.
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -315,6 +316,14 @@ def sync_worktree(tree: Worktree, previous: str, new: str) -> bool:
 
 
 def _stuck_checkout(tree: Worktree, target: str, previous: str, task_id: str) -> OrchError:
+    gitdir = _git_dir(tree.path)
+    lock = gitdir / "index.lock" if gitdir is not None else None
+    if lock is not None and lock.exists():
+        return OrchError(
+            f"{target} moved, but {tree.path} (where it is checked out) still has the files of "
+            f"{previous[:12]}: {lock} is left from a killed git; if no git runs there, "
+            f"rm {lock}, then git orch land {task_id} again"
+        )
     return OrchError(
         f"{target} moved, but {tree.path} (where it is checked out) still has the files of "
         f"{previous[:12]}: see git status there, then git orch land {task_id} again (or "
@@ -323,7 +332,8 @@ def _stuck_checkout(tree: Worktree, target: str, previous: str, task_id: str) ->
 
 
 def _merge(
-    orepo: OrchRepo, task: Task, target: str, strategy: str, lp: LandPolicy, result: LandResult
+    orepo: OrchRepo, task: Task, target: str, strategy: str, lp: LandPolicy, result: LandResult,
+    push_to: str | None,
 ) -> None:
     task_id = task.task_id
     st = task.state
@@ -377,6 +387,7 @@ def _merge(
         return [{
             "type": "merged", "task": task_id, "commit": new, "strategy": strategy,
             "target": target, "previous": old, "head": head, "contained": contained,
+            "push": push_to,
         }]
 
     seen_tips: list[str | None] = []
@@ -402,6 +413,28 @@ def _merge(
     result.steps.append("merged" if not contained else "merged (already contained)")
     if checkout is not None and not sync_worktree(checkout, old, new):
         raise _stuck_checkout(checkout, target, old, task_id)
+
+
+def push_due(task: Task, lp: LandPolicy) -> str | None:
+    """The remote a merged task must still be pushed to, or None.
+
+    The merged event records where land was asked to push; a merge recorded
+    before that field existed falls back to the committed [land] policy.
+    """
+    if task.state.state != MERGED:
+        return None
+    merged = last_event(task.log, "merged") or {}
+    if "push" not in merged:
+        return lp.remote if lp.push else None
+    remote = merged.get("push")
+    return remote if isinstance(remote, str) and remote else None
+
+
+def resume_checkout(orepo: OrchRepo, task: Task) -> None:
+    """Finish moving the target's checkout to a recorded merge, if a crash stopped it."""
+    merged = last_event(task.log, "merged")
+    if merged is not None and task.state.state in (MERGED, PUSHED, CLEANED):
+        _resume_checkout(orepo, task.task_id, merged)
 
 
 def _resume_checkout(orepo: OrchRepo, task_id: str, merged: Event) -> None:
@@ -491,7 +524,15 @@ def cleanup(
             f"{branch} is checked out in the main worktree {ws.path}: switch it to another "
             "branch, then run the command again"
         )
-    if ws is not None and ws.exists():
+    if ws is not None and ws.mode == workspaces.WORKTREE and ws.exists() \
+            and not (ws.path / ".git").exists():
+        # `git worktree remove` was killed half-way: it had checked the tree clean
+        # and deleted its .git file; what is left is the rest of a checkout of
+        # commits that are safe on the branch.
+        shutil.rmtree(ws.path)
+        orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
+        done.append(f"removed what was left of worktree {ws.path}")
+    elif ws is not None and ws.exists():
         if not force:
             workspaces.refuse_dirty(ws, "save or discard them, then run the command again "
                                         f"(the task's commits are safe on {branch})")
@@ -554,7 +595,8 @@ def land(
     result = LandResult(task_id, policy.main_branch, task.state.state, remote=lp.remote)
     if task.state.state == ACCEPTED:
         _check_target(orepo, policy, task_id, override)
-        _merge(orepo, task, policy.main_branch, strategy, lp, result)
+        _merge(orepo, task, policy.main_branch, strategy, lp, result,
+               lp.remote if do_push else None)
         task = load_task(orepo, task_id)
     elif task.state.state not in (MERGED, PUSHED, CLEANED):
         _refuse_state(task_id, task.state)
@@ -565,9 +607,10 @@ def land(
     result.strategy = result.strategy or merged.get("strategy")
     if task.state.state == MERGED:
         _resume_checkout(orepo, task_id, merged)
-        if do_push:
-            _push(orepo, task_id, result.target, lp.remote)
-            result.steps.append(f"pushed to {lp.remote}")
+        remote = push_due(task, lp) if push is None else (lp.remote if push else None)
+        if remote is not None:
+            _push(orepo, task_id, result.target, remote)
+            result.steps.append(f"pushed to {remote}")
         else:
             result.steps.append(NOT_PUSHED)
     task = load_task(orepo, task_id)

@@ -10,13 +10,14 @@ reported.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pygit2
 
 from git_orch.errors import OrchError
-from git_orch.record import ledger
+from git_orch.record import ledger, timefmt
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import HEX2, HEX40, find_note, iter_notes, merge_logs, parse_log
 from git_orch.repo import peel
@@ -188,8 +189,15 @@ def _report_lines(
                 "(yet: e.g. a review note on an unfetched worker commit); kept"
             )
         return
+    now = time.time()
     for event in log.events:
         shown = clean(str(event["id"]))[:16]
+        stamp = timefmt.parse_iso(event.get("at"))
+        if stamp is not None and timefmt.plausible(stamp, now) is None:
+            warnings.append(
+                f"{label}: event {shown} is dated {clean(str(event.get('at')))[:40]}, in the "
+                "future (a wrong clock or a forgery); kept, never counted as activity"
+            )
         named = event.get("task", task_id)
         if named != task_id:
             warnings.append(

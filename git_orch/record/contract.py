@@ -14,6 +14,7 @@ import pygit2
 
 from git_orch.errors import OrchError
 from git_orch.judge import trailers
+from git_orch.record import killpoint
 from git_orch.record.ids import check_task_id
 
 CONTRACT_SCHEMA = "1"
@@ -66,7 +67,8 @@ def check_single_line(what: str, value: str) -> str:
 def write_contract(repo: pygit2.Repository, contract: Contract, sig: pygit2.Signature) -> str:
     """Create the contract commit (no ref yet) and return its id."""
     base = repo[contract.base]
-    oid = repo.create_commit(None, sig, sig, contract.message(), base.tree.id, [base.id])
+    with killpoint.step("contract commit"):
+        oid = repo.create_commit(None, sig, sig, contract.message(), base.tree.id, [base.id])
     contract.commit = str(oid)
     return str(oid)
 
@@ -79,7 +81,9 @@ def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contr
         raise OrchError(f"contract commit {commit_id} is missing") from None
     if not isinstance(commit, pygit2.Commit):
         raise OrchError(f"contract {commit_id} is not a commit")
-    message = commit.message
+    # Our own bytes are UTF-8; the `encoding` header is never trusted (a bogus
+    # one makes pygit2's decoded .message raise).
+    message = commit.raw_message.decode("utf-8", "replace")
     found = trailers.parse_trailers(message)
     task_id = trailers.first(found, "Orch-Task")
     if task_id is None:

@@ -9,6 +9,8 @@ and every write is a compare-and-swap of the ref through `git update-ref
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import random
 import re
@@ -22,7 +24,7 @@ import pygit2
 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.record import timefmt
+from git_orch.record import killpoint, timefmt
 from git_orch.repo import OrchRepo, blob_bytes, peel
 
 LEDGER_REF = "refs/orch/ledger"
@@ -37,6 +39,9 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_LAMPORT = 2**53
 MAX_LAMPORT_JUMP = 1_000_000
 WRITE_ATTEMPTS = 200
+LOCAL_TURN_WAIT = 10.0
+# The ledger commit this process wrote last: known to be a ledger commit.
+_WRITTEN_HERE: set[pygit2.Oid] = set()
 HEX40 = re.compile(r"[0-9a-f]{40}")
 HEX2 = re.compile(r"[0-9a-f]{2}")
 
@@ -258,6 +263,60 @@ def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
     return {name: pygit2.Oid(hex=oid) for name, oid in orepo.refs_under(TASKS_PREFIX).items()}
 
 
+# --- the tip this machine saw, the ledger's shape, a stale lock -------------
+
+TIP_FILE = "ledger-tip"
+STALE_LOCK_SECONDS = 60
+
+
+def remembered_tip(orepo: OrchRepo) -> str | None:
+    """The last ledger tip this machine saw (runtime folder), if any."""
+    try:
+        text = (orepo.runtime_dir / TIP_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if HEX40.fullmatch(text) else None
+
+
+def remember_tip(orepo: OrchRepo, tip: str) -> None:
+    """Note the tip this machine saw last (written through a per-process file)."""
+    # Written in place: a reader that catches it half-written sees no valid tip,
+    # which only skips one check.
+    try:
+        (orepo.runtime_dir / TIP_FILE).write_text(tip + "\n", encoding="ascii")
+    except OSError:
+        pass  # the runtime folder is a cache: the next command notes it
+
+
+def is_ledger_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> bool:
+    """A commit whose tree holds only notes (2-digit fanout folders, 40-digit blobs)."""
+    try:
+        commit = repo[oid]
+    except (KeyError, ValueError):
+        return False
+    if not isinstance(commit, pygit2.Commit):
+        return False
+    for entry in commit.tree:
+        name = entry.name or ""
+        if not ((entry.type_str == "tree" and HEX2.fullmatch(name))
+                or (entry.type_str == "blob" and HEX40.fullmatch(name))):
+            return False
+    return True
+
+
+def stale_lock(orepo: OrchRepo) -> str | None:
+    """A ledger ref lock older than a minute, named with its path and the fix."""
+    path = orepo.common_dir / f"{LEDGER_REF}.lock"
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return None
+    if age < STALE_LOCK_SECONDS:
+        return None
+    return (f"{path} is {int(age)}s old: a killed git left it and every ledger write fails "
+            f"while it is there; if no git runs on this repository, rm {path}")
+
+
 # --- writing --------------------------------------------------------------
 
 
@@ -289,7 +348,8 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate],
     # In a clone workspace the worker hooks git-orch installed would refuse this
     # write to refs/orch/* (collect filters what a worker writes there instead).
     # Elsewhere the repository's own hooks keep their say (a reference-transaction
-    # hook may refuse land's move of the target).
+    # hook may refuse land's move of the target). --create-reflog: git keeps every
+    # old ledger tip, for `git orch ledger recover`.
     pins = ["-c", f"core.hooksPath={orepo.no_hooks_dir}"] if orepo.is_clone_workspace else []
     proc = run_git(
         ["--git-dir", str(orepo.common_dir), *pins, "update-ref", "--create-reflog", "-m",
@@ -299,6 +359,35 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate],
         check=False,
     )
     return proc.returncode == 0, proc.stderr.strip()
+
+
+def _move_ledger(
+    orepo: OrchRepo, old: pygit2.Oid | None, new: pygit2.Oid, message: str
+) -> tuple[bool, str]:
+    """Compare-and-swap of the ledger ref alone, in-process (no git process to start).
+
+    libgit2 takes the same `<ref>.lock` as git and moves the ref only if it
+    still has the value it was looked up with, which is checked to be `old`.
+    The reflog file is made first so libgit2 appends to it, as
+    `update-ref --create-reflog` does.
+    """
+    repo = orepo.pygit
+    log = orepo.common_dir / "logs" / LEDGER_REF
+    try:
+        if not log.exists():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.touch()
+        with killpoint.step("ledger ref"):
+            if old is None:
+                repo.references.create(LEDGER_REF, new)
+                return True, ""
+            ref = repo.references.get(LEDGER_REF)
+            if ref is None or ref.target != old:
+                return False, f"{LEDGER_REF} moved"
+            ref.set_target(new, message)
+    except (pygit2.GitError, ValueError, OSError) as exc:
+        return False, str(exc)
+    return True, ""
 
 
 EventMaker = Callable[[EventLog], Sequence[Event]]
@@ -318,10 +407,55 @@ def append(
     (so checks are redone after a lost race). Stamps v, id, lamport, at and
     actor. Retries with jittered backoff when another writer moved the ref.
     """
+    with _one_local_writer(orepo):
+        return _append(orepo, target, make, extra_refs, message)
+
+
+@contextlib.contextmanager
+def _one_local_writer(orepo: OrchRepo) -> Iterator[None]:
+    """Take turns with this machine's other writers (an flock in the runtime folder).
+
+    Only for throughput: racing compare-and-swaps waste whole attempts, taking
+    turns wastes none. Correctness never depends on it (the swap still checks
+    the old tip), so a writer that cannot get the lock within LOCAL_TURN_WAIT
+    seconds (a stopped process holds it) writes anyway. The kernel drops the
+    lock when its holder dies, so a kill never leaves it behind.
+    """
+    try:
+        handle = open(orepo.runtime_dir / "ledger-write.flock", "a")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with handle:
+        deadline = time.monotonic() + LOCAL_TURN_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.001)
+        yield
+
+
+def _append(
+    orepo: OrchRepo,
+    target: str,
+    make: EventMaker,
+    extra_refs: Callable[[], Sequence[RefUpdate]],
+    message: str,
+) -> list[Event]:
     repo = orepo.pygit
     last_error = ""
     for attempt in range(WRITE_ATTEMPTS):
         tip = orepo.ref_target(LEDGER_REF)
+        if tip is not None and tip not in _WRITTEN_HERE and not is_ledger_commit(repo, tip):
+            raise OrchError(
+                f"{LEDGER_REF} points at {str(tip)[:12]}, which is not a ledger commit (its "
+                "tree holds files, not notes): nothing written; git orch ledger recover "
+                "restores the ledger"
+            )
         snap = Snapshot(repo, tip)
         old_bytes = snap.note_bytes(target)
         log = parse_log(old_bytes)
@@ -344,16 +478,26 @@ def append(
         if old_bytes and not old_bytes.endswith(b"\n"):
             old_bytes += b"\n"
         data = old_bytes + b"".join(encode_event(e) for e in stamped)
-        blob = repo.create_blob(data)
-        tree = put_note(repo, snap.tree, target, blob)
-        parents = [tip] if tip is not None else []
-        sig = orepo.signature
-        commit = repo.create_commit(None, sig, sig, message, tree, parents)
-        updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None)]
-        updates.extend(extra_refs())
-        ok, last_error = update_refs(orepo, updates, message)
+        with killpoint.step("ledger objects"):
+            blob = repo.create_blob(data)
+            tree = put_note(repo, snap.tree, target, blob)
+            parents = [tip] if tip is not None else []
+            sig = orepo.signature
+            commit = repo.create_commit(None, sig, sig, message, tree, parents)
+        extra = list(extra_refs())
+        if extra:
+            updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None), *extra]
+            ok, last_error = update_refs(orepo, updates, message)
+        else:
+            ok, last_error = _move_ledger(orepo, tip, commit, reflog_message(message))
         if ok:
+            _WRITTEN_HERE.clear()
+            _WRITTEN_HERE.add(commit)
+            remember_tip(orepo, str(commit))
             return stamped
+        stale = stale_lock(orepo)
+        if stale is not None:
+            raise LedgerBusy(f"could not write {LEDGER_REF}: {stale}")
         time.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
     raise LedgerBusy(
         f"could not write {LEDGER_REF}: it kept moving ({WRITE_ATTEMPTS} attempts); "

@@ -46,7 +46,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 # Events that record facts without moving the state.
 INFORMATIONAL = frozenset(
     {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged",
-     "misalignment"}
+     "misalignment", "limits-overridden"}
 )
 
 

@@ -11,6 +11,10 @@ import re
 import time
 from datetime import datetime
 
+# An event time further ahead than this is a wrong clock or a forgery: sync warns,
+# and staleness ignores it (it would otherwise keep a task "active" forever).
+FUTURE_LIMIT_SECONDS = 3600
+
 _EXACT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 
 
@@ -33,3 +37,8 @@ def parse_iso(text: object) -> float | None:
         return datetime.fromisoformat(text).timestamp()
     except (ValueError, OverflowError):
         return None
+
+
+def plausible(stamp: float | None, now: float) -> float | None:
+    """The stamp, or None when it lies more than FUTURE_LIMIT_SECONDS after now."""
+    return None if stamp is None or stamp > now + FUTURE_LIMIT_SECONDS else stamp

@@ -18,7 +18,7 @@ from git_orch import roadmap
 from git_orch.agent import budget, runlog
 from git_orch.errors import OrchError
 from git_orch.record.state import ABANDONED, ACCEPTED, BLOCKED, ENDED, REJECTED, UNREVIEWED
-from git_orch.report import needs
+from git_orch.report import needs, trust
 from git_orch.report.needs import NeedsItem, cmd, live_run
 from git_orch.report.status import Overview, TaskView
 from git_orch.workspace import reconcile
@@ -178,6 +178,11 @@ class Board:
         """Live tasks in a worktree of this repository: their isolation is advisory only."""
         return [v.task_id for v in self.overview.tasks
                 if v.state.isolation == "worktree" and v.state.state not in ENDED]
+
+    @property
+    def trust(self) -> list[str]:
+        """Who misbehaved lately, worst first (report/trust.py); empty when nobody did."""
+        return trust.render_lines(self.overview.trust)
 
     @property
     def attention(self) -> list[Card]:

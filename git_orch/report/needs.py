@@ -2,12 +2,11 @@
 
 This is the one place that decides what lands under "Needs you" in every
 status output (terminal, JSON, status.md, status.html). To add a kind, write
-a check and put it in KINDS at the place of its urgency (most urgent first;
-the outputs keep that order): a check about one task returns (why, fix) or
-None and is wrapped in per_task(KIND, check); a check about the repository or
-the loop takes the overview and returns items (task None, or the task it
-concerns). A check reads only the overview it is given (never git, never the
-clock), so status stays a pure function of what collect() read.
+a check and put it in TASK_KINDS (about one task) or LOOP_KINDS (about the
+repository or the loop) at the place of its urgency: the lists are in order,
+most urgent first, and the outputs keep that order. A check reads only the
+overview it is given (never git, never the clock), so status stays a pure
+function of what collect() read.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from git_orch.record.state import (
 )
 from git_orch.report.status import Overview, TaskView
 from git_orch.sanitize import clean
-from git_orch.workspace import reconcile
+from git_orch.workspace import reconcile, tamper
 
 
 @dataclass(frozen=True)
@@ -207,21 +206,28 @@ def _cleanup(v: TaskView) -> tuple[str, str] | None:
 
 
 TaskCheck = Callable[[TaskView], "tuple[str, str] | None"]
-Check = Callable[[Overview], "list[NeedsItem]"]
+LoopCheck = Callable[[Overview], "list[NeedsItem]"]
 
-
-def per_task(kind: str, check: TaskCheck) -> Check:
-    """A check about one task, run on every task: (why, fix) or None becomes items."""
-    def run(overview: Overview) -> list[NeedsItem]:
-        found = ((v.task_id, check(v)) for v in overview.tasks)
-        return [NeedsItem(kind, why_fix[0], why_fix[1], task) for task, why_fix in found
-                if why_fix is not None]
-    return run
-
-
-def _tampering(overview: Overview) -> list[NeedsItem]:
-    """Disarmed worker hooks and other guardrail tampering (workspace/workerhooks.py)."""
-    return [NeedsItem(f.kind, f.what, f.fix, f.task) for f in overview.tampering]
+# Most urgent first. Each check returns (why, fix) or None.
+TASK_KINDS: list[tuple[str, TaskCheck]] = [
+    (reconcile.CONFLICT, _conflict),
+    (reconcile.LEDGER_PROBLEM, _ledger_problem),
+    ("misalignment", _misalignment),
+    ("launch-failed", _launch_failed),
+    (runlog.RUN_DEAD, _run_dead),
+    ("run-failed", _run_failed),
+    (runlog.RUN_UNVERIFIED, _run_unverified),
+    ("setup-failed", _setup_failed),
+    ("blocked", _blocked),
+    ("review", _review),
+    ("review-verdict", _review_verdict),
+    ("land", _land),
+    ("rejected", _rejected),
+    (reconcile.DIRTY, _dirty),
+    (reconcile.STALE, _stale),
+    (reconcile.ORPHAN, _orphan),
+    (reconcile.CLEANUP, _cleanup),
+]
 
 
 def _target(overview: Overview) -> list[NeedsItem]:
@@ -246,41 +252,50 @@ def _heartbeat(overview: Overview) -> list[NeedsItem]:
                       cmd("git", "orch", "heartbeat", "--once"))]
 
 
+def _ledger_damage(overview: Overview) -> list[NeedsItem]:
+    """A rewound, replaced or deleted ledger, or a stale lock (record/damage.py)."""
+    return [NeedsItem("ledger-damage", d, cmd("git", "orch", "ledger", "recover"))
+            for d in overview.damage]
+
+
+def _tampering(overview: Overview) -> list[NeedsItem]:
+    """Tampering with the shared git dir (workspace/tamper.py): on the worker blamed for it
+    (kind `bypass`, naming what it did), else on the repository."""
+    return [NeedsItem(tamper.BYPASS, f"{f.kind}: {f.what}", f.fix, f.task) if f.task
+            else NeedsItem(f.kind, f.what, f.fix) for f in overview.tampering]
+
+
+def _packages_due(overview: Overview) -> list[NeedsItem]:
+    """A roadmap package whose last task landed: its review pack is due (judge/packagereview)."""
+    return [NeedsItem("package-review", f"package {d['package']} closed: review pack due",
+                      cmd("git", "orch", "review", "--package", str(d["package"]),
+                          "--pack", "DIR"))
+            for d in overview.packages_due]
+
+
 def _loop_problems(overview: Overview) -> list[NeedsItem]:
     """Ledger problems not about one readable task (those are ledger-problem items)."""
-    per_task_lines = {f"task {v.task_id}: {p}" for v in overview.tasks for p in v.problems}
+    per_task = {f"task {v.task_id}: {p}" for v in overview.tasks for p in v.problems}
     return [NeedsItem(reconcile.LEDGER_PROBLEM, p, cmd("git", "orch", "heartbeat", "--once"))
-            for p in overview.problems if p not in per_task_lines]
+            for p in overview.problems if p not in per_task]
 
 
-# Every kind, most urgent first: the outputs keep this order.
-KINDS: list[Check] = [
-    per_task(reconcile.CONFLICT, _conflict),
-    _tampering,  # a worker disarmed its guardrails: look before landing anything
-    _target,
-    per_task(reconcile.LEDGER_PROBLEM, _ledger_problem),
-    per_task("misalignment", _misalignment),
-    per_task("launch-failed", _launch_failed),
-    per_task(runlog.RUN_DEAD, _run_dead),
-    per_task("run-failed", _run_failed),
-    per_task(runlog.RUN_UNVERIFIED, _run_unverified),
-    per_task("setup-failed", _setup_failed),
-    per_task("blocked", _blocked),
-    per_task("review", _review),
-    per_task("review-verdict", _review_verdict),
-    per_task("land", _land),
-    per_task("rejected", _rejected),
-    per_task(reconcile.DIRTY, _dirty),
-    per_task(reconcile.STALE, _stale),
-    per_task(reconcile.ORPHAN, _orphan),
-    per_task(reconcile.CLEANUP, _cleanup),
-    _loop_problems,
-    _orphans,
+LOOP_KINDS: list[LoopCheck] = [
+    _ledger_damage, _tampering, _target, _packages_due, _loop_problems, _orphans,
     _heartbeat,
 ]
 
 
 def needs_you(overview: Overview) -> list[NeedsItem]:
     """Every item that needs a person, most urgent kind first, then by task."""
-    return [NeedsItem(i.kind, clean(i.why), clean(i.fix), i.task)
-            for check in KINDS for i in check(overview)]
+    items: list[NeedsItem] = []
+    for kind, check in TASK_KINDS:
+        for view in overview.tasks:
+            found = check(view)
+            if found is not None:
+                why, fix = found
+                items.append(NeedsItem(kind, clean(why), clean(fix), view.task_id))
+    for loop_check in LOOP_KINDS:
+        items += [NeedsItem(i.kind, clean(i.why), clean(i.fix), i.task)
+                  for i in loop_check(overview)]
+    return items

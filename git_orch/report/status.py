@@ -17,9 +17,10 @@ from git_orch import dispatch
 from git_orch.agent import breaker, budget, runlog
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
+from git_orch.judge import packagereview
 from git_orch.judge.verdicts import summary_of
 from git_orch.landing import watch
-from git_orch.record import ledger
+from git_orch.record import damage, ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_branch
 from git_orch.record.state import (
@@ -29,6 +30,8 @@ from git_orch.record.state import (
 )
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.report import trust
+from git_orch.sanitize import clean
 from git_orch.workspace import reconcile, tamper, workerhooks
 
 STATUS_SCHEMA = 1
@@ -72,6 +75,9 @@ class TaskView:
             "worktree": st.worktree,
             # "worktree" isolation is advisory: the worker can write the lead's git dir.
             "isolation": st.isolation,
+            # What collect dropped or refused, hooks refused, review contradicted.
+            "misalignments": [{k: clean(str(m.get(k)))[:200] for k in ("what", "source", "at")}
+                              for m in st.misalignments],
             "worktree_present": self.worktree_present,
             "dirty": self.dirty,
             "host": st.host,
@@ -120,7 +126,15 @@ class Overview:
     dispatch: dict[str, Any] = field(default_factory=dict)
     target: list[watch.TargetFinding] = field(default_factory=list)
     tampering: list[tamper.Finding] = field(default_factory=list)
+    damage: list[str] = field(default_factory=list)  # a rewound/replaced ledger, stale lock
+    trust: list[trust.TrustRow] = field(default_factory=list)
+    packages_due: list[dict[str, Any]] = field(default_factory=list)  # closed, no verdict
     now: float = field(default_factory=time.time)  # every output's "now": one clock read
+
+    @property
+    def repository_needs_you(self) -> list[tamper.Finding]:
+        """Findings no task can be blamed for: the person looks at the repository."""
+        return [f for f in self.tampering if f.task is None]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +150,9 @@ class Overview:
             "tampering": [f.to_json() for f in self.tampering],
             "spend": {name: spend.to_json() for name, spend in self.package_spend().items()},
             "target": [f.to_json() for f in self.target],
+            "ledger_damage": self.damage,
+            "trust": [row.to_json() for row in self.trust],
+            "packages_due": self.packages_due,
         }
 
     def package_spend(self) -> dict[str, budget.Spend]:
@@ -210,10 +227,29 @@ def collect(orepo: OrchRepo, only: str | None = None) -> Overview:
     except OrchError as exc:
         problems.append(f"agent presets: {exc}")
         breakers = {}
+    found = damage.findings(orepo)
+    lock = ledger.stale_lock(orepo)
+    try:
+        rows = trust.trust_rows([v.state for v in views], trust.last_runs(policy))
+    except OrchError as exc:
+        problems.append(f"trust: {exc}")
+        rows = []
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
-        tampering=tampering, target=target, now=now,
+        target=target, tampering=tampering, damage=found + ([lock] if lock else []),
+        trust=rows, packages_due=_packages_due(orepo, problems) if only is None else [],
+        now=now,
     )
+
+
+def _packages_due(orepo: OrchRepo, problems: list[str]) -> list[dict[str, Any]]:
+    """Closed roadmap packages whose review pack is due ([review] package_pack)."""
+    try:
+        return [{"package": c.name, "base": c.base, "head": c.head,
+                 "tasks": [t.contract.task_id for t in c.tasks]} for c in packagereview.due(orepo)]
+    except OrchError as exc:
+        problems.append(f"package review: {exc}")
+        return []
 
 
 def _summary(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from git_orch.errors import OrchError
 from git_orch.report.board import Board, Card
+from git_orch.sanitize import clean
 from git_orch.workspace import reconcile
 
 
@@ -45,7 +46,7 @@ def md(text: object) -> str:
 
     Only what Markdown would act on is escaped, so the file still reads well raw.
     """
-    flat = " ".join(str(text).split())
+    flat = clean(" ".join(str(text).split()))  # controls and bidi marks as visible escapes
     flat = _MD_SPECIAL.sub(r"\\\1", _MD_ENTITY.sub("&amp;", flat))
     return "\\" + flat if flat.startswith("#") else flat
 
@@ -115,6 +116,8 @@ def render_markdown(board: Board) -> str:
     if board.advisory:
         out += ["", f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
                 f"git dir and can write it: {md(', '.join(board.advisory))}"]
+    if board.trust:
+        out += ["", "## Trust (worst first)", ""] + [f"- {md(line)}" for line in board.trust]
     if board.attention:
         out += ["", "## Tasks"]
         for card in board.attention:
@@ -153,7 +156,8 @@ td{overflow-wrap:anywhere}.summary{font-size:1.05em}
 
 
 def e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """HTML-escaped, with control and bidi characters shown as visible escapes."""
+    return html.escape(clean(text), quote=True)
 
 
 def _html_tasks(cards: list[Card]) -> str:
@@ -233,6 +237,9 @@ def render_html(board: Board) -> str:
             "isolation", "Advisory isolation",
             f"<p>Worktree workers share this git dir and can write it: "
             f"{e(', '.join(board.advisory))}</p>", len(board.advisory)))
+    if board.trust:
+        items = "".join(f"<li>{e(line)}</li>" for line in board.trust)
+        sections.append(_section("trust", "Trust (worst first)", f"<ul>{items}</ul>"))
     if board.attention:
         sections.append(_section("tasks", "Tasks",
                                  "".join(_html_card(c) for c in board.attention)))

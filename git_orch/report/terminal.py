@@ -93,6 +93,9 @@ def render_text(board: Board) -> str:
         out.append(f"Advisory isolation ({len(board.advisory)}): worktree workers share this "
                    f"git dir and can write it: {', '.join(board.advisory[:10])}"
                    + (" ..." if len(board.advisory) > 10 else ""))
+    if board.trust:
+        out.append(f"Trust ({len(board.trust)}; worst first)")
+        out.extend(f"  {clean(line)}" for line in board.trust)
     shown = f"{len(board.ended)} of {board.ended_total}" if board.ended_total > len(board.ended) \
         else str(board.ended_total)
     out.append(f"Recently ended ({shown})")

@@ -19,20 +19,27 @@ from typing import Any
 
 from git_orch.agent import runlog
 from git_orch.agent.runner import close_dead
-from git_orch.config import load_policy
+from git_orch.config import committed_policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.landing import watch
-from git_orch.landing.land import cleanup, fresh_worktrees, is_ancestor
+from git_orch.landing.land import (
+    cleanup,
+    fresh_worktrees,
+    is_ancestor,
+    land_policy,
+    push_due,
+    resume_checkout,
+)
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import RefUpdate, update_refs
 from git_orch.record.misalignment import record_misalignment
 from git_orch.record.state import ABANDONED, ENDED, PENDING, TaskState
-from git_orch.record.tasks import record, transition
+from git_orch.record.tasks import load_task, record
 from git_orch.repo import OrchRepo, hostname
 from git_orch.report.status import Overview, TaskView, collect
-from git_orch.workspace import reconcile, tamper, workspaces
-from git_orch.workspace.start import make_workspace, switch_hooks_on
+from git_orch.workspace import reconcile, refusals, tamper, workspaces
+from git_orch.workspace.start import finish_setup, make_workspace
 
 DEFAULT_INTERVAL = 300
 
@@ -49,6 +56,7 @@ class BeatReport:
     tampering: list[dict[str, Any]] = field(default_factory=list)
     misalignments: list[dict[str, Any]] = field(default_factory=list)
     target: list[dict[str, Any]] = field(default_factory=list)  # needs-you: see landing/watch
+    damage: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +64,7 @@ class BeatReport:
             "tasks": self.tasks, "changes": self.changes, "repairs": self.repairs,
             "flags": self.flags, "orphans": self.orphans, "tampering": self.tampering,
             "misalignments": self.misalignments, "target": self.target,
+            "ledger_damage": self.damage,
         }
 
 
@@ -112,7 +121,15 @@ def _safe(action: Callable[[], list[str]], what: str) -> list[str]:
 
 
 def _clean_ended(orepo: OrchRepo, view: TaskView, target: str) -> list[str]:
+    """Finish what land or abandon left: the target's checkout first, never a due push."""
     st = view.state
+    task = load_task(orepo, view.task_id)
+    resume_checkout(orepo, task)
+    remote = push_due(task, land_policy(committed_policy(orepo, f"refs/heads/{target}")
+                                        or load_policy(orepo)))
+    if remote is not None:
+        return [f"left {view.task_id}: merged, its push to {remote} is still due "
+                f"(git orch land {view.task_id} pushes and cleans up)"]
     done = cleanup(orepo, view.task_id, None if st.state == ABANDONED else target,
                    record_event=not st.cleaned)
     if not st.cleaned:
@@ -142,20 +159,13 @@ def _restore_worktree(orepo: OrchRepo, view: TaskView) -> list[str]:
     return [f"{view.task_id}: restored {kind} {path} from {branch}, hooks on"]
 
 
-def _adopt_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
-    """start crashed after creating branch and workspace: record what exists."""
-    ws = workspaces.locate(orepo, view.task_id,
-                           str(workspaces.path_for(orepo, load_policy(orepo), view.task_id)),
-                           fresh_worktrees(orepo))
-    if ws is None or view.head is None or not ws.exists():
-        return []
-    switch_hooks_on(orepo, ws, view.contract)
-    transition(orepo, view.task_id, {
-        "type": "activated", "branch": task_branch(view.task_id), "worktree": str(ws.path),
-        "isolation": ws.mode, "head": view.head, "host": hostname(), "adopted": True,
-    })
-    workspaces.share_ledger(orepo, ws)
-    return [f"{view.task_id}: adopted {ws.mode} {ws.path} (recorded activated)"]
+def _finish_pending(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """start was killed (or its setup failed) after recording the task: finish it."""
+    if view.state.host not in (None, hostname()):
+        return []  # another machine's start: its workspace is not ours to make
+    result = finish_setup(orepo, load_task(orepo, view.task_id))
+    where = f"{result.isolation} {result.worktree}" if result.worktree else "branch only"
+    return [f"{view.task_id}: finished its setup ({where}; recorded activated)"]
 
 
 def _remove_orphan_worktree(orepo: OrchRepo, orphan: reconcile.Orphan) -> list[str]:
@@ -226,7 +236,11 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
         elif reconcile.ORPHAN in view.flags and st.state not in ENDED:
             done.extend(_safe(partial(_restore_worktree, orepo, view), view.task_id))
         elif st.state == PENDING and st.worktree is None:
-            done.extend(_safe(partial(_adopt_pending, orepo, view), view.task_id))
+            done.extend(_safe(partial(_finish_pending, orepo, view), view.task_id))
+        elif st.state in ENDED and not st.cleaned and view.head is None \
+                and not view.worktree_present:
+            # killed after its cleanup, before the `cleaned` event
+            done.extend(_safe(partial(_clean_ended, orepo, view, target), view.task_id))
     for orphan in overview.orphans:
         if orphan.kind in ("worktree", "workspace"):
             done.extend(_safe(partial(_remove_orphan_worktree, orepo, orphan), orphan.name))
@@ -240,6 +254,11 @@ def repair(orepo: OrchRepo, overview: Overview) -> list[str]:
 # --- the beat ------------------------------------------------------------------
 
 
+def _collect_refusals(orepo: OrchRepo, view: TaskView) -> list[str]:
+    """Worker hook refusals into misalignment events (see workspace/refusals.py)."""
+    return [str(e["id"]) for e in refusals.collect(orepo, view.task_id, view.state.worktree)]
+
+
 def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool = False
          ) -> BeatReport:
     overview = collect(orepo)
@@ -251,6 +270,9 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
     changes = record_flags(orepo, overview)
     misalignments = record_tampering(orepo, overview)
     watch.record_bypasses(orepo, overview.target, {v.task_id: v.state for v in overview.tasks})
+    for view in overview.tasks:
+        if view.state.state not in ENDED and view.worktree_present:
+            _safe(partial(_collect_refusals, orepo, view), f"hook refusals of {view.task_id}")
     report = BeatReport(
         at=reconcile.iso(time.time()) or "",
         interval=interval,
@@ -262,6 +284,7 @@ def beat(orepo: OrchRepo, *, interval: int = DEFAULT_INTERVAL, do_repair: bool =
         tampering=[f.to_json() for f in overview.tampering],
         misalignments=misalignments,
         target=[f.to_json() | {"message": f.render()} for f in overview.target],
+        damage=overview.damage,
     )
     reconcile.write_heartbeat(orepo.runtime_dir, report.to_json())
     return report

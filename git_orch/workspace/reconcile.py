@@ -144,7 +144,9 @@ def derive(
     path = st.worktree
     ws = present_workspace(task_id, path, facts)
     out.worktree_present = ws is not None
-    activity = [parse_iso(st.activity_at or st.created_at)]
+    recorded = timefmt.plausible(parse_iso(st.activity_at), now)
+    activity = [recorded if recorded is not None
+                else timefmt.plausible(parse_iso(st.created_at), now)]
     if out.head is not None and st.state not in ENDED:
         repo = orepo.pygit
         out.commits = count_commits(repo, out.head, contract.base)
@@ -155,7 +157,9 @@ def derive(
             activity.append(newest_mtime(ws.path))
     if st.state not in ENDED:
         activity.append(run_log_mtime(facts.runtime_dir, task_id))
-    known = [a for a in activity if a is not None]
+    known = [a for a in (timefmt.plausible(x, now) for x in activity) if a is not None]
+    if not known and st.state in RUNNING_STATES:
+        known = [0.0]  # every time it has is in the future: that hides nothing
     out.last_activity = max(known) if known else None
     if st.state in RUNNING_STATES and out.last_activity is not None:
         if now - out.last_activity > policy.stale_after_seconds:

@@ -31,7 +31,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ CONFIG_CHANGED = "config-changed"
 BYPASS = "bypass"  # the task flag for a finding attributed to it
 STATE_FILE = "tamper.json"
 REFS_CHANGED = "refs-changed"
+FINGERPRINT_DAMAGED = "fingerprint-damaged"
 TARGET_MOVED = "target-moved"
 SCAN_LIMIT = 1000  # new target commits looked at per scan
 LEDGER_REF = "refs/orch/ledger"
@@ -194,6 +195,8 @@ def _state_path(orepo: OrchRepo) -> Path:
 
 
 def load_known(orepo: OrchRepo) -> Known | None:
+    """The fingerprint on record; None when there is none or it is not exactly
+    the shape git-orch writes (anything else counts as damaged)."""
     try:
         data = json.loads(_state_path(orepo).read_text())
     except (OSError, ValueError):
@@ -201,34 +204,51 @@ def load_known(orepo: OrchRepo) -> Known | None:
     if not isinstance(data, dict):
         return None
 
-    def strings(value: object) -> list[str]:
-        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    def strings(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
-    hooks = data.get("hook_files")
-    config = data.get("config")
-    tags = data.get("tags")
-    tip = data.get("ledger_tip")
-    target_tip = data.get("target_tip")
-    return Known(
-        target_tip=target_tip if isinstance(target_tip, str) else None,
-        ledger_tip=tip if isinstance(tip, str) else None,
-        task_refs=strings(data.get("task_refs")),
-        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
-        hook_files={str(k): str(v) for k, v in hooks.items()} if isinstance(hooks, dict) else {},
-        config={str(k): strings(v) for k, v in config.items()} if isinstance(config, dict)
-        else {},
-        recorded=strings(data.get("recorded")),
-        hooks_off=strings(data.get("hooks_off")),
-    )
+    def table(value: object, check: Callable[[object], bool]) -> bool:
+        return isinstance(value, dict) and all(check(v) for v in value.values())
+
+    def oid(value: object) -> bool:
+        return value is None or isinstance(value, str)
+
+    def text(value: object) -> bool:
+        return isinstance(value, str)
+
+    fields: dict[str, Callable[[object], bool]] = {
+        "hook_files": lambda v: table(v, text), "config": lambda v: table(v, strings),
+        "tags": lambda v: table(v, text), "task_refs": strings, "recorded": strings,
+        "hooks_off": strings, "ledger_tip": oid, "target_tip": oid,
+    }
+    defaults = Known().to_json()
+    if not all(check(data.get(name, defaults[name])) for name, check in fields.items()):
+        return None
+    return Known(**{name: data[name] for name in fields if name in data})
 
 
-def save_known(orepo: OrchRepo, known: Known) -> None:
+def damaged(orepo: OrchRepo) -> bool:
+    """The fingerprint is there but unreadable: damaged (by a worker, perhaps)."""
+    return _state_path(orepo).exists() and load_known(orepo) is None
+
+
+def save_known(orepo: OrchRepo, known: Known, *, force: bool = False) -> None:
+    """Write the fingerprint. A damaged one is only replaced by `force` (the
+    person's `hooks install`): until then it stays reported. If the place is
+    unusable (a folder there), the findings still stand, only the memory is lost."""
     path = _state_path(orepo)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    if not force and damaged(orepo):
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError:
+        return
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(known.to_json(), handle, indent=1, sort_keys=True)
         os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -283,7 +303,7 @@ def first_look(orepo: OrchRepo) -> Known:
 def accept(orepo: OrchRepo, target: str) -> Known:
     """Record what is there now as what the lead knows (after looking)."""
     known = current(orepo, load_known(orepo), target)
-    save_known(orepo, known)
+    save_known(orepo, known, force=True)
     return known
 
 
@@ -421,6 +441,11 @@ def scan(orepo: OrchRepo, hooks_folder: Path, packaged: dict[str, bytes],
     seen = json.dumps(known.to_json(), sort_keys=True)
     entries = _config_entries(orepo.common_dir / "config")
     found: list[Finding] = []
+    if damaged(orepo):
+        found.append(Finding(
+            FINGERPRINT_DAMAGED, f"{_state_path(orepo)}, git-orch's record of what it saw, is "
+            "damaged: changes made before now cannot be told apart",
+            "remove it if it is not a file, check hooks and config, then git orch hooks install"))
     ws = workers(orepo)
     if ws and not _worktree_config_on(entries):
         found.append(Finding(

@@ -43,6 +43,12 @@ def handoff(
     if str(head) == task.contract.base:
         raise OrchError(f"task {task_id} has no commits since its base: commit first")
     path = _worktree(orepo, task_id)
+    if path is not None and not path.is_dir():
+        raise OrchError(
+            f"the worktree of task {task_id} ({path}) is gone, so its uncommitted state is "
+            f"unknown: git orch heartbeat --repair restores it from {task_branch(task_id)}, "
+            "then hand off again"
+        )
     if path is not None:
         dirty = run_git(["status", "--porcelain", "-z", "--untracked-files=normal"], path).stdout
         if dirty.strip("\0"):

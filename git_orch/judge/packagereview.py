@@ -1,0 +1,270 @@
+"""Package-close review: one outside review of a whole roadmap package's change.
+
+Per-task review sees each piece alone; the seams between them show only in
+the package's combined change. A package is **closed** when every task of it
+(the roadmap's `[[packages.tasks]]` and every started task whose contract
+names the package) has ended and at least one landed. Its change runs from
+the contract base of its first-created task to the landing commit of its last
+task (the landing that contains all the others).
+
+`git orch review --package X --pack DIR` writes the pack;
+`git orch review-import --package X --file VERDICT.json` records the verdict
+as a `package-reviewed` event in the loop-wide log (the note on the empty
+tree, like dispatch). With `[review] package_pack = true`, status says
+"package X closed: review pack due" until a verdict for the package's current
+landing is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from git_orch import dispatch, roadmap
+from git_orch.agent.rework import note_findings, render_finding
+from git_orch.config import Policy, load_policy
+from git_orch.errors import OrchError
+from git_orch.gitcmd import run_git
+from git_orch.judge.reviewpack import parse_verdict
+from git_orch.notify import notify
+from git_orch.record import ledger
+from git_orch.record.contract import Contract
+from git_orch.record.ledger import Event, EventLog
+from git_orch.record.state import ENDED, TaskState
+from git_orch.repo import OrchRepo
+from git_orch.roadmap import LANDED
+from git_orch.workspace import limits
+
+EVENT = "package-reviewed"
+PACK_FILES = ("combined.patch", "changed-files.txt", "tasks.md", "package.json",
+              "reviewer-prompt.md")
+
+
+@dataclass
+class PackageTask:
+    contract: Contract
+    state: TaskState
+
+
+@dataclass
+class PackageChange:
+    name: str
+    base: str
+    head: str
+    tasks: list[PackageTask] = field(default_factory=list)
+
+
+def package_pack_due_enabled(policy: Policy) -> bool:
+    section = policy.raw.get("review", {})
+    value = section.get("package_pack", False) if isinstance(section, dict) else False
+    if not isinstance(value, bool):
+        raise OrchError("orch.toml: [review] package_pack must be true or false")
+    return value
+
+
+def _recorded(orepo: OrchRepo) -> dict[str, PackageTask]:
+    return {i: PackageTask(o.contract, o.state) for i, o in limits.recorded(orepo).items()}
+
+
+def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
+    return run_git(["merge-base", "--is-ancestor", older, newer], orepo.toplevel,
+                   check=False).returncode == 0
+
+
+def closed_change(orepo: OrchRepo, policy: Policy, name: str,
+                  recorded: dict[str, PackageTask] | None = None) -> PackageChange | None:
+    """The package's combined change if it is closed (None: open, or nothing landed)."""
+    recorded = _recorded(orepo) if recorded is None else recorded
+    planned = next((p for p in roadmap.load(policy) if p.name == name), None)
+    ids = {t.id for t in planned.tasks} if planned else set()
+    ids |= {i for i, t in recorded.items() if t.contract.package == name}
+    if not ids or any(i not in recorded or recorded[i].state.state not in ENDED for i in ids):
+        return None
+    tasks = sorted((recorded[i] for i in ids),
+                   key=lambda t: (t.state.created_at or "", t.contract.task_id))
+    landings = [t.state.merged_commit for t in tasks
+                if t.state.state in LANDED and t.state.merged_commit]
+    if not landings:
+        return None
+    head = landings[0]
+    for commit in landings[1:]:
+        if _is_ancestor(orepo, head, commit):
+            head = commit
+    return PackageChange(name, tasks[0].contract.base, head, tasks)
+
+
+def package_names(policy: Policy, recorded: dict[str, PackageTask]) -> list[str]:
+    names = [p.name for p in roadmap.load(policy)]
+    names += sorted({t.contract.package for t in recorded.values() if t.contract.package}
+                    - set(names))
+    return names
+
+
+def reviewed(log: EventLog, name: str, head: str) -> Event | None:
+    """The latest recorded verdict on this package at this landing."""
+    found = [e for e in log.events if e.get("type") == EVENT and e.get("package") == name
+             and e.get("head") == head]
+    return found[-1] if found else None
+
+
+def due(orepo: OrchRepo) -> list[PackageChange]:
+    """Closed packages with no verdict for their current landing (when package_pack is on)."""
+    policy = load_policy(orepo)
+    if not package_pack_due_enabled(policy):
+        return []
+    recorded = _recorded(orepo)
+    log = dispatch.loop_log(orepo)
+    found = []
+    for name in package_names(policy, recorded):
+        change = closed_change(orepo, policy, name, recorded)
+        if change is not None and reviewed(log, name, change.head) is None:
+            found.append(change)
+    return found
+
+
+def notify_if_closed(orepo: OrchRepo, task_id: str) -> PackageChange | None:
+    """After a landing: tell a person when it closed the task's package."""
+    policy = load_policy(orepo)
+    recorded = _recorded(orepo)
+    task = recorded.get(task_id)
+    planned = roadmap.find_task(roadmap.load(policy), task_id)
+    name = planned.package if planned else (task.contract.package if task else None)
+    if not name:
+        return None
+    change = closed_change(orepo, policy, name, recorded)
+    if change is not None:
+        notify(orepo, "package-closed", None, package=name, base=change.base, head=change.head,
+               tasks=[t.contract.task_id for t in change.tasks])
+    return change
+
+
+def require_closed(orepo: OrchRepo, name: str) -> PackageChange:
+    policy = load_policy(orepo)
+    change = closed_change(orepo, policy, name)
+    if change is None:
+        raise OrchError(f"package {name!r} is not closed: every task of it must have ended "
+                        "and one landed (git orch status)")
+    return change
+
+
+# --- the pack ------------------------------------------------------------------
+
+
+def _task_md(orepo: OrchRepo, task: PackageTask) -> list[str]:
+    st, contract = task.state, task.contract
+    lines = [f"## {contract.task_id}: {contract.title}", "",
+             f"- state: {st.state}; landed as `{st.merged_commit or '-'}`",
+             f"- allowed: {', '.join(f'`{a}`' for a in contract.allow) or 'everything'}"]
+    lines += [f"- gate: `{gate}`" for gate in contract.gates]
+    lines += ["", f"Hand-off: {st.summary or '(none)'}"]
+    lines += [f"- risk: {risk}" for risk in st.risks]
+    review = st.review or {}
+    head, base = review.get("head"), review.get("base")
+    lines += ["", f"Latest review: {review.get('verdict', '(none)')}"]
+    findings = note_findings(orepo, review) if review else None
+    lines += [f"- {render_finding(f)}" for f in findings or []]
+    if isinstance(head, str) and isinstance(base, str):
+        out = run_git(["log", "--format=%h %s%n%(trailers:key=Orch-Evidence,key=Orch-Gate,"
+                       "key=Orch-Artifact)", f"{base}..{head}", "--"], orepo.toplevel,
+                      check=False).stdout
+        lines += ["", "Commits and their evidence:", "", "```", out.strip(), "```"]
+    return lines + [""]
+
+
+def _prompt(change: PackageChange) -> str:
+    ids = ", ".join(t.contract.task_id for t in change.tasks)
+    return f"""# Review request: package {change.name}
+
+Every task of this package has ended ({ids}). Each was reviewed on its own;
+review the package as a whole: do the pieces fit, is anything missing
+between them, do the claims of each task still hold in the combined change?
+
+- `combined.patch`: from `{change.base[:12]}` (the first task's base) to
+  `{change.head[:12]}` (the last landing).
+- `changed-files.txt`: every changed path.
+- `tasks.md`: each task's contract, hand-off, review findings and evidence.
+- `package.json`: the same as data.
+
+Reply with ONLY this JSON (no prose around it):
+
+```json
+{{"schema": 1, "package": "{change.name}", "head": "{change.head}",
+ "verdict": "pass | concerns | reject", "reviewer": "<your name and model>",
+ "summary": "<one paragraph>",
+ "findings": [{{"rule": "<rule id>", "severity": "reject | concern | info",
+   "message": "<what and why>", "path": "<file or null>", "commit": "<oid or null>"}}]}}
+```
+
+The verdict must follow from the findings: `reject` if any finding has
+severity reject, else `concerns` if any has severity concern, else `pass`.
+"""
+
+
+def write_pack(orepo: OrchRepo, change: PackageChange, folder: Path) -> list[Path]:
+    patch = run_git(["diff", "-M", "--no-ext-diff", "--no-color", change.base, change.head,
+                     "--"], orepo.toplevel).stdout
+    names = run_git(["diff", "-M", "--name-status", "--no-ext-diff", change.base, change.head,
+                     "--"], orepo.toplevel).stdout
+    tasks_md = [f"# Package {change.name}", ""]
+    for task in change.tasks:
+        tasks_md += _task_md(orepo, task)
+    data = {"schema": 1, "package": change.name, "base": change.base, "head": change.head,
+            "tasks": [{"id": t.contract.task_id, "title": t.contract.title,
+                       "state": t.state.state, "landed": t.state.merged_commit,
+                       "summary": t.state.summary, "risks": t.state.risks,
+                       "review": (t.state.review or {}).get("verdict")} for t in change.tasks]}
+    files = {"combined.patch": patch, "changed-files.txt": names,
+             "tasks.md": "\n".join(tasks_md) + "\n",
+             "package.json": json.dumps(data, indent=2, sort_keys=True) + "\n",
+             "reviewer-prompt.md": _prompt(change)}
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in PACK_FILES:
+            path = folder / name
+            path.write_text(files[name], encoding="utf-8", errors="surrogateescape")
+            written.append(path)
+    except OSError as exc:
+        raise OrchError(f"cannot write the package pack in {folder}: "
+                        f"{exc.strerror or exc}") from None
+    return written
+
+
+# --- the verdict ---------------------------------------------------------------
+
+
+def import_verdict(orepo: OrchRepo, name: str, file: Path) -> Event:
+    """Validate an outside verdict on a closed package and record it (loop-wide log)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise OrchError(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        doc: Any = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise OrchError(f"{file}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or "task" in doc or not isinstance(doc.get("package"), str):
+        raise OrchError(f"{file}: a package verdict is a JSON object with a \"package\" "
+                        "string (and no \"task\")")
+    package = doc.pop("package")
+    doc["task"] = package  # the rest of the schema is a task verdict's: validate it the same
+    checked = parse_verdict(json.dumps(doc).encode(), str(file))
+    if package != name:
+        raise OrchError(f"{file}: verdict is for package {package!r}, not {name!r}")
+    change = require_closed(orepo, name)
+    if checked["head"] != change.head:
+        raise OrchError(f"{file}: verdict is for {checked['head'][:12]} but package {name} "
+                        f"landed at {change.head[:12]}: make a new pack")
+    from git_orch.init import create_empty_ledger
+
+    create_empty_ledger(orepo)
+    target = dispatch.loop_target(orepo)
+    event: Event = {"type": EVENT, "package": name, "base": change.base, "head": change.head,
+                    "verdict": checked["verdict"], "findings": checked["findings"][:200],
+                    "summary": checked.get("summary"), "tasks": [t.contract.task_id
+                                                                for t in change.tasks],
+                    "reviewer": f"{checked['reviewer']} (imported by {orepo.actor})"}
+    return ledger.append(orepo, target, lambda _log: [dict(event)],
+                         message=f"git-orch: package {name} reviewed")[0]

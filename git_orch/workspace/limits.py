@@ -1,0 +1,113 @@
+"""Limits that `start` and `run` respect, not only `next`: `max_active` and write-set overlap.
+
+`start` counts tasks being worked (active, rejected or pending setup) against
+`max_active` and refuses a task whose `allow` may overlap a live task's (both
+declared: a task without `allow` is unbounded by choice and only counted); `run`
+counts tasks with an agent running and refuses a second agent on a write
+set another running agent may touch. A person may go past a limit with
+`--force --reason TEXT`: the reason and the limits passed are recorded
+(`limits-overridden`), so the decision is visible later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from git_orch.agent.runlog import open_attempt
+from git_orch.config import Policy
+from git_orch.errors import OrchError
+from git_orch.record import ledger
+from git_orch.record.contract import Contract, check_single_line, read_contract
+from git_orch.record.ledger import Event
+from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState, fold
+from git_orch.record.summary_cache import Summary, SummaryCache
+from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.roadmap import write_sets_overlap
+
+OVERRIDDEN = "limits-overridden"
+WORKING = frozenset({PENDING, ACTIVE, REJECTED})  # the states that hold a worker slot
+
+
+@dataclass
+class Other:
+    contract: Contract
+    state: TaskState
+
+    @property
+    def task_id(self) -> str:
+        return self.contract.task_id
+
+    @property
+    def allow(self) -> list[str]:
+        return self.contract.allow
+
+
+def recorded(orepo: OrchRepo) -> dict[str, Other]:
+    """Every recorded task with its contract and folded state, from status's summary
+    cache when it has them (unreadable contracts are skipped: status reports them)."""
+    snap = ledger.snapshot(orepo)
+    notes = snap.notes()
+    cache = SummaryCache(orepo.runtime_dir)
+    found = {}
+    for task_id, oid in sorted(ledger.task_refs(orepo).items()):
+        blob = notes.get(str(oid))
+        cached = cache.get(f"{oid}:{blob}")
+        if cached is not None and cached.contract.task_id == task_id:
+            found[task_id] = Other(cached.contract, cached.state)
+            continue
+        try:
+            contract = read_contract(orepo.pygit, oid)
+        except OrchError:
+            continue
+        data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
+        log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
+        found[task_id] = Other(contract, fold(task_id, log.events))
+        if contract.task_id == task_id:  # the same entry status would write
+            cache.put(f"{oid}:{blob}", Summary(contract, found[task_id].state, log.problems,
+                                               log.skipped_versions))
+    cache.save()
+    return found
+
+
+def others(orepo: OrchRepo, task_id: str) -> list[Other]:
+    return [o for i, o in recorded(orepo).items() if i != task_id]
+
+
+def _breaches(policy: Policy, allow: list[str], counted: list[Other], live: list[Other],
+              what: str) -> list[str]:
+    found = []
+    if len(counted) >= policy.max_active:
+        found.append(f"max_active = {policy.max_active} and {len(counted)} task(s) {what}: "
+                     f"{', '.join(o.task_id for o in counted)}")
+    # Only declared write sets are compared: a task started without --allow is
+    # unbounded by a person's choice; max_active still counts it.
+    clash = [o.task_id for o in live if allow and o.allow and write_sets_overlap(allow, o.allow)]
+    if clash:
+        found.append(f"its write set may overlap that of {', '.join(clash)} (live)")
+    return found
+
+
+def start_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
+    """Tasks being worked (active, rejected, pending setup) fill the slots; every live
+    task's write set counts (accepted work still has to land)."""
+    live = [o for o in others(orepo, task_id) if o.state.state not in ENDED]
+    working = [o for o in live if o.state.state in WORKING]
+    return _breaches(policy, allow, working, live, "being worked")
+
+
+def run_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
+    running = [o for o in others(orepo, task_id) if open_attempt(o.state) is not None]
+    return _breaches(policy, allow, running, running, "with an agent running")
+
+
+def check(command: str, task_id: str, breaches: list[str],
+          force_reason: str | None) -> Event | None:
+    """Refuse past a limit; with --force --reason, the `limits-overridden` event to record."""
+    if not breaches:
+        return None
+    if force_reason is None:
+        raise OrchError(f"{command} {task_id} refused: {'; '.join(breaches)} "
+                        "(--force --reason TEXT to go past the limit; the reason is recorded)")
+    return {"type": OVERRIDDEN, "command": command,
+            "reason": check_single_line("--reason", force_reason), "limits": breaches}
+

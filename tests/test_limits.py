@@ -1,0 +1,68 @@
+"""`start` and `run` respect max_active and write-set overlap; --force --reason is recorded."""
+
+from __future__ import annotations
+
+from conftest import Repo
+from test_runner import HANG_STEPS, add_agent, events, wait_until
+
+
+def set_max_active(repo: Repo, value: int) -> None:
+    text = (repo.path / "orch.toml").read_text()
+    (repo.path / "orch.toml").write_text(text.replace("max_active = 3", f"max_active = {value}"))
+
+
+def test_the_default_is_three_live_tasks(repo: Repo) -> None:
+    for number in range(3):
+        repo.start(f"t{number}", "--allow", f"src/part{number}/**")
+    refused = repo.orch("start", "t3", "--title", "fourth", "--allow", "src/part3/**")
+    assert refused.code == 1
+    assert "start t3 refused: max_active = 3 and 3 task(s) being worked: t0, t1, t2" in refused.err
+    assert "t3" not in repo.status()
+    repo.orch_ok("abandon", "t0", "--reason", "make room")
+    repo.start("t3", "--allow", "src/part3/**")
+
+
+def test_overlapping_write_sets_are_refused(repo: Repo) -> None:
+    repo.start("auth", "--allow", "src/auth/**")
+    refused = repo.orch("start", "auth2", "--title", "x", "--allow", "src/auth/login.py")
+    assert refused.code == 1 and "may overlap that of auth (live)" in refused.err
+    repo.start("docs", "--allow", "docs/**")  # disjoint: fine
+    repo.start("any")  # no --allow: unbounded by choice, counted by max_active only
+
+
+def test_force_needs_a_reason_and_is_recorded(repo: Repo) -> None:
+    repo.start("auth", "--allow", "src/auth/**")
+    usage = repo.orch("start", "auth2", "--title", "x", "--allow", "src/auth/**", "--force")
+    assert usage.code == 2 and "--force needs --reason" in usage.err
+    stray = repo.orch("start", "auth2", "--title", "x", "--reason", "why")
+    assert stray.code == 2 and "--reason goes with --force" in stray.err
+    repo.orch_ok("start", "auth2", "--title", "x", "--allow", "src/auth/**", "--force",
+                 "--reason", "hotfix on the same files, agreed with auth's owner")
+    forced = events(repo, "auth2", "limits-overridden")
+    assert len(forced) == 1 and forced[0]["command"] == "start"
+    assert forced[0]["reason"] == "hotfix on the same files, agreed with auth's owner"
+    assert "may overlap that of auth" in forced[0]["limits"][0]
+    assert repo.status()["auth2"]["state"] == "active"
+
+
+def test_run_refuses_a_second_agent_on_an_overlapping_write_set(repo: Repo, tmp_path) -> None:
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=tmp_path / "pids"), kill_grace="0.5s")
+    repo.start("a", "--allow", "src/**")
+    repo.orch_ok("start", "b", "--title", "b", "--allow", "src/b/**", "--force",
+                 "--reason", "b runs after a")
+    repo.orch_ok("run", "a", "--agent", "hang")
+    try:
+        wait_until(lambda: events(repo, "a", "run-started"), "a's run")
+        refused = repo.orch("run", "b", "--agent", "hang")
+        assert refused.code == 1
+        assert "run b refused: its write set may overlap that of a (live)" in refused.err
+        set_max_active(repo, 1)
+        refused = repo.orch("run", "b", "--agent", "hang")
+        assert "max_active = 1 and 1 task(s) with an agent running: a" in refused.err
+        repo.orch_ok("run", "b", "--agent", "hang", "--force", "--reason", "a is nearly done")
+        repo.orch_ok("stop", "b")
+    finally:
+        repo.orch_ok("stop", "a")
+    forced = events(repo, "b", "limits-overridden")
+    assert [e["command"] for e in forced] == ["start", "run"]
+    assert forced[1]["reason"] == "a is nearly done" and len(forced[1]["limits"]) == 2
