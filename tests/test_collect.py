@@ -282,5 +282,5 @@ def test_status_shows_what_collect_dropped(clone_repo: Repo) -> None:
     assert mis["source"] == "dropped-worker-event"
     assert "a worker may not record 'accepted' events" in mis["what"]
     text = clone_repo.orch_ok("status").out
-    assert "Misalignments (1 task(s); git orch show ID lists them)" in text
-    assert "1, latest dropped-worker-event: accepted event" in text
+    assert "[misalignment] dropped-worker-event: accepted event" in text
+    assert "1 misalignment(s) (1 dropped-worker-event)" in text

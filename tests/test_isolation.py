@@ -61,6 +61,9 @@ def test_isolation_flag_overrides_orch_toml_and_bad_values_are_refused(clone_rep
     clone_repo.orch_ok("start", "t1", "--title", "one", "--isolation", "worktree")
     assert (clone_repo.worktree("t1") / ".git").is_file()
     assert clone_repo.status()["t1"]["isolation"] == "worktree"
+    # run cannot change the kind start chose; --isolation makes sure of it
+    wrong = clone_repo.orch("run", "t1", "--agent", "codex", "--isolation", "clone")
+    assert wrong.code == 1 and "task t1 has a worktree workspace, not clone" in wrong.err
     bad = clone_repo.orch("start", "t2", "--title", "two", "--isolation", "chroot")
     assert bad.code == 2
     toml = clone_repo.path / "orch.toml"
@@ -144,7 +147,8 @@ def test_runner_works_in_a_clone_and_its_handoff_is_collected(clone_repo: Repo) 
     toml.write_text(toml.read_text() + "\n[agents.standin]\nargv = "
                     + json.dumps(preset_argv(scenario)) + "\n")
     clone_repo.start("t1", "--allow", "src/**")
-    result = clone_repo.orch_ok("run", "t1", "--agent", "standin", "--wait", "--json").json()
+    result = clone_repo.orch_ok("run", "t1", "--agent", "standin", "--isolation", "clone",
+                                "--wait", "--json").json()
     assert isinstance(result, dict) and result["ok"] is True, result
     view = clone_repo.status()["t1"]
     assert view["state"] == "completed-unreviewed"

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Repo, git, make_repo
-from killpoints import Harness, check_push_records, end_state, event_ids
+from conftest import Repo, git, initialised_repo
+from killpoints import Harness, check_push_records, end_state, event_ids, subcommand
 from test_land import ready
 
 
@@ -24,11 +24,8 @@ def harness(tmp_path: Path) -> Harness:
     return Harness(tmp_path / "s", tmp_path / "harness")
 
 
-def new_repo(root: Path) -> Repo:
-    repo = make_repo(root / "repo")
-    repo.orch_ok("init")
-    repo.commit_all("Add git-orch policy")
-    return repo
+def new_repo(root: Path, isolation: str = "worktree") -> Repo:
+    return initialised_repo(root / "repo", isolation)
 
 
 def add_remote(repo: Repo, root: Path) -> Path:
@@ -71,16 +68,18 @@ def already_started(code: int, err: str) -> bool:
 
 @pytest.mark.parametrize("isolation", ["worktree", "clone"])
 def test_start_resumes_from_every_kill_point(harness: Harness, isolation: str) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, isolation)
     converge(harness, repo, ["start", "t1", "--title", "one", "--allow", "src/**",
                              "--isolation", isolation], None, rerun_ok=already_started)
 
 
-@pytest.mark.parametrize("strategy,push", [
-    ("--merge", True), ("--merge", False), ("--ff", True), ("--squash", True), ("--squash", False),
+@pytest.mark.parametrize("strategy,push,isolation", [
+    ("--merge", True, "worktree"), ("--merge", False, "worktree"), ("--ff", True, "worktree"),
+    ("--squash", True, "worktree"), ("--squash", False, "worktree"), ("--merge", True, "clone"),
 ])
-def test_land_resumes_from_every_kill_point(harness: Harness, strategy: str, push: bool) -> None:
-    repo = new_repo(harness.root)
+def test_land_resumes_from_every_kill_point(harness: Harness, strategy: str, push: bool,
+                                            isolation: str) -> None:
+    repo = new_repo(harness.root, isolation)
     remote = add_remote(repo, harness.root) if push else None
     if push:
         with open(repo.path / "orch.toml", "a") as handle:
@@ -96,7 +95,7 @@ def test_land_resumes_from_every_kill_point(harness: Harness, strategy: str, pus
 
 @pytest.mark.parametrize("isolation", ["worktree", "clone"])
 def test_abandon_resumes_from_every_kill_point(harness: Harness, isolation: str) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, isolation)
     wt = repo.start("t1", "--isolation", isolation)
     if isolation == "worktree":  # a clone's commits reach the lead only through collect
         repo.write("src/half.py", "x = 1\n", cwd=wt)
@@ -136,10 +135,11 @@ def test_repair_resumes_from_every_kill_point(harness: Harness) -> None:
 
 
 def test_repair_finishes_a_worktree_whose_checkout_was_killed(harness: Harness) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, "worktree")
     args = ["start", "t1", "--title", "one"]
     harness.save()
-    add = next(c for c in harness.kill_points(args, repo.path) if c.text.startswith("worktree add"))
+    add = next(c for c in harness.kill_points(args, repo.path)
+               if subcommand(c.text.split()) == "worktree" and " add " in c.text)
     harness.restore()
     assert harness.run(args, repo.path, at=add.number, when="before").code == -9
     # What `git worktree add` leaves when killed during its checkout.
@@ -156,7 +156,7 @@ def test_repair_finishes_a_worktree_whose_checkout_was_killed(harness: Harness) 
 
 
 def test_a_half_removed_worktree_is_finished_by_land(harness: Harness) -> None:
-    repo = new_repo(harness.root)
+    repo = new_repo(harness.root, "worktree")
     wt = ready(repo, "t1", {"src/new.txt": "new\n"})
     repo.orch_ok("land", "t1", "--keep-worktree")
     (wt / ".git").unlink()  # `git worktree remove` killed after deleting the .git file

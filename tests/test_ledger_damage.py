@@ -46,7 +46,8 @@ def test_damaged_ledger_is_reported_and_recovered(repo: Repo, how: str) -> None:
     found = damage(repo)
     assert len(found) == 1 and expected in found[0] and "git orch ledger recover" in found[0]
     text = repo.orch_ok("status").out
-    assert text.startswith("Ledger damaged (1)") and "git orch ledger recover" in text
+    assert "  [ledger-damage] " in text and "git orch ledger recover" in text
+    assert expected in text and "git orch ledger recover" in text  # a needs-you item
     assert "ledger damage:" in repo.orch_ok("heartbeat", "--once").out
     assert repo.orch("ledger", "check").code == 1
     out = repo.orch_ok("ledger", "recover").out

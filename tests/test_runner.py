@@ -587,7 +587,7 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     repo.orch_ok("status", "--write", "--out", str(page))
     assert "agent said: Changed the app; checked by running it." in \
         (page / "status.html").read_text()
-    assert "| p | 0/1 | 0 | 1 | 0 | 0% | 700 tokens |" in (page / "status.md").read_text()
+    assert "| p | 0/1 landed (0%) | 0 | 1 | 700 tokens |" in (page / "status.md").read_text()
     # Three attempts of 300 stay under [budget].task (1000): all run.
     repo.start("t2", "--package", "p")
     flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -157,9 +158,21 @@ def _started(repo: Repo, task_id: str) -> dict[str, object]:
     return event
 
 
+NETWORK = """
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    print("network reached", flush=True)
+except OSError:
+    print("network cut", flush=True)
+"""
+
+
 @needs_bwrap
 def test_a_bwrap_preset_runs_the_agent_sandboxed(repo: Repo) -> None:
-    _agent(repo, "boxed", HONEST, sandbox="bwrap", network=False)
+    listener = socket.create_server(("127.0.0.1", 0))  # reachable from outside a sandbox
+    port = listener.getsockname()[1]
+    _agent(repo, "boxed", NETWORK.format(port=port) + HONEST, sandbox="bwrap", network=False)
     repo.commit_all("Add the agent")
     wt = repo.start("t1", "--allow", "src/**")
     result = repo.orch("run", "t1", "--agent", "boxed", "--wait")
@@ -167,7 +180,10 @@ def test_a_bwrap_preset_runs_the_agent_sandboxed(repo: Repo) -> None:
     started = _started(repo, "t1")
     assert started["sandbox"] == "bwrap"
     assert repo.git("log", "-1", "--format=%s", "orch/t1") == "Sandboxed change"
-    assert "refused /etc/orch-escape Read-only file system" in repo.orch_ok("logs", "t1").out
+    log = repo.orch_ok("logs", "t1").out
+    assert "refused /etc/orch-escape Read-only file system" in log
+    assert "network cut" in log
+    listener.close()
     # Outside the workspace /tmp is a private tmpfs: what the agent wrote there is gone.
     assert not (wt.parent / "escape.txt").exists()
     assert repo.status()["t1"]["state"] == "completed-unreviewed"

@@ -8,7 +8,10 @@ import click
 
 from git_orch.agent import runner
 from git_orch.commands.start import force_options, forced
+from git_orch.errors import OrchError
 from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
+from git_orch.record.tasks import load_task
+from git_orch.repo import OrchRepo
 
 
 def describe(result: runner.RunResult) -> str:
@@ -22,15 +25,26 @@ def describe_end(ended: list[dict[str, object]]) -> list[str]:
             + (f" ({e.get('reason')})" if e.get("reason") else "") for e in ended]
 
 
+def require_isolation(orepo: OrchRepo, task_id: str, wanted: str) -> None:
+    """The workspace kind is fixed at start: a run can only check it, never switch it."""
+    have = load_task(orepo, task_id).state.isolation or "worktree"  # before clones: worktrees
+    if have != wanted:
+        raise OrchError(f"task {task_id} has a {have} workspace, not {wanted}: abandon it and "
+                        f"start it again with --isolation {wanted}")
+
+
 @click.command()
 @click.argument("task_id", metavar="ID")
 @click.option("--agent", help="Agent preset ([agents.NAME] in orch.toml).")
 @click.option("--wait", is_flag=True, help="Wait until the run (with its retries) is over.")
+@click.option("--isolation", type=click.Choice(["clone", "worktree"]),
+              help="Refuse unless the task's workspace is of this kind (start chose it; "
+                   "a run never changes it).")
 @force_options("Run")
 @json_option
 @click.pass_context
-def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, force: bool,
-        force_reason: str | None, as_json: bool) -> int:
+def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool,
+        isolation: str | None, force: bool, force_reason: str | None, as_json: bool) -> int:
     """Launch an agent on a task, detached and supervised.
 
     The supervisor writes the task envelope, spawns the agent (argv from the
@@ -45,15 +59,18 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool, force: 
     and retries are refused once the task or its package spent its budget
     ([budget] in orch.toml; usage as the CLI reports it). Refused when
     max_active tasks have an agent running, or one of them may write where
-    this task may, unless --force --reason (recorded).
+    this task may, unless --force --reason (recorded). --isolation clone
+    makes sure an untrusted agent never runs in a linked worktree.
 
     \b
     Example:
-      git orch run fix-login --agent codex
+      git orch run fix-login --agent codex --isolation clone
       git orch run fix-login --agent standin --wait --json
     """
     reason = forced(force, force_reason)
     orepo = open_lead_repo(ctx, "run")
+    if isolation is not None:
+        require_isolation(orepo, task_id, isolation)
     result = runner.run(orepo, task_id, agent, wait=wait, force_reason=reason)
     if as_json:
         emit_json(result.to_json())
