@@ -187,7 +187,6 @@ def run(root: Path, page: Path) -> None:
     orch("show", "hang", cwd=repo)
 
     say("7. status for a person (the hung run needs you), and the status page")
-    orch("status", cwd=repo)
     orch("status", "--write", "--out", str(page), cwd=repo)
 
     say("8. the ledger is plain git; sync shares all of it through origin")

@@ -24,6 +24,8 @@ def test_demo_runs_the_four_cases(tmp_path: Path) -> None:
     assert "direct-no-artifact" in out
     assert '"outcome": "timeout"' in out
     assert "refs/orch/tasks/greet-upper" in out and "4 new task(s) here" in out
+    laptop = out.split("== 9.")[1]  # the first clone's worktrees are elsewhere, not gone
+    assert "(not on this machine)" in laptop and "(gone)" not in laptop
     assert "(edit " in out and 'gates = ["python3 tests/check_greet.py"]' in out
     page = Path(out.split("status page: ")[1].split("\n")[0])
     assert page.is_file() and page.parent.parent == folder
@@ -41,3 +43,4 @@ def test_demo_sh_help_does_not_run_the_demo() -> None:
                           timeout=120, check=False)
     assert proc.returncode == 0 and "Usage: git orch demo" in proc.stdout
     assert "== 1." not in proc.stdout
+

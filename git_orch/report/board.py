@@ -84,6 +84,17 @@ class Card:
         return f"{run['outcome']}{reason}"
 
     @property
+    def workspace(self) -> str:
+        """Where the task's worktree is, and whether it is there (on this machine)."""
+        path = self.view.state.worktree
+        if not path:
+            return "-"
+        if self.view.worktree_present:
+            return path
+        gone = reconcile.ORPHAN in self.view.flags  # recorded here, and vanished
+        return f"{path} ({'gone' if gone else 'not on this machine'})"
+
+    @property
     def spend(self) -> str | None:
         """What the task's agent runs reported spending, when they reported anything."""
         spent = budget.task_spend(self.view.state)

@@ -71,8 +71,7 @@ def _md_card(c: Card) -> list[str]:
     st = c.view.state
     out = ["", f"### {md(c.task_id)}: {md(c.view.contract.title)}", "",
            f"- state: {md(st.state)}; branch {md(st.branch or '-')}; "
-           f"workspace {md(st.worktree or '-')}"
-           + ("" if c.view.worktree_present or not st.worktree else " (gone)")]
+           f"workspace {md(c.workspace)}"]
     if c.agent:
         out.append(f"- agent {md(c.agent)}: {md(c.outcome)}")
     if c.sandbox_note:
@@ -189,9 +188,8 @@ def _html_needs(board: Board) -> str:
 
 def _html_card(c: Card) -> str:
     st = c.view.state
-    gone = "" if c.view.worktree_present or not st.worktree else " (gone)"
     rows = [("state", st.state), ("branch", st.branch or "-"),
-            ("workspace", f"{st.worktree or '-'}{gone}")]
+            ("workspace", c.workspace)]
     if c.agent:
         rows.append(("agent", f"{c.agent}: {c.outcome}"))
     if c.sandbox_note:

@@ -34,11 +34,10 @@ def _task_line(card: Card, now: float) -> str:
 
 
 def _details(card: Card, shown_fix: bool = False, indent: str = "    ") -> list[str]:
-    view, st = card.view, card.view.state
+    st = card.view.state
     where = f"branch {clean(st.branch or '-')}"
     if st.worktree:
-        gone = "" if view.worktree_present else " (gone)"
-        where += f", worktree {clean(st.worktree)}{gone}"
+        where += f", worktree {clean(card.workspace)}"
     if card.agent:
         where += f"; agent {clean(card.agent)}: {clean(card.outcome)}"
     if card.spend:
