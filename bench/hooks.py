@@ -4,12 +4,16 @@ Creates a throw-away repository, `git orch init`, `git orch start` (which
 installs the hooks), then times `git commit -a` in the worker worktree, in
 interleaved rounds (so machine noise hits every side alike) with:
 - git-orch's hooks (`git orch hooks install`);
+- git-orch's hooks after the shared `.git/config` changed (`git remote add`),
+  which once made every hook fall back to reading the config with git;
 - no hooks (`git orch hooks uninstall`);
 - trivial hooks (`exit 0`) under the same names that run on a commit
   (pre-commit, commit-msg, reference-transaction): what git's own hook
   spawning costs, the floor for any hook-based guard. Each commit is a normal
 worker commit: one changed file inside the task's allowed paths, a message
-without trailers (the commit-msg hook adds Orch-Task).
+without trailers (the commit-msg hook adds Orch-Task). Automatic gc is off in
+the shared config for the whole run (`hooks uninstall` drops the worker's own
+`maintenance.auto=false`), so no side pays for a gc another side triggered.
 
 Run: .venv/bin/python bench/hooks.py [--commits 200] [--rounds 4]
 """
@@ -76,6 +80,8 @@ def main() -> None:
         orch(["init"], repo, env)
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-q", "-m", "policy"], repo, env)
+        run(["git", "config", "gc.auto", "0"], repo, env)
+        run(["git", "config", "maintenance.auto", "false"], repo, env)
         orch(["start", "bench", "--title", "Bench", "--allow", "src/**",
               "--forbid", "src/secret/"], repo, env)
         worker = Path(tmp) / "repo.orch" / "bench"
@@ -86,10 +92,13 @@ def main() -> None:
             (trivial_dir / name).chmod(0o755)
         per_round = max(1, opts.commits // opts.rounds)
         hooked: list[float] = []
+        changed: list[float] = []
         plain: list[float] = []
         trivial: list[float] = []
         for r in range(opts.rounds):
             hooked += commits(worker, per_round, env, f"hooked {r}")
+            run(["git", "remote", "add", f"bench{r}", str(repo)], repo, env)
+            changed += commits(worker, per_round, env, f"changed {r}")
             orch(["hooks", "uninstall"], worker, env)
             plain += commits(worker, per_round, env, f"plain {r}")
             run(["git", "config", "--worktree", "core.hooksPath", str(trivial_dir)], worker, env)
@@ -105,8 +114,10 @@ def main() -> None:
     mean_with = statistics.fmean(hooked) * 1000
     mean_without = statistics.fmean(plain) * 1000
     mean_trivial = statistics.fmean(trivial) * 1000
+    changed_ms = statistics.median(changed) * 1000
     print(f"{len(hooked)} commits each way in a worker worktree (median / mean ms per commit)")
     print(f"  with git-orch hooks: {with_ms:6.2f} / {mean_with:6.2f}")
+    print(f"  after config change: {changed_ms:6.2f} / {statistics.fmean(changed) * 1000:6.2f}")
     print(f"  without hooks:       {without_ms:6.2f} / {mean_without:6.2f}")
     print(f"  trivial hooks:       {trivial_ms:6.2f} / {mean_trivial:6.2f}")
     print(f"  added by git-orch:   {with_ms - without_ms:6.2f} / {mean_with - mean_without:6.2f}"
@@ -121,6 +132,9 @@ def main() -> None:
     print(f"added_mean_ms={mean_with - mean_without:.2f}")
     print(f"added_over_trivial_ms={with_ms - trivial_ms:.2f}")
     print(f"ratio={with_ms / without_ms:.2f}")
+    print(f"after_config_change_ms={changed_ms:.2f}")
+    print(f"ratio_to_trivial={with_ms / trivial_ms:.2f}")
+    print(f"after_config_change_ratio_to_trivial={changed_ms / trivial_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,30 @@ def test_config_edits_after_install_are_seen(repo: Repo) -> None:
     refused(repo, w, ["commit", "-q", "-m", "Readme"], "README.md: forbidden")
 
 
+def test_shared_config_changes_keep_the_rules_and_a_new_hookspath_is_seen(
+    repo: Repo, worker: Path, tmp_path: Path
+) -> None:
+    """A shared config edit that cannot matter (a remote) keeps the cached rules;
+    one that sets core.hooksPath is read, and the project's hook is chained."""
+    repo.git("remote", "add", "elsewhere", str(tmp_path / "nowhere"))
+    repo.write("src/secret/key.txt", "k\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    refused(repo, worker, ["commit", "-q", "-m", "Key"], "src/secret/key.txt: forbidden")
+    repo.git("reset", "-q", cwd=worker)
+    (worker / "src" / "secret" / "key.txt").unlink()
+    repo.write("src/b.py", "b\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    repo.git("commit", "-q", "-m", "Add b", cwd=worker)
+    assert trailers(worker) == "Orch-Task: t1"
+    marks = tmp_path / "marks"
+    hook(tmp_path / "project-hooks", "pre-commit", f"echo project >> {marks}")
+    repo.git("config", "core.hooksPath", str(tmp_path / "project-hooks"))
+    repo.write("src/c.py", "c\n", cwd=worker)
+    repo.git("add", "-A", cwd=worker)
+    repo.git("commit", "-q", "-m", "Add c", cwd=worker)
+    assert marks.read_text() == "project\n"
+
+
 # --- messages -------------------------------------------------------------
 
 def trailers(path: Path) -> str:

@@ -36,20 +36,20 @@ orch_refuse() {
 # lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
 #
 # Fast path: `git orch hooks install` writes them to $GIT_DIR/orch-hooks.sh,
-# used while no config file it was derived from has changed since. Otherwise
-# one git call reads them; only per-worktree values count for orch.*, so a
-# value in the shared config never turns the main worktree into a worker.
+# used while the worktree's config has not changed since, and no shared config
+# file changed in a way that matters (see orch_shared_same). Otherwise one git
+# call reads them; only per-worktree values count for orch.*, so a value in
+# the shared config never turns the main worktree into a worker.
 orch_load() {
     orch_gitdir=${GIT_DIR:-$(git rev-parse --git-dir)}
     orch_cache=$orch_gitdir/orch-hooks.sh
-    if [ -f "$orch_cache" ] &&
-        ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ] &&
-        ! [ "$orch_common_dir/config" -nt "$orch_cache" ] &&
-        ! [ "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" -nt "$orch_cache" ] &&
-        ! [ "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" -nt "$orch_cache" ] &&
-        ! [ "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}" -nt "$orch_cache" ]; then
+    if [ -f "$orch_cache" ] && ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ]; then
         . "$orch_cache"
-        return 0
+        if orch_shared_same "$orch_common_dir/config" "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" \
+            "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}"
+        then
+            return 0
+        fi
     fi
     orch_task=
     orch_allow_sh=
@@ -81,6 +81,25 @@ orch_load() {
     done <<ORCH_EOF
 $orch_cfg
 ORCH_EOF
+}
+
+# True when the shared config files (arguments) still give what the sourced
+# cache holds. From them the hooks read only core.hooksPath (orch.* counts only
+# per worktree), so a file changed since the cache (`git remote add`, a new
+# branch) is fine when the cache says no shared file set core.hooksPath and no
+# line of the changed file names hooksPath or an include: then none sets it
+# now either. Pure sh, no process.
+orch_shared_same() {
+    for orch_file in "$@"; do
+        [ "$orch_file" -nt "$orch_cache" ] || continue
+        [ -z "$orch_repo_hooks" ] || return 1
+        while IFS= read -r orch_line || [ -n "$orch_line" ]; do
+            case $orch_line in
+                *[Hh][Oo][Oo][Kk][Ss][Pp][Aa][Tt][Hh]* | *[Ii][Nn][Cc][Ll][Uu][Dd][Ee]*) return 1 ;;
+            esac
+        done <"$orch_file"
+    done
+    return 0
 }
 
 # orch_sh_match KIND LITERAL PATH: a plain-path rule (see gitglob.to_sh_rule).
