@@ -42,3 +42,14 @@ def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:
     orepo = open_repo(ctx)
     refuse_in_worker(orepo, command)
     return orepo
+
+
+def override_reason(override: str | None, reason: str | None) -> str | None:
+    """The reason of `--override REASON` or of `--override --reason REASON` (accept, land)."""
+    if reason is not None and override is None:
+        raise click.UsageError("--reason goes with --override")
+    if override is not None and reason is not None:
+        if override.strip():
+            raise click.UsageError("give the reason once: --override --reason REASON")
+        return reason
+    return override

@@ -9,7 +9,7 @@ from git_orch.commands.sync import with_sync
 from git_orch.judge.accept import accept as do_accept
 from git_orch.judge.accept import reject as do_reject
 from git_orch.judge.accept import unblock as do_unblock
-from git_orch.output import emit_json, json_option, open_lead_repo, open_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, open_repo, override_reason
 
 
 @click.command()
@@ -35,12 +35,7 @@ def accept(ctx: click.Context, task_id: str, override: str | None, reason: str |
       git orch review fix-login && git orch accept fix-login
       git orch accept fix-login --override --reason "blocked device test checked by hand"
     """
-    if reason is not None and override is None:
-        raise click.UsageError("--reason goes with --override")
-    if override is not None and reason is not None:
-        if override.strip():
-            raise click.UsageError("give the reason once: --override --reason REASON")
-        override = reason
+    override = override_reason(override, reason)
     orepo = open_lead_repo(ctx, "accept")
     pull_first(orepo, task_id)
     event = do_accept(orepo, task_id, override)

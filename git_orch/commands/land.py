@@ -11,7 +11,7 @@ from git_orch.judge import packagereview
 from git_orch.landing.land import STRATEGIES
 from git_orch.landing.land import abandon as do_abandon
 from git_orch.landing.land import land as do_land
-from git_orch.output import emit_json, json_option, open_lead_repo
+from git_orch.output import emit_json, json_option, open_lead_repo, override_reason
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
 from git_orch.workspace import tamper, workerhooks
@@ -64,12 +64,7 @@ def land(
       git orch land fix-login --override --reason "t1 reverted on purpose"
     """
     assert strategy is None or strategy in STRATEGIES
-    if reason is not None and override is None:
-        raise click.UsageError("--reason goes with --override")
-    if override is not None and reason is not None:
-        if override.strip():
-            raise click.UsageError("give the reason once: --override --reason REASON")
-        override = reason
+    override = override_reason(override, reason)
     orepo = open_lead_repo(ctx, "land")
     pull_first(orepo, task_id)
     _refuse_tampered(orepo, task_id)
