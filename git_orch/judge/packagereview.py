@@ -27,7 +27,7 @@ from git_orch.agent.rework import note_findings, render_finding
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.judge.reviewpack import parse_verdict
+from git_orch.judge.reviewpack import parse_verdict, reply_format
 from git_orch.notify import notify
 from git_orch.record import ledger
 from git_orch.record.contract import Contract
@@ -187,19 +187,7 @@ between them, do the claims of each task still hold in the combined change?
 - `tasks.md`: each task's contract, hand-off, review findings and evidence.
 - `package.json`: the same as data.
 
-Reply with ONLY this JSON (no prose around it):
-
-```json
-{{"schema": 1, "package": "{change.name}", "head": "{change.head}",
- "verdict": "pass | concerns | reject", "reviewer": "<your name and model>",
- "summary": "<one paragraph>",
- "findings": [{{"rule": "<rule id>", "severity": "reject | concern | info",
-   "message": "<what and why>", "path": "<file or null>", "commit": "<oid or null>"}}]}}
-```
-
-The verdict must follow from the findings: `reject` if any finding has
-severity reject, else `concerns` if any has severity concern, else `pass`.
-"""
+{reply_format("package", change.name, change.head)}"""
 
 
 def write_pack(orepo: OrchRepo, change: PackageChange, folder: Path) -> list[Path]:

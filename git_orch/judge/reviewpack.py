@@ -94,6 +94,24 @@ def _evidence_md(contract: dict[str, Any], summary: str | None, risks: list[str]
     return "\n".join(lines) + "\n"
 
 
+def reply_format(kind: str, name: str, head: str) -> str:
+    """The verdict JSON a reviewer must answer with, for a task's or a package's pack
+    (parse_verdict reads it back)."""
+    return f"""Reply with ONLY this JSON (no prose around it):
+
+```json
+{{"schema": 1, "{kind}": "{name}", "head": "{head}",
+ "verdict": "pass | concerns | reject", "reviewer": "<your name and model>",
+ "summary": "<one paragraph>",
+ "findings": [{{"rule": "<rule id>", "severity": "reject | concern | info",
+   "message": "<what and why>", "path": "<file or null>", "commit": "<oid or null>"}}]}}
+```
+
+The verdict must follow from the findings: `reject` if any finding has
+severity reject, else `concerns` if any has severity concern, else `pass`.
+"""
+
+
 def _prompt(result: Review) -> str:
     rules = "\n".join(f"- `{rule}` ({sev}): {what}" for rule, (sev, what) in RULES.items())
     return f"""# Review request: task {result.task_id}
@@ -112,18 +130,7 @@ Evidence labels: `direct` = observed on the real target (needs an artifact),
 stronger than its label is an overclaim. Look for: changes outside the task,
 claims the diff does not support, missing tests, risky or hidden changes.
 
-Reply with ONLY this JSON (no prose around it):
-
-```json
-{{"schema": 1, "task": "{result.task_id}", "head": "{result.head}",
- "verdict": "pass | concerns | reject", "reviewer": "<your name and model>",
- "summary": "<one paragraph>",
- "findings": [{{"rule": "<rule id>", "severity": "reject | concern | info",
-   "message": "<what and why>", "path": "<file or null>", "commit": "<oid or null>"}}]}}
-```
-
-The verdict must follow from the findings: `reject` if any finding has
-severity reject, else `concerns` if any has severity concern, else `pass`.
+{reply_format("task", result.task_id, result.head)}\
 Rule ids are lowercase words joined by `-`; reuse these where they fit:
 
 {rules}
