@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from git_orch import dispatch, roadmap
-from git_orch.agent.rework import note_findings, render_finding
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.judge.reviewpack import parse_verdict, reply_format
 from git_orch.notify import notify
 from git_orch.record import ledger
 from git_orch.record.contract import Contract
@@ -163,6 +161,8 @@ def _task_md(orepo: OrchRepo, task: PackageTask) -> list[str]:
     review = st.review or {}
     head, base = review.get("head"), review.get("base")
     lines += ["", f"Latest review: {review.get('verdict', '(none)')}"]
+    from git_orch.agent.rework import note_findings, render_finding  # writing a pack only
+
     findings = note_findings(orepo, review) if review else None
     lines += [f"- {render_finding(f)}" for f in findings or []]
     if isinstance(head, str) and isinstance(base, str):
@@ -174,6 +174,8 @@ def _task_md(orepo: OrchRepo, task: PackageTask) -> list[str]:
 
 
 def _prompt(change: PackageChange) -> str:
+    from git_orch.judge.reviewpack import reply_format  # status imports this module: keep it light
+
     ids = ", ".join(t.contract.task_id for t in change.tasks)
     return f"""# Review request: package {change.name}
 
@@ -225,6 +227,8 @@ def write_pack(orepo: OrchRepo, change: PackageChange, folder: Path) -> list[Pat
 
 def import_verdict(orepo: OrchRepo, name: str, file: Path) -> Event:
     """Validate an outside verdict on a closed package and record it (loop-wide log)."""
+    from git_orch.judge.reviewpack import parse_verdict
+
     try:
         data = file.read_bytes()
     except OSError as exc:
