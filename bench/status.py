@@ -19,6 +19,7 @@ Run: .venv/bin/python bench/status.py [--sizes 1000,10000,50000] [--runs 5]
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -30,8 +31,11 @@ from pathlib import Path
 
 from ledger import ENV, build  # bench/ledger.py: the shared 10-events-per-task builder
 
+import git_orch
 from git_orch.record import ledger
+from git_orch.record.summary_cache import CACHE_FILE
 from git_orch.repo import OrchRepo
+from git_orch.report.settled import INDEX_FILE
 
 
 def timed_process(args: list[str], cwd: Path) -> tuple[float, int, float]:
@@ -73,7 +77,7 @@ def plain_git_read(cwd: Path) -> tuple[float, float]:
 
 def clear_caches(repo_dir: Path) -> None:
     """Forget every per-machine cache status uses."""
-    for name in ("status-cache.marshal", "status-fragments.marshal"):
+    for name in (CACHE_FILE, INDEX_FILE):
         (OrchRepo(repo_dir).runtime_dir / name).unlink(missing_ok=True)
 
 
@@ -117,6 +121,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     opts = parser.parse_args()
     os.environ.update(ENV)
+    # Measure what a user runs: an installed wheel has its bytecode compiled.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(Path(git_orch.__file__).parent, quiet=1)
     sizes = [int(s) for s in opts.sizes.split(",")]
     results = {size: measure(size, opts.runs) for size in sizes}
     for size, res in results.items():

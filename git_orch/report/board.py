@@ -156,6 +156,7 @@ class Board:
     next_reasons: list[str] = field(default_factory=list)
     next_task: str | None = None
     whole: bool = True  # False for `status ID`: one task, no loop-wide sections
+    encoded: dict[str, str] = field(default_factory=dict)  # task id -> its card's compact text
 
     @property
     def now(self) -> float:
@@ -238,6 +239,13 @@ class Board:
             "dispatch": self.dispatch_json(),
         }
 
+    def text_of(self, card: Card) -> str:
+        """A card's compact JSON, encoded once per run (remember_settled needs it too)."""
+        found = self.encoded.get(card.task_id)
+        if found is None:
+            found = self.encoded[card.task_id] = encode(card.to_json())
+        return found
+
     def compact_json(self) -> Iterator[str]:
         """The compact text of to_json() in pieces, byte for byte: a settled task's
         object as status last encoded it, the others encoded now. Pieces, not one
@@ -247,7 +255,7 @@ class Board:
         head, _, tail = encode({**self._top_json(), "tasks": mark}).partition(f'"{mark}"')
         yield head + "["
         for n, task in enumerate(self._tasks()):
-            yield ("," if n else "") + (task if isinstance(task, str) else encode(task.to_json()))
+            yield ("," if n else "") + (task if isinstance(task, str) else self.text_of(task))
         yield "]" + tail
 
 
@@ -315,7 +323,7 @@ def remember_settled(board: Board) -> None:
             index.put(view.task_id, settled.Settled(
                 settled.key_of(view.contract.commit or "", view.note),
                 settled.digest(view.state, view.contract.package, view.contract.base),
-                encode(card.to_json())))
+                board.text_of(card)))
             keep.add(view.task_id)
     index.keep_only(keep)
     index.save()
