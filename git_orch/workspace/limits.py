@@ -91,8 +91,10 @@ def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -
     found = []
     unbounded = [o for o in live if not o.allow]
     if unbounded:
-        has, it = ("has", "it") if len(unbounded) == 1 else ("have", "each")
-        until = "ended" if command == "start" else "stopped its agent"
+        one = len(unbounded) == 1
+        has, it = ("has", "it") if one else ("have", "each")
+        until = ("ended" if command == "start" else
+                 "stopped its agent" if one else "stopped their agents")
         found.append(f"{_names(unbounded)} (live) {has} no --allow, so {it} may write anywhere, "
                      f"{task_id}'s files included; {command} {task_id} once {_names(unbounded)} "
                      f"{until}")
