@@ -54,7 +54,7 @@ def test_a_live_task_without_allow_overlaps_every_new_task(repo: Repo) -> None:
     repo.start("wild")  # nothing else live: nothing to overlap
     err = refused_once(repo, "start", "docs", "--title", "x", "--allow", "docs/**")
     assert ("start docs refused: wild (live) has no --allow, so it may write anywhere, "
-            "docs's files included; start docs once wild ended (--force --reason TEXT") in err
+            "the files of docs included; start docs once wild ended (--force --reason TEXT") in err
     err = refused_once(repo, "start", "any", "--title", "x")  # both unbounded
     assert "any declares no --allow, so it may write anywhere and may overlap wild (live)" in err
     assert sorted(repo.status()) == ["wild"]
@@ -82,8 +82,8 @@ def test_force_starts_an_unbounded_task_and_records_why(repo: Repo) -> None:
     repo.orch_ok("start", "docs", "--title", "x", "--allow", "docs/**", "--force",
                  "--reason", "docs only; sweep skips docs")
     (forced,) = events(repo, "docs", "limits-overridden")
-    assert forced["limits"] == ["sweep (live) has no --allow, so it may write anywhere, docs's "
-                                "files included; start docs once sweep ended"]
+    assert forced["limits"] == ["sweep (live) has no --allow, so it may write anywhere, the "
+                                "files of docs included; start docs once sweep ended"]
 
 
 def test_ended_tasks_do_not_count_but_accepted_work_does(repo: Repo) -> None:
@@ -150,7 +150,7 @@ def test_run_applies_the_strict_rule_to_running_agents(repo: Repo, tmp_path) -> 
         wait_until(lambda: events(repo, "wild", "run-started"), "wild's run")
         err = refused_once(repo, "run", "docs", "--agent", "hang")
         assert ("run docs refused: wild (live) has no --allow, so it may write anywhere, "
-                "docs's files included; run docs once wild stopped its agent") in err
+                "the files of docs included; run docs once wild stopped its agent") in err
     finally:
         repo.orch_ok("stop", "wild")
     repo.orch_ok("run", "docs", "--agent", "hang")  # wild's agent stopped: it does not count

@@ -96,8 +96,8 @@ def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -
         until = ("ended" if command == "start" else
                  "stopped its agent" if one else "stopped their agents")
         found.append(f"{_names(unbounded)} (live) {has} no --allow, so {it} may write anywhere, "
-                     f"{task_id}'s files included; {command} {task_id} once {_names(unbounded)} "
-                     f"{until}")
+                     f"the files of {task_id} included; {command} {task_id} once "
+                     f"{_names(unbounded)} {until}")
     clash = [o for o in live if o.allow and write_sets_overlap(allow, o.allow)]
     if clash:
         found.append(f"its write set may overlap that of {_names(clash)} (live)")
