@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,18 @@ def emit_json(data: Any) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         click.echo(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str))
+
+
+def write_bytes(pieces: Iterable[bytes | memoryview]) -> None:
+    """Pieces of ASCII to stdout as they are, without joining or decoding them (a text
+    stream without a buffer, as in tests, gets them decoded)."""
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:
+        sys.stdout.write(b"".join(pieces).decode("ascii"))
+        return
+    sys.stdout.flush()
+    out.writelines(pieces)
+    out.flush()
 
 
 def open_repo(ctx: click.Context) -> OrchRepo:

@@ -15,6 +15,7 @@ from test_land import ready
 from test_statuspage import build_scene
 
 from git_orch.record.misalignment import record_misalignment
+from git_orch.record.summary_cache import CACHE_FILE
 from git_orch.repo import OrchRepo
 from git_orch.report.settled import INDEX_FILE, RECENT_ENDED, SettledIndex
 
@@ -110,4 +111,11 @@ def test_a_broken_index_is_an_empty_one(repo: Repo) -> None:
     index_path(repo).write_bytes(b"\x00not marshal")
     assert without_clock(status(repo, "--json")) == cold
     index_path(repo).write_bytes(b"")
+    assert without_clock(status(repo, "--json")) == cold
+    status(repo, "--json")  # a good index again, then cut short (a full disk, a bad copy)
+    data = index_path(repo).read_bytes()
+    index_path(repo).write_bytes(data[:len(data) // 2])
+    assert without_clock(status(repo, "--json")) == cold
+    cache = OrchRepo(repo.path).runtime_dir / CACHE_FILE
+    cache.write_bytes(cache.read_bytes()[:100])
     assert without_clock(status(repo, "--json")) == cold

@@ -7,7 +7,7 @@ import click
 
 from git_orch.commands.collect import pull_first
 from git_orch.errors import OrchUsageError
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option, open_repo, write_bytes
 from git_orch.report.board import build, remember_settled
 from git_orch.report.status import collect
 from git_orch.report.statuspage import write_pages
@@ -49,9 +49,7 @@ def status(
         for path in write_pages(board, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)
     if as_json and not sys.stdout.isatty():  # a program reads it: compact, in pieces
-        for piece in board.compact_json():
-            sys.stdout.write(piece)
-        sys.stdout.write("\n")
+        write_bytes([*board.compact_json(), b"\n"])
     elif as_json:
         emit_json(board.to_json())
     else:

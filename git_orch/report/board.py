@@ -156,7 +156,7 @@ class Board:
     next_reasons: list[str] = field(default_factory=list)
     next_task: str | None = None
     whole: bool = True  # False for `status ID`: one task, no loop-wide sections
-    encoded: dict[str, str] = field(default_factory=dict)  # task id -> its card's compact text
+    encoded: dict[str, bytes] = field(default_factory=dict)  # task id -> its compact JSON
 
     @property
     def now(self) -> float:
@@ -216,15 +216,11 @@ class Board:
                 "next": {"task": self.next_task, "reasons": self.next_reasons}}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self._top_json(), "tasks": [json.loads(t) if isinstance(t, str) else t.to_json()
-                                              for t in self._tasks()]}
-
-    def _tasks(self) -> Iterator[Card | str]:
-        """Each task in id order: its card, or for a settled task its encoded object."""
-        settled = self.overview.settled
-        for d in self.overview.digests:
-            entry = settled.get(d.task_id)
-            yield entry.text if entry is not None else self.cards[d.task_id]
+        index = self.overview.index
+        return {**self._top_json(), "tasks": [
+            self.cards[d.task_id].to_json() if index is None or d.task_id not in
+            self.overview.settled else json.loads(index.must_text(d.task_id)[1:])
+            for d in self.overview.digests]}
 
     def _top_json(self) -> dict[str, Any]:
         return {
@@ -239,24 +235,41 @@ class Board:
             "dispatch": self.dispatch_json(),
         }
 
-    def text_of(self, card: Card) -> str:
+    def text_of(self, card: Card) -> bytes:
         """A card's compact JSON, encoded once per run (remember_settled needs it too)."""
         found = self.encoded.get(card.task_id)
         if found is None:
             found = self.encoded[card.task_id] = encode(card.to_json())
         return found
 
-    def compact_json(self) -> Iterator[str]:
+    def compact_json(self) -> Iterator[bytes | memoryview]:
         """The compact text of to_json() in pieces, byte for byte: a settled task's
         object as status last encoded it, the others encoded now. Pieces, not one
         string: at 10k tasks the text is megabytes and every copy adds to peak memory.
         A random mark holds the place of the tasks: no ledger text can forge it."""
         mark = uuid.uuid4().hex
-        head, _, tail = encode({**self._top_json(), "tasks": mark}).partition(f'"{mark}"')
-        yield head + "["
-        for n, task in enumerate(self._tasks()):
-            yield ("," if n else "") + (task if isinstance(task, str) else self.text_of(task))
-        yield "]" + tail
+        head, _, tail = encode({**self._top_json(), "tasks": mark}).partition(f'"{mark}"'.encode())
+        yield head + b"["
+        pieces = self._task_pieces()
+        first = next(pieces, b",")
+        yield memoryview(first)[1:]  # every piece starts with its comma: not the first
+        yield from pieces
+        yield b"]" + tail
+
+    def _task_pieces(self) -> Iterator[bytes]:
+        """`,{task}` for every task in id order, settled neighbours read together."""
+        settled, index = self.overview.settled, self.overview.index
+        run: list[str] = []
+        for d in self.overview.digests:
+            if index is not None and d.task_id in settled:
+                run.append(d.task_id)
+                continue
+            if run and index is not None:
+                yield from index.texts(run)
+                run = []
+            yield b"," + self.text_of(self.cards[d.task_id])
+        if run and index is not None:
+            yield from index.texts(run)
 
 
 def _packages(overview: Overview) -> list[PackageRow]:
@@ -322,8 +335,8 @@ def remember_settled(board: Board) -> None:
             card = board.cards[view.task_id]
             index.put(view.task_id, settled.Settled(
                 settled.key_of(view.contract.commit or "", view.note),
-                settled.digest(view.state, view.contract.package, view.contract.base),
-                board.text_of(card)))
+                settled.digest(view.state, view.contract.package, view.contract.base)),
+                board.text_of(card))
             keep.add(view.task_id)
     index.keep_only(keep)
     index.save()

@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
-import os
-import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from git_orch.errors import OrchError
+from git_orch.record import blobfile
+from git_orch.record.blobfile import BlobFile
 from git_orch.record.state import ENDED, TaskState
 from git_orch.record.timefmt import parse_iso
 from git_orch.report.trust import is_overclaim
 
 INDEX_FILE = "status-settled.marshal"
 RECENT_ENDED = 10  # how many ended tasks every output shows as cards: always read in full
-_FORMAT = "status-settled-1"
+SPAN = 1 << 20  # bytes of neighbouring texts read at once
+_FORMAT = "status-settled-2"
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -51,9 +53,10 @@ def code_stamp() -> str:
     return found.hexdigest()
 
 
-def encode(value: Any) -> str:
-    """The compact encoding of `status --json` into a pipe (output.emit_json's)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+def encode(value: Any) -> bytes:
+    """The compact encoding of `status --json` into a pipe (output.emit_json's): ASCII,
+    as json.dumps escapes everything else."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode("ascii")
 
 
 class TaskDigest(NamedTuple):
@@ -83,7 +86,6 @@ def digest(state: TaskState, package: str | None, base: str) -> TaskDigest:
 class Settled(NamedTuple):
     key: str  # "<contract commit>:<note blob>"
     digest: TaskDigest
-    text: str  # the task's object in compact `status --json`
 
 
 def key_of(contract: str, blob: str) -> str:
@@ -102,46 +104,92 @@ def quiet(state: TaskState, flags: list[str], problems: list[str], has_item: boo
 
 
 class SettledIndex:
+    """Keys and digests in a BlobFile's header, each task's text in its body as
+    `,{...}` (the separator included): status copies the texts of neighbouring
+    settled tasks to stdout with one read, never holding or decoding them all."""
+
     def __init__(self, runtime_dir: Path) -> None:
-        self.path = runtime_dir / INDEX_FILE
-        self.header = (_FORMAT, code_stamp(), TaskDigest._fields)
+        self.file = BlobFile(runtime_dir / INDEX_FILE, (_FORMAT, code_stamp(), TaskDigest._fields))
         self.entries: dict[str, Settled] = {}
+        self.added: dict[str, bytes] = {}
         self.changed = False
         try:
-            data = marshal.loads(self.path.read_bytes())
-            if isinstance(data, tuple) and len(data) == 2 and data[0] == self.header:
-                self.entries = {task_id: Settled(key, TaskDigest(*fields), text)
-                                for task_id, (key, fields, text) in data[1].items()}
-        except (OSError, ValueError, EOFError, TypeError):
+            self.entries = {task_id: Settled(key, TaskDigest(*fields))
+                            for task_id, ((key, fields), _, _) in self.file.table.items()}
+        except (TypeError, ValueError):
             self.entries = {}
 
     def get(self, task_id: str, key: str) -> Settled | None:
         found = self.entries.get(task_id)
         return found if found is not None and found.key == key else None
 
-    def put(self, task_id: str, entry: Settled) -> None:
-        if self.entries.get(task_id) != entry:
-            self.entries[task_id] = entry
-            self.changed = True
+    def text(self, task_id: str) -> bytes | None:
+        """`,` and the task's compact JSON."""
+        if task_id in self.added:
+            return self.added[task_id]
+        return self.file.read(task_id)
+
+    def texts(self, task_ids: list[str]) -> Iterator[bytes]:
+        """The texts of task_ids in order; neighbours in the file come in one read
+        (at most SPAN bytes, so memory stays bounded)."""
+        start = end = 0
+        for task_id in task_ids:
+            found = self.file.table.get(task_id) if task_id not in self.added else None
+            if found is not None and start < end and found[1] == end \
+                    and end + found[2] - start <= SPAN:
+                end += found[2]
+                continue
+            if start < end:
+                yield self._span(start, end)
+            start = end = 0
+            if found is not None:
+                start, end = found[1], found[1] + found[2]
+            else:
+                yield self.must_text(task_id)
+        if start < end:
+            yield self._span(start, end)
+
+    def _span(self, start: int, end: int) -> bytes:
+        data = self.file.read_span(start, end - start)
+        if data is None:
+            raise self._changed()
+        return data
+
+    def must_text(self, task_id: str) -> bytes:
+        """text(), for a task this run found settled: its text must be there."""
+        found = self.text(task_id)
+        if found is None:
+            raise self._changed()
+        return found
+
+    def _changed(self) -> OrchError:
+        return OrchError(f"{self.file.path}: changed while status read it; run status again")
+
+    def put(self, task_id: str, entry: Settled, text: bytes) -> None:
+        """text: the task's compact JSON (the index stores it after a comma)."""
+        stored = b"," + text
+        if self.entries.get(task_id) == entry and self.text(task_id) == stored:
+            return
+        self.entries[task_id] = entry
+        self.added[task_id] = stored
+        self.changed = True
 
     def keep_only(self, task_ids: set[str]) -> None:
         """Forget the tasks that are gone or no longer settled."""
         for task_id in [t for t in self.entries if t not in task_ids]:
             del self.entries[task_id]
+            self.added.pop(task_id, None)
             self.changed = True
 
     def save(self) -> None:
-        """Write atomically when something changed; failing only costs the next run time."""
+        """Write atomically when something changed, in task id order (what status reads
+        together); failing only costs the next run time."""
         if not self.changed:
             return
-        data = {task_id: (e.key, tuple(e.digest), e.text) for task_id, e in self.entries.items()}
-        tmp = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".status-settled-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps((self.header, data)))
-            os.replace(tmp, self.path)
-        except (OSError, ValueError):
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        items = []
+        for task_id in sorted(self.entries):
+            entry, text = self.entries[task_id], self.text(task_id)
+            if text is None:
+                continue  # the old file went bad under us: that task is read again next time
+            items.append((task_id, (entry.key, tuple(entry.digest)), len(text)))
+        blobfile.write(self.file.path, self.file.format, items, self.text)

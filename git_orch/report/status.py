@@ -179,7 +179,7 @@ def collect(orepo: OrchRepo, only: str | None = None, *, fast: bool = False) -> 
     last seen and whose objects and surroundings did not change come from the
     settled index (report/settled.py) instead of being read again."""
     policy = load_policy(orepo)
-    refs = ledger.task_refs(orepo)
+    refs = all_refs = ledger.task_refs(orepo)
     all_ids = set(refs)
     if only is not None:
         if only not in refs:
@@ -219,7 +219,8 @@ def collect(orepo: OrchRepo, only: str | None = None, *, fast: bool = False) -> 
             reader.read(task_id, refs[task_id])
             del settled[task_id]
     views = sorted(reader.views, key=lambda v: v.task_id)
-    reader.cache.save()
+    reader.cache.save({SummaryCache.key_of(str(oid), notes.get(str(oid)))
+                       for oid in all_refs.values()})
     problems = reader.problems
     for view in views:
         if view.task_id in blamed:
@@ -324,7 +325,7 @@ def _summary(
     blob: pygit2.Oid | None,
 ) -> Summary:
     """Contract + folded log of one task, from the cache when the objects are known."""
-    key = f"{contract_id}:{blob}"
+    key = SummaryCache.key_of(contract_id, blob)
     cached = cache.get(key)
     if cached is not None and cached.contract.task_id == task_id:
         return cached
