@@ -41,25 +41,26 @@ class BlobFile:
                 return  # damaged: a length past the end of the file
             head = os.pread(fd, size, _LENGTH)
             fmt_read, table = marshal.loads(head)
-            body = os.fstat(fd).st_size - _LENGTH - size
-            if len(head) == size and fmt_read == fmt and isinstance(table, dict) and all(
-                    isinstance(v, tuple) and len(v) == 3 and isinstance(v[1], int)
-                    and isinstance(v[2], int) and 0 <= v[1] <= v[1] + v[2] <= body
-                    for v in table.values()):
+            if len(head) == size and fmt_read == fmt and isinstance(table, dict):
                 self.table, self._fd, self._base = table, fd, _LENGTH + size
-                self._size = self._base + body
+                self._size = os.fstat(fd).st_size
         except (OSError, ValueError, EOFError, TypeError):
             pass
+
+    def fits(self, offset: object, length: object) -> bool:
+        """Whether a span lies inside the body (the table may be damaged: check first)."""
+        return isinstance(offset, int) and isinstance(length, int) and \
+            0 <= offset <= offset + length <= self._size - self._base
 
     def read(self, name: str) -> bytes | None:
         """The string stored under name, or None (not there, or the file is damaged)."""
         found = self.table.get(name)
-        if found is None:
+        if not isinstance(found, tuple) or len(found) != 3:
             return None
         return self.read_span(found[1], found[2])
 
     def read_span(self, offset: int, length: int) -> bytes | None:
-        if self._fd < 0 or offset < 0 or not 0 <= length <= self._size - self._base - offset:
+        if self._fd < 0 or not self.fits(offset, length):
             return None
         try:
             data = os.pread(self._fd, length, self._base + offset)

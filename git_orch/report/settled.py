@@ -114,9 +114,11 @@ class SettledIndex:
         self.added: dict[str, bytes] = {}
         self.changed = False
         try:
-            self.entries = {task_id: Settled(key, TaskDigest(*fields))
-                            for task_id, ((key, fields), _, _) in self.file.table.items()}
-        except (TypeError, ValueError):
+            for task_id, ((key, fields), start, length) in self.file.table.items():
+                if not self.file.fits(start, length):
+                    raise ValueError("a text lies outside the index file")
+                self.entries[task_id] = Settled(key, TaskDigest(*fields))
+        except (TypeError, ValueError):  # a damaged index is an empty one
             self.entries = {}
 
     def get(self, task_id: str, key: str) -> Settled | None:
