@@ -59,7 +59,26 @@ orch_load() {
     orch_forbid=
     orch_allow_specs=
     orch_forbid_specs=
-    orch_cfg=$(git config --show-scope --get-regexp '^(orch\.|core\.hookspath$)' 2>/dev/null)
+    orch_cfg=$(git config --show-scope --get-regexp \
+        '^(orch\.|core\.hookspath$|extensions\.worktreeconfig$)' 2>/dev/null)
+    # A clone workspace without extensions.worktreeConfig keeps its worker keys
+    # where `git config --worktree` puts them then: its own repository config.
+    orch_own=worktree
+    orch_ext=
+    case $orch_nl$orch_cfg$orch_nl in
+        *"${orch_nl}local${orch_tab}orch.role worker$orch_nl"*) orch_own=local ;;
+    esac
+    while IFS= read -r orch_line; do
+        case $orch_line in
+            "local${orch_tab}extensions.worktreeconfig"*) orch_ext=x${orch_line#*worktreeconfig} ;;
+        esac
+    done <<ORCH_EOF
+$orch_cfg
+ORCH_EOF
+    case $orch_ext in
+        '' | 'x '[Ff][Aa][Ll][Ss][Ee] | 'x '[Nn][Oo] | 'x '[Oo][Ff][Ff] | 'x 0' | 'x ') ;;
+        *) orch_own=worktree ;;
+    esac
     while IFS= read -r orch_line; do
         orch_scope=${orch_line%%"$orch_tab"*}
         orch_rest=${orch_line#*"$orch_tab"}
@@ -67,10 +86,10 @@ orch_load() {
         orch_value=${orch_rest#"$orch_key"}
         orch_value=${orch_value# }
         if [ "$orch_key" = core.hookspath ]; then
-            [ "$orch_scope" = worktree ] || orch_repo_hooks=$orch_value
+            [ "$orch_scope" = "$orch_own" ] || orch_repo_hooks=$orch_value
             continue
         fi
-        [ "$orch_scope" = worktree ] || continue
+        [ "$orch_scope" = "$orch_own" ] || continue
         case $orch_key in
             orch.task) orch_task=$orch_value ;;
             orch.allow) orch_allow=$orch_allow$orch_value$orch_nl ;;
