@@ -28,10 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT
-
 from git_orch import dispatch
 from git_orch.config import CONFIG_NAME, Policy, config_path, parse_policy
 from git_orch.errors import OrchError
@@ -179,6 +175,10 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
                             f"start while {task.package} is open")
         if dep not in earlier | later | recorded:
             raise OrchError(f"--depends-on {dep}: no such task in the roadmap or the ledger")
+    import tomlkit  # only `plan add` edits the roadmap: other commands skip its import
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT
+
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
