@@ -40,8 +40,32 @@ orch_refuse() {
 # file changed in a way that matters (see orch_shared_same). Otherwise one git
 # call reads them; only per-worktree values count for orch.*, so a value in
 # the shared config never turns the main worktree into a worker.
+# This worktree's git dir, without a process when git left it to be found: git
+# runs a hook from the top of the working tree, where `.git` is the git dir or
+# a `gitdir: PATH` file (relative to that top). Anything else asks git.
+orch_find_gitdir() {
+    if [ -n "${GIT_DIR:-}" ]; then
+        orch_gitdir=$GIT_DIR
+        return 0
+    fi
+    if [ -d .git ] && [ -f .git/HEAD ]; then
+        orch_gitdir=$PWD/.git
+        return 0
+    fi
+    orch_line=
+    if [ -f .git ]; then
+        IFS= read -r orch_line <.git || :
+    fi
+    case $orch_line in
+        'gitdir: /'*) orch_gitdir=${orch_line#gitdir: } ;;
+        'gitdir: '?*) orch_gitdir=$PWD/${orch_line#gitdir: } ;;
+        *) orch_gitdir=$(git rev-parse --git-dir) ;;
+    esac
+    [ -f "$orch_gitdir/HEAD" ] || orch_gitdir=$(git rev-parse --git-dir)
+}
+
 orch_load() {
-    orch_gitdir=${GIT_DIR:-$(git rev-parse --git-dir)}
+    orch_find_gitdir
     orch_cache=$orch_gitdir/orch-hooks.sh
     if [ -f "$orch_cache" ] && ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ]; then
         . "$orch_cache"
