@@ -112,6 +112,9 @@ def main() -> None:
         run(["git", "reset", "-q", "--hard", "main"], repo, env)
         run(["git", "gc", "-q"], repo, env)
         orch(["init"], repo, env)
+        toml = repo / "orch.toml"  # two tasks a round, all active at once
+        toml.write_text(toml.read_text().replace("max_active = 3",
+                                                 f"max_active = {2 * opts.rounds}"))
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-q", "-m", "policy"], repo, env)
         common = repo / ".git"
@@ -124,11 +127,11 @@ def main() -> None:
         for r in range(opts.rounds):
             wt_id, cl_id = f"w{r}", f"c{r}"
             t["start_worktree"].append(timed(
-                orch, ["start", wt_id, "--title", "bench", *FORCE, "--isolation", "worktree"],
-                repo, env))
+                orch, ["start", wt_id, "--title", "bench", *FORCE, "--allow", f"{wt_id}/**",
+                       "--isolation", "worktree"], repo, env))
             t["start_clone"].append(timed(
-                orch, ["start", cl_id, "--title", "bench", *FORCE, "--isolation", "clone"],
-                repo, env))
+                orch, ["start", cl_id, "--title", "bench", *FORCE, "--allow", f"src/d{r}/**",
+                       "--isolation", "clone"], repo, env))
             pw, pc = plain / f"w{r}", plain / f"c{r}"
             t["git_worktree_add"].append(timed(
                 run, ["git", "worktree", "add", "-q", "--detach", str(pw), "main"], repo, env))

@@ -62,8 +62,9 @@ def make_repo(path: Path, isolation: str) -> Path:
     git("add", "-A", cwd=path)
     git("commit", "-q", "-m", "initial", cwd=path)
     run("init", cwd=path)
-    toml = path / "orch.toml"
-    toml.write_text(toml.read_text().replace('isolation = "clone"', f'isolation = "{isolation}"'))
+    toml = path / "orch.toml"  # every task active at once in the heartbeat repository
+    text = toml.read_text().replace("max_active = 3", f"max_active = {TASKS}")
+    toml.write_text(text.replace('isolation = "clone"', f'isolation = "{isolation}"'))
     git("add", "-A", cwd=path)
     git("commit", "-q", "-m", "policy", cwd=path)
     return path
@@ -74,7 +75,7 @@ def prepare_tasks(repo: Path, count: int, accept: bool) -> list[str]:
     orepo = OrchRepo(repo)
     for i in range(count):
         task = f"t{i}"
-        run("start", task, "--title", f"task {i}", "--force", "--reason", "bench", cwd=repo)
+        run("start", task, "--title", f"task {i}", "--allow", f"/new{i}.txt", cwd=repo)
         wt = repo.parent / f"{repo.name}.orch" / task
         (wt / f"new{i}.txt").write_text(f"task {i}\n")
         git("add", "-A", cwd=wt)

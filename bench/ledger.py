@@ -138,9 +138,11 @@ def throughput(root: Path, per_writer: int, cli_per_writer: int) -> dict[str, fl
     sh("git", "add", "-A", cwd=repo_dir)
     sh("git", "commit", "-q", "-m", "base", cwd=repo_dir)
     sh(sys.executable, "-m", "git_orch", "init", cwd=repo_dir)
+    toml = repo_dir / "orch.toml"  # every writer's task is live at once
+    toml.write_text(toml.read_text().replace("max_active = 3", f"max_active = {WRITERS}"))
     for n in range(WRITERS):
         sh(sys.executable, "-m", "git_orch", "start", f"w{n}", "--title", "writer",
-           "--no-worktree", cwd=repo_dir)
+           "--no-worktree", "--allow", f"w{n}/**", cwd=repo_dir)
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Semaphore(0), ctx.Event()
     procs = [ctx.Process(target=_writer, args=(str(repo_dir), f"w{n}", per_writer, ready, go))

@@ -250,6 +250,28 @@ def write_sets_overlap(a: list[str], b: list[str]) -> bool:
 # --- next -----------------------------------------------------------------------
 
 
+def _clash(task: PlannedTask, live: Sequence[TaskView]) -> str | None:
+    """Why `task` may write where a live task may (start's strict rule: a task
+    without allow may write anywhere, so it overlaps every other), or None."""
+    if not live:
+        return None
+    if not task.allow:
+        return (f"{task.id}: declares no allow, so it may write anywhere and may overlap live "
+                f"task(s) {', '.join(v.task_id for v in live)}; give it allow in the roadmap "
+                f"({CONFIG_NAME})")
+    reasons = []
+    unbounded = [v.task_id for v in live if not v.contract.allow]
+    if unbounded:
+        reasons.append(f"live task(s) {', '.join(unbounded)} declare no allow, so they may "
+                       "write anywhere")
+    clash = [v.task_id for v in live
+             if v.contract.allow and write_sets_overlap(task.allow, v.contract.allow)]
+    if clash:
+        reasons.append(f"its write set may overlap live task(s) {', '.join(clash)}")
+    return f"{task.id}: {'; '.join(reasons)}" if reasons else None
+
+
+
 @dataclass
 class Recommendation:
     task: PlannedTask | None
@@ -314,10 +336,9 @@ def recommend_from(policy: Policy, mode: dict[str, Any],
                               for d in unmet)
             reasons.append(f"{task.id}: waits for {shown} to land")
             continue
-        clash = [v.task_id for v in live if write_sets_overlap(task.allow, v.contract.allow)]
+        clash = _clash(task, live)
         if clash:
-            reasons.append(f"{task.id}: its write set may overlap live task(s) "
-                           f"{', '.join(clash)}")
+            reasons.append(clash)
             continue
         return Recommendation(task, current.name, [], mode)
     reasons.append(f"staying in package {current.name} until it is closed: spare slots are "

@@ -94,7 +94,7 @@ def test_merge_is_refused_true_merge_and_fast_forward(repo: Repo, worker: Path) 
     assert proc.returncode != 0 and "a merge is in progress" in proc.stderr
     run("merge", "--abort", cwd=worker)
     # a worker with no commits of its own would fast-forward: refused as well
-    fresh = repo.start("t2")
+    fresh = repo.start("t2", "--allow", "lib/**")
     base = git("rev-parse", "HEAD", cwd=fresh)
     repo.git("checkout", "-q", "main")
     repo.write("docs/new.md", "x\n")
@@ -348,7 +348,7 @@ def test_repo_core_hookspath_is_chained(repo: Repo, tmp_path: Path) -> None:
 def test_handoff_and_block_work_in_a_hooked_worker(repo: Repo, worker: Path) -> None:
     result = repo.orch_proc("handoff", "--summary", "done", cwd=worker)
     assert result.code == 0, result.err
-    other = repo.start("t6")
+    other = repo.start("t6", "--allow", "lib/**")
     result = repo.orch_proc("block", "--reason", "needs a password", cwd=other)
     assert result.code == 0, result.err
     tasks = repo.status()

@@ -30,7 +30,79 @@ def test_overlapping_write_sets_are_refused(repo: Repo) -> None:
     refused = repo.orch("start", "auth2", "--title", "x", "--allow", "src/auth/login.py")
     assert refused.code == 1 and "may overlap that of auth (live)" in refused.err
     repo.start("docs", "--allow", "docs/**")  # disjoint: fine
-    repo.start("any")  # no --allow: unbounded by choice, counted by max_active only
+    assert sorted(repo.status()) == ["auth", "docs"]
+
+
+def refused_once(repo: Repo, *argv: str) -> str:
+    """The one-line refusal of a limits breach (exit 1); nothing is recorded."""
+    before = repo.git("for-each-ref", "refs/orch/")
+    refused = repo.orch(*argv)
+    assert refused.code == 1, refused.err
+    assert len(refused.err.strip().splitlines()) == 1, refused.err
+    assert repo.git("for-each-ref", "refs/orch/") == before
+    return refused.err
+
+
+def test_a_new_task_without_allow_overlaps_every_live_task(repo: Repo) -> None:
+    repo.start("auth", "--allow", "src/auth/**")
+    repo.start("docs", "--allow", "docs/**")
+    err = refused_once(repo, "start", "any", "--title", "x")
+    assert ("start any refused: any declares no --allow, so it may write anywhere and may "
+            "overlap auth, docs (live); bound it with --allow PATHSPEC "
+            "(--force --reason TEXT to go past the limit") in err
+    repo.start("any", "--allow", "/README.md")  # bounded and apart: fine
+
+
+def test_a_live_task_without_allow_overlaps_every_new_task(repo: Repo) -> None:
+    repo.start("wild")  # nothing else live: nothing to overlap
+    err = refused_once(repo, "start", "docs", "--title", "x", "--allow", "docs/**")
+    assert ("start docs refused: wild (live) has no --allow, so it may write anywhere, "
+            "the files of docs included; start docs once wild ended (--force --reason TEXT") in err
+    err = refused_once(repo, "start", "any", "--title", "x")  # both unbounded
+    assert "any declares no --allow, so it may write anywhere and may overlap wild (live)" in err
+    assert sorted(repo.status()) == ["wild"]
+
+
+def test_disjoint_write_sets_start_side_by_side(repo: Repo) -> None:
+    repo.start("auth", "--allow", "src/auth/**", "--allow", "tests/auth/**")
+    repo.start("billing", "--allow", "src/billing/**")
+    repo.start("guide", "--allow", "docs/guide.md")
+    assert [t["state"] for t in repo.status().values()] == ["active"] * 3
+    assert all(not events(repo, t, "limits-overridden") for t in ("auth", "billing", "guide"))
+
+
+def test_force_starts_an_unbounded_task_and_records_why(repo: Repo) -> None:
+    repo.start("auth", "--allow", "src/auth/**")
+    repo.orch_ok("start", "sweep", "--title", "rename everywhere", "--force",
+                 "--reason", "a rename that touches every file, auth agreed")
+    (forced,) = events(repo, "sweep", "limits-overridden")
+    assert forced["command"] == "start"
+    assert forced["reason"] == "a rename that touches every file, auth agreed"
+    assert forced["limits"] == ["sweep declares no --allow, so it may write anywhere and may "
+                                "overlap auth (live); bound it with --allow PATHSPEC"]
+    assert repo.status()["sweep"]["state"] == "active"
+    # And the other way round: a bounded task beside the unbounded one.
+    repo.orch_ok("start", "docs", "--title", "x", "--allow", "docs/**", "--force",
+                 "--reason", "docs only; sweep skips docs")
+    (forced,) = events(repo, "docs", "limits-overridden")
+    assert forced["limits"] == ["sweep (live) has no --allow, so it may write anywhere, the "
+                                "files of docs included; start docs once sweep ended"]
+
+
+def test_ended_tasks_do_not_count_but_accepted_work_does(repo: Repo) -> None:
+    wt = repo.start("wild")
+    repo.write("src/app.py", "print('wild')\n", cwd=wt)
+    repo.commit_all("Change app\n\nOrch-Evidence: local: ran it", cwd=wt)
+    repo.orch_ok("handoff", "--summary", "done", cwd=wt)
+    repo.orch("review", "wild")
+    repo.orch_ok("accept", "wild", "--override", "checked by hand")
+    err = refused_once(repo, "start", "docs", "--title", "x", "--allow", "docs/**")
+    assert "wild (live) has no --allow" in err  # accepted work still has to land
+    repo.orch_ok("land", "wild")
+    repo.start("gone")  # wild is merged: nothing live
+    repo.orch_ok("abandon", "gone", "--reason", "not needed")
+    repo.start("docs", "--allow", "docs/**")  # wild landed and gone abandoned: neither counts
+    assert not events(repo, "docs", "limits-overridden")
 
 
 def test_force_needs_a_reason_and_is_recorded(repo: Repo) -> None:
@@ -71,6 +143,34 @@ def test_run_refuses_a_second_agent_on_an_overlapping_write_set(repo: Repo, tmp_
     assert forced[1]["reason"] == "a is nearly done" and len(forced[1]["limits"]) == 2
 
 
+def test_run_applies_the_strict_rule_to_running_agents(repo: Repo, tmp_path) -> None:
+    add_agent(repo, "hang", HANG_STEPS.format(pid_file=tmp_path / "pids"), kill_grace="0.5s")
+    repo.start("wild")
+    repo.orch_ok("start", "docs", "--title", "docs", "--allow", "docs/**", "--force",
+                 "--reason", "docs waits for wild's agent")
+    repo.orch_ok("run", "wild", "--agent", "hang")
+    try:
+        wait_until(lambda: events(repo, "wild", "run-started"), "wild's run")
+        err = refused_once(repo, "run", "docs", "--agent", "hang")
+        assert ("run docs refused: wild (live) has no --allow, so it may write anywhere, "
+                "the files of docs included; run docs once wild stopped its agent") in err
+    finally:
+        repo.orch_ok("stop", "wild")
+    repo.orch_ok("run", "docs", "--agent", "hang")  # wild's agent stopped: it does not count
+    try:
+        wait_until(lambda: events(repo, "docs", "run-started"), "docs's run")
+        err = refused_once(repo, "run", "wild", "--agent", "hang")
+        assert ("run wild refused: wild declares no --allow, so it may write anywhere and may "
+                "overlap docs (live); run it once no other agent runs") in err
+        repo.orch_ok("run", "wild", "--agent", "hang", "--force", "--reason", "docs is read-only")
+        repo.orch_ok("stop", "wild")
+    finally:
+        repo.orch_ok("stop", "docs")
+    (forced,) = events(repo, "wild", "limits-overridden")
+    assert forced["command"] == "run" and forced["reason"] == "docs is read-only"
+    assert forced["limits"][0].startswith("wild declares no --allow")
+
+
 def test_settled_tasks_are_indexed_by_object_ids_and_never_go_stale(repo: Repo) -> None:
     """start reads only tasks that can be live: an ended task is remembered by its
     (contract, note blob) and skipped unread; once its note changes it is read again."""
@@ -85,7 +185,7 @@ def test_settled_tasks_are_indexed_by_object_ids_and_never_go_stale(repo: Repo) 
     contract = repo.rev("refs/orch/tasks/old")
     keys = limits._load_keys(index)
     assert keys is not None and [k.split()[:2] for k in keys] == [["old", contract]]
-    assert sorted(limits.live(OrchRepo(repo.path))) == ["a"]
+    assert sorted(limits.live_tasks(OrchRepo(repo.path))) == ["a"]
     # The note changes under the index (as a sync merge might change it): `old` is
     # live again by its log, and is read, counted and re-indexed.
     revive(repo, contract)

@@ -75,15 +75,17 @@ def start(
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
     immutable commit at refs/orch/tasks/ID whose parent is the base.
-    Refused when max_active tasks are live or the --allow write set may
-    overlap a live task's, unless --force --reason (recorded).
+    Refused when max_active tasks are being worked or the write set may
+    overlap a live task's, unless --force --reason (recorded). A task
+    without --allow may write anywhere, so it overlaps every live task.
 
     \b
     Example:
       git orch start fix-login --title "Fix login redirect" \\
           --allow 'src/auth/**' --allow 'tests/auth/**' --forbid 'migrations/**' \\
           --gate "pytest tests/auth"
-      git orch start fix-login --title "Fix login redirect" --agent codex
+      git orch start fix-login --title "Fix login redirect" \\
+          --allow 'src/auth/**' --agent codex
       git orch start hotfix --title "Hotfix" --force --reason "prod is down"
     """
     reason = forced(force, force_reason)

@@ -1,10 +1,12 @@
 """Limits that `start` and `run` respect, not only `next`: `max_active` and write-set overlap.
 
 `start` counts tasks being worked (active, rejected or pending setup) against
-`max_active` and refuses a task whose `allow` may overlap a live task's (both
-declared: a task without `allow` is unbounded by choice and only counted); `run`
-counts tasks with an agent running and refuses a second agent on a write
-set another running agent may touch. A person may go past a limit with
+`max_active` and refuses a task whose write set may overlap a live task's;
+`run` counts tasks with an agent running and refuses a second agent on a write
+set another running agent may touch. The overlap rule is strict: a task
+without `allow` may write anywhere, so it may overlap every other task. Two
+tasks clash when either has no `allow`, or both have and their pathspecs may
+meet (`roadmap.write_sets_overlap`). A person may go past a limit with
 `--force --reason TEXT`: the reason and the limits passed are recorded
 (`limits-overridden`), so the decision is visible later.
 """
@@ -96,7 +98,7 @@ def _settled(other: Other, task_id: str) -> bool:
             and open_attempt(other.state) is None)
 
 
-def live(orepo: OrchRepo) -> dict[str, Other]:
+def live_tasks(orepo: OrchRepo) -> dict[str, Other]:
     """Every task a limit may count: all but the settled ones, which are skipped
     unread (start must not fold 10,000 ended tasks to find the 20 live ones).
 
@@ -156,22 +158,52 @@ def _save_keys(path: Path, keys: set[str]) -> None:
 
 
 def others(orepo: OrchRepo, task_id: str) -> list[Other]:
-    """The tasks other than `task_id` that a limit may count (see live)."""
-    return [o for i, o in live(orepo).items() if i != task_id]
+    """The tasks other than `task_id` that a limit may count (see live_tasks)."""
+    return [o for i, o in live_tasks(orepo).items() if i != task_id]
 
 
-def _breaches(policy: Policy, allow: list[str], counted: list[Other], live: list[Other],
-              what: str) -> list[str]:
+def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -> list[str]:
+    """Why `task_id` may write where a live task may; empty when every write set is apart.
+
+    A task without `allow` is unbounded (its worker hooks let it write anywhere),
+    so it overlaps every other task, on whichever side it is: the reason names
+    the unbounded side and the way out besides --force."""
+    if not live:
+        return []
+    if not allow:
+        fix = ("bound it with --allow PATHSPEC" if command == "start" else
+               "run it once no other agent runs")
+        return [f"{task_id} declares no --allow, so it may write anywhere and may overlap "
+                f"{_names(live)} (live); {fix}"]
+    found = []
+    unbounded = [o for o in live if not o.allow]
+    if unbounded:
+        one = len(unbounded) == 1
+        has, it = ("has", "it") if one else ("have", "each")
+        until = ("ended" if command == "start" else
+                 "stopped its agent" if one else "stopped their agents")
+        found.append(f"{_names(unbounded)} (live) {has} no --allow, so {it} may write anywhere, "
+                     f"the files of {task_id} included; {command} {task_id} once "
+                     f"{_names(unbounded)} {until}")
+    clash = [o for o in live if o.allow and write_sets_overlap(allow, o.allow)]
+    if clash:
+        found.append(f"its write set may overlap that of {_names(clash)} (live)")
+    return found
+
+
+def _names(tasks: list[Other]) -> str:
+    return ", ".join(o.task_id for o in tasks)
+
+
+def _breaches(policy: Policy, command: str, task_id: str, allow: list[str],
+              counted: list[Other], live: list[Other], what: str) -> list[str]:
     found = []
     if len(counted) >= policy.max_active:
         found.append(f"max_active = {policy.max_active} and {len(counted)} task(s) {what}: "
-                     f"{', '.join(o.task_id for o in counted)}")
-    # Only declared write sets are compared: a task started without --allow is
-    # unbounded by a person's choice; max_active still counts it.
-    clash = [o.task_id for o in live if allow and o.allow and write_sets_overlap(allow, o.allow)]
-    if clash:
-        found.append(f"its write set may overlap that of {', '.join(clash)} (live)")
-    return found
+                     f"{_names(counted)}")
+    # Strict: a write set is compared with every live one, and a missing --allow
+    # (unbounded) overlaps everything; only declared, disjoint write sets pass.
+    return found + _overlaps(command, task_id, allow, live)
 
 
 def start_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
@@ -179,12 +211,13 @@ def start_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[st
     task's write set counts (accepted work still has to land)."""
     live = [o for o in others(orepo, task_id) if o.state.state not in ENDED]
     working = [o for o in live if o.state.state in WORKING]
-    return _breaches(policy, allow, working, live, "being worked")
+    return _breaches(policy, "start", task_id, allow, working, live, "being worked")
 
 
 def run_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
     running = [o for o in others(orepo, task_id) if open_attempt(o.state) is not None]
-    return _breaches(policy, allow, running, running, "with an agent running")
+    return _breaches(policy, "run", task_id, allow, running, running,
+                     "with an agent running")
 
 
 def check(command: str, task_id: str, breaches: list[str],
