@@ -39,13 +39,23 @@ def write_bytes(pieces: Iterable[bytes | memoryview]) -> None:
 
 
 def open_repo(ctx: click.Context) -> OrchRepo:
-    """The repository named by `git orch -C DIR`, or the one around the cwd."""
+    """The repository named by `git orch -C DIR`, or the one around the cwd.
+
+    Opened once per command line: --sync's wrapper and the command share it, so
+    its git calls are not paid twice."""
     directory: Path | None = ctx.find_root().obj
+    opened = ctx.meta.get(_OPENED)
+    if isinstance(opened, OrchRepo):
+        return opened
     orepo = OrchRepo(directory)
     lock = stale_lock(orepo)
     if lock is not None:  # every command names it: every ledger write fails meanwhile
         click.echo(f"warning: {lock}", err=True)
+    ctx.meta[_OPENED] = orepo
     return orepo
+
+
+_OPENED = "git_orch.repo"
 
 
 def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:

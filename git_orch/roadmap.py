@@ -175,7 +175,7 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
                             f"start while {task.package} is open")
         if dep not in earlier | later | recorded:
             raise OrchError(f"--depends-on {dep}: no such task in the roadmap or the ledger")
-    import tomlkit  # only plan add edits the roadmap: every other reader skips the import
+    import tomlkit  # only `plan add` edits the roadmap: other commands skip its import
     from tomlkit.exceptions import TOMLKitError
     from tomlkit.items import AoT
 

@@ -230,6 +230,36 @@ def test_shared_config_changes_keep_the_rules_and_a_new_hookspath_is_seen(
     assert marks.read_text() == "project\n"
 
 
+def test_rules_with_config_syntax_characters_are_stored_exactly(any_repo: Repo) -> None:
+    """install writes the worktree's config file itself: quotes, backslashes, ; # and
+    tabs must read back as given, and a reinstall replaces rather than adds."""
+    repo = any_repo
+    odd = ['src/a"b/**', "src/semi;colon#hash/**", "src/back\\slash", "src/tab\there"]
+    w = repo.start("t8", *[arg for spec in odd for arg in ("--forbid", spec)])
+    expected = [*odd, "orch.toml", ".github/workflows/**"]
+    listed = run("config", "--worktree", "-z", "--get-all", "orch.forbid", cwd=w).stdout
+    assert listed.split("\0")[:-1] == expected
+    result = repo.orch_proc("hooks", "install", "--task", "t8")
+    assert result.code == 0, result.err
+    again = run("config", "--worktree", "-z", "--get-all", "orch.forbid", cwd=w).stdout
+    assert again == listed
+    for key in ("core.hooksPath", "orch.task", "maintenance.auto"):
+        assert len(git("config", "--worktree", "--get-all", key, cwd=w).splitlines()) == 1
+    repo.write("src/tab\there", "x\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    refused(repo, w, ["commit", "-q", "-m", "Tab"], "forbidden by Orch-Forbid")
+
+
+def test_a_config_edit_in_the_workspace_keeps_the_rules(any_repo: Repo) -> None:
+    """The worker's own config edit (a clone's is its repository config) must not
+    switch the checks off."""
+    w = any_repo.start("t9", "--forbid", "docs/**")
+    any_repo.git("config", "user.name", "Worker", cwd=w)
+    any_repo.write("docs/x.md", "x\n", cwd=w)
+    any_repo.git("add", "-A", cwd=w)
+    refused(any_repo, w, ["commit", "-q", "-m", "Docs"], "docs/x.md: forbidden")
+
+
 # --- messages -------------------------------------------------------------
 
 def trailers(path: Path) -> str:

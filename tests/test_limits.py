@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Repo
+import os
+import subprocess
+
+from conftest import Repo, ledger_note
 from test_runner import HANG_STEPS, add_agent, events, wait_until
 
 
@@ -166,3 +169,49 @@ def test_run_applies_the_strict_rule_to_running_agents(repo: Repo, tmp_path) -> 
     (forced,) = events(repo, "wild", "limits-overridden")
     assert forced["command"] == "run" and forced["reason"] == "docs is read-only"
     assert forced["limits"][0].startswith("wild declares no --allow")
+
+
+def test_settled_tasks_are_indexed_by_object_ids_and_never_go_stale(repo: Repo) -> None:
+    """start reads only tasks that can be live: an ended task is remembered by its
+    (contract, note blob) and skipped unread; once its note changes it is read again."""
+    from git_orch.repo import OrchRepo
+    from git_orch.workspace import limits
+
+    set_max_active(repo, 2)
+    repo.start("old", "--allow", "src/old/**")
+    repo.orch_ok("abandon", "old", "--reason", "done with it")
+    repo.start("a", "--allow", "src/a/**")  # writes the index: `old` is settled
+    index = repo.path / ".git" / "orch" / limits.SETTLED_FILE
+    contract = repo.rev("refs/orch/tasks/old")
+    keys = limits._load_keys(index)
+    assert keys is not None and [k.split()[:2] for k in keys] == [["old", contract]]
+    assert sorted(limits.live_tasks(OrchRepo(repo.path))) == ["a"]
+    # The note changes under the index (as a sync merge might change it): `old` is
+    # live again by its log, and is read, counted and re-indexed.
+    revive(repo, contract)
+    refused = repo.orch("start", "b", "--title", "b", "--allow", "src/b/**")
+    assert refused.code == 1 and "2 task(s) being worked: a, old" in refused.err
+    assert limits._load_keys(index) == set()
+    # A damaged index is only a slower read.
+    index.write_bytes(b"not marshal")
+    refused = repo.orch("start", "b", "--title", "b", "--allow", "src/b/**")
+    assert refused.code == 1 and "2 task(s) being worked: a, old" in refused.err
+
+
+def revive(repo: Repo, contract: str) -> None:
+    """Drop the `abandoned` event from a task's note, with plain git plumbing."""
+    lines = ledger_note(repo, contract).splitlines()
+    text = "".join(line + "\n" for line in lines if '"abandoned"' not in line)
+    blob = repo.git("hash-object", "-w", "--stdin", input=text)
+    path = next(p for p in repo.git("ls-tree", "-r", "--name-only", "refs/orch/ledger")
+                .splitlines() if p.replace("/", "") == contract)
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo.path / ".git" / "scratch-index")}
+
+    def plumb(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo.path, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    plumb("read-tree", "refs/orch/ledger")
+    plumb("update-index", "--cacheinfo", f"100644,{blob},{path}")
+    commit = plumb("commit-tree", plumb("write-tree"), "-p", "refs/orch/ledger", "-m", "edit")
+    repo.git("update-ref", "refs/orch/ledger", commit)

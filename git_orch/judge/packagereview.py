@@ -28,7 +28,8 @@ from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.notify import notify
 from git_orch.record import ledger
-from git_orch.record.contract import Contract
+from git_orch.record.contract import Contract, read_contract
+from git_orch.record.ids import task_ref
 from git_orch.record.ledger import Event, EventLog
 from git_orch.record.state import ENDED, TaskState
 from git_orch.repo import OrchRepo
@@ -64,6 +65,16 @@ def package_pack_due_enabled(policy: Policy) -> bool:
 
 def _recorded(orepo: OrchRepo) -> dict[str, PackageTask]:
     return {i: PackageTask(o.contract, o.state) for i, o in limits.recorded(orepo).items()}
+
+
+def _contract_package(orepo: OrchRepo, task_id: str) -> str | None:
+    """The package the task's contract names (None when it names none or is unreadable)."""
+    oid = orepo.ref_target(task_ref(task_id))
+    try:
+        contract = read_contract(orepo.pygit, oid) if oid is not None else None
+    except OrchError:
+        return None
+    return contract.package if contract is not None else None
 
 
 def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
@@ -123,15 +134,15 @@ def due(orepo: OrchRepo) -> list[PackageChange]:
 
 
 def notify_if_closed(orepo: OrchRepo, task_id: str) -> PackageChange | None:
-    """After a landing: tell a person when it closed the task's package."""
+    """After a landing: tell a person when it closed the task's package. Every task is
+    read only when the landed one has a package (land must not read 10,000 tasks
+    for a task that belongs to none)."""
     policy = load_policy(orepo)
-    recorded = _recorded(orepo)
-    task = recorded.get(task_id)
     planned = roadmap.find_task(roadmap.load(policy), task_id)
-    name = planned.package if planned else (task.contract.package if task else None)
+    name = planned.package if planned else _contract_package(orepo, task_id)
     if not name:
         return None
-    change = closed_change(orepo, policy, name, recorded)
+    change = closed_change(orepo, policy, name)
     if change is not None:
         notify(orepo, "package-closed", None, package=name, base=change.base, head=change.head,
                tasks=[t.contract.task_id for t in change.tasks])

@@ -13,7 +13,11 @@ meet (`roadmap.write_sets_overlap`). A person may go past a limit with
 
 from __future__ import annotations
 
+import marshal
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from git_orch.agent.runlog import open_attempt
 from git_orch.config import Policy
@@ -44,35 +48,118 @@ class Other:
         return self.contract.allow
 
 
+def _listed(orepo: OrchRepo) -> list[tuple[str, str, str | None]]:
+    """(task id, contract commit, note blob or None) for every task ref, sorted."""
+    notes = {name: str(blob) for name, blob in ledger.snapshot(orepo).notes().items()}
+    return [(task_id, oid, notes.get(oid))
+            for task_id, oid in sorted(orepo.refs_under(ledger.TASKS_PREFIX).items())]
+
+
+def _read(orepo: OrchRepo, task_id: str, oid: str, blob: str | None,
+          cache: SummaryCache | None) -> Other | None:
+    """One task's contract and folded state, from status's summary cache when it has
+    them; None when the contract is unreadable (status reports it)."""
+    cached = cache.get(f"{oid}:{blob}") if cache is not None else None
+    if cached is not None and cached.contract.task_id == task_id:
+        return Other(cached.contract, cached.state)
+    try:
+        contract = read_contract(orepo.pygit, oid)
+    except OrchError:
+        return None
+    data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
+    log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
+    other = Other(contract, fold(task_id, log.events))
+    if cache is not None and contract.task_id == task_id:  # the entry status would write
+        cache.put(f"{oid}:{blob}", Summary(contract, other.state, log.problems,
+                                           log.skipped_versions))
+    return other
+
+
 def recorded(orepo: OrchRepo) -> dict[str, Other]:
-    """Every recorded task with its contract and folded state, from status's summary
-    cache when it has them (unreadable contracts are skipped: status reports them)."""
-    snap = ledger.snapshot(orepo)
-    notes = snap.notes()
+    """Every recorded task with its contract and folded state (unreadable contracts
+    are skipped: status reports them)."""
     cache = SummaryCache(orepo.runtime_dir)
     found = {}
-    for task_id, oid in sorted(ledger.task_refs(orepo).items()):
-        blob = notes.get(str(oid))
-        cached = cache.get(f"{oid}:{blob}")
-        if cached is not None and cached.contract.task_id == task_id:
-            found[task_id] = Other(cached.contract, cached.state)
-            continue
-        try:
-            contract = read_contract(orepo.pygit, oid)
-        except OrchError:
-            continue
-        data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
-        log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
-        found[task_id] = Other(contract, fold(task_id, log.events))
-        if contract.task_id == task_id:  # the same entry status would write
-            cache.put(f"{oid}:{blob}", Summary(contract, found[task_id].state, log.problems,
-                                               log.skipped_versions))
+    for task_id, oid, blob in _listed(orepo):
+        other = _read(orepo, task_id, oid, blob, cache)
+        if other is not None:
+            found[task_id] = other
     cache.save()
     return found
 
 
+SETTLED_FILE = "settled-tasks.marshal"
+SETTLED_FORMAT = "settled-tasks-1"
+
+
+def _settled(other: Other, task_id: str) -> bool:
+    """Ended, with no agent run left open: no limit ever counts it again."""
+    return (other.contract.task_id == task_id and other.state.state in ENDED
+            and open_attempt(other.state) is None)
+
+
+def live_tasks(orepo: OrchRepo) -> dict[str, Other]:
+    """Every task a limit may count: all but the settled ones, which are skipped
+    unread (start must not fold 10,000 ended tasks to find the 20 live ones).
+
+    The per-machine index of settled tasks holds `task contract-commit note-blob`
+    keys. A task's state is a function of its contract and note, both
+    content-addressed, so a task whose key is in the index is still settled: the
+    index can be missing or old, never wrong. Status's summary cache is read
+    only when there is no index yet."""
+    path = orepo.runtime_dir / SETTLED_FILE
+    known = _load_keys(path)
+    cache = SummaryCache(orepo.runtime_dir) if known is None else None
+    settled: set[str] = set()
+    found = {}
+    for task_id, oid, blob in _listed(orepo):
+        key = f"{task_id} {oid} {blob}"
+        if known is not None and key in known:
+            settled.add(key)
+            continue
+        other = _read(orepo, task_id, oid, blob, cache)
+        if other is None:
+            continue
+        if _settled(other, task_id):
+            settled.add(key)
+        else:
+            found[task_id] = other
+    if cache is not None:
+        cache.save()
+    if settled != known:
+        _save_keys(path, settled)
+    return found
+
+
+def _load_keys(path: Path) -> set[str] | None:
+    try:
+        data = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if (isinstance(data, tuple) and len(data) == 2 and data[0] == SETTLED_FORMAT
+            and isinstance(data[1], frozenset)):
+        return set(data[1])
+    return None
+
+
+def _save_keys(path: Path, keys: set[str]) -> None:
+    """Written whole and renamed into place; a failure only costs the next reader time."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(marshal.dumps((SETTLED_FORMAT, frozenset(keys))))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError):
+        pass
+
+
 def others(orepo: OrchRepo, task_id: str) -> list[Other]:
-    return [o for i, o in recorded(orepo).items() if i != task_id]
+    """The tasks other than `task_id` that a limit may count (see live_tasks)."""
+    return [o for i, o in live_tasks(orepo).items() if i != task_id]
 
 
 def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -> list[str]:
