@@ -25,13 +25,12 @@ from git_orch.errors import OrchError
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, check_single_line, read_contract
 from git_orch.record.ledger import Event
-from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState, fold
+from git_orch.record.state import ENDED, WORKING, TaskState, fold
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
 from git_orch.roadmap import literal_prefix, write_sets_overlap
 
 OVERRIDDEN = "limits-overridden"
-WORKING = frozenset({PENDING, ACTIVE, REJECTED})  # the states that hold a worker slot
 
 
 @dataclass
