@@ -24,13 +24,13 @@ MODES = (ACTIVE, DRAIN, PAUSED)
 
 def loop_target(orepo: OrchRepo) -> str:
     """The empty tree's id, after making sure the object exists."""
-    oid = str(orepo.pygit.TreeBuilder().write())
+    oid = orepo.objects.write_tree({})
     assert oid == EMPTY_TREE  # a SHA-1 repository; SHA-256 would need its own id
     return oid
 
 
 def loop_log(orepo: OrchRepo) -> EventLog:
-    return ledger.snapshot(orepo).log(EMPTY_TREE)
+    return ledger.read_log(orepo, EMPTY_TREE)
 
 
 def current(orepo: OrchRepo) -> dict[str, Any]:

@@ -29,13 +29,12 @@ def enable_worktree_config(orepo: OrchRepo) -> None:
 
 
 def create_empty_ledger(orepo: OrchRepo) -> bool:
-    if orepo.ref_target(ledger.LEDGER_REF) is not None:
+    if orepo.ref_oid(ledger.LEDGER_REF) is not None:
         return False
-    repo = orepo.pygit
-    tree = repo.TreeBuilder().write()
-    sig = orepo.signature
-    commit = repo.create_commit(None, sig, sig, "git-orch: start the ledger", tree, [])
-    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, str(commit), None)],
+    tree = orepo.objects.write_tree({})
+    commit = orepo.objects.write(
+        "commit", ledger.commit_bytes(tree, [], orepo.ident, "git-orch: start the ledger"))
+    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, commit, None)],
                                "start the ledger")
     return ok  # a lost race means another init created it: fine
 
