@@ -12,9 +12,7 @@ import errno
 import importlib
 import os
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -129,6 +127,9 @@ _start_dir: Path | None = None  # -C DIR, so a crash log lands in that repositor
 
 def _crash_log(exc: BaseException) -> Path:
     """Save the traceback where the user can find it; prefer the repo's runtime dir."""
+    import tempfile  # only a crash pays for these imports
+    import traceback
+
     text = "".join(traceback.format_exception(exc))
     folder = Path(tempfile.gettempdir())
     try:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pygit2
 
 from git_orch.errors import OrchError
 from git_orch.repo import OrchRepo, blob_bytes, peel
@@ -155,6 +152,8 @@ def _typed(section: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 
 
 def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
+    import tomllib  # ~5 ms: only for the commands that read the policy
+
     try:
         doc = tomllib.loads(text)
     except RecursionError:
@@ -189,6 +188,12 @@ def load_policy(orepo: OrchRepo) -> Policy:
     return parse_policy(read_config_file(path), str(path))
 
 
+def auto_sync(orepo: OrchRepo) -> bool:
+    """orch.toml `[sync] auto = true`: commands that take --sync sync by default."""
+    section = load_policy(orepo).raw.get("sync", {})
+    return isinstance(section, dict) and section.get("auto") is True
+
+
 def read_config_file(path: Path) -> str:
     """The text of a regular file of at most MAX_CONFIG_BYTES, or a one-line refusal.
 
@@ -214,6 +219,8 @@ def read_config_file(path: Path) -> str:
 
 def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
     """orch.toml as committed at rev (what review trusts for gates), if any."""
+    import pygit2
+
     try:
         commit = orepo.resolve_commit(rev)
         entry = commit.tree[CONFIG_NAME]
