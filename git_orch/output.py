@@ -26,13 +26,22 @@ def emit_json(data: Any) -> None:
 
 
 def open_repo(ctx: click.Context) -> OrchRepo:
-    """The repository named by `git orch -C DIR`, or the one around the cwd."""
-    directory: Path | None = ctx.find_root().obj
+    """The repository named by `git orch -C DIR`, or the one around the cwd.
+
+    Found once per command (a --sync wrapper and the command itself both open
+    it): later calls get a fresh OrchRepo of the same repository, no git call.
+    """
+    root = ctx.find_root()
+    found = root.meta.get("git_orch.repo")
+    if isinstance(found, OrchRepo):
+        return found.again()
+    directory: Path | None = root.obj
     orepo = OrchRepo(directory)
+    root.meta["git_orch.repo"] = orepo
     lock = stale_lock(orepo)
     if lock is not None:  # every command names it: every ledger write fails meanwhile
         click.echo(f"warning: {lock}", err=True)
-    return orepo
+    return orepo.again()
 
 
 def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:

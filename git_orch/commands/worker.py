@@ -41,7 +41,8 @@ def handoff(
     Example (inside the worker worktree):
       git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
     """
-    event = do_handoff(open_repo(ctx), task_id, summary, list(risks))
+    orepo = open_repo(ctx)
+    event = do_handoff(orepo, task_id, summary, list(risks))
     # Under `git orch run` the supervisor names this attempt's handoff file.
     handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
     if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
@@ -51,7 +52,7 @@ def handoff(
             click.echo(f"warning: handed off, but could not write the handoff file "
                        f"{handoff_file}: {exc.strerror or exc}", err=True)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(open_repo(ctx), "handoff", str(event["task"]), head=event.get("head"),
+        notify(orepo, "handoff", str(event["task"]), head=event.get("head"),
                summary=event.get("summary"))
     if as_json:
         emit_json(event)
@@ -72,9 +73,10 @@ def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -
     Example (inside the worker worktree):
       git orch block --reason "needs the staging database password"
     """
-    event = do_block(open_repo(ctx), task_id, reason)
+    orepo = open_repo(ctx)
+    event = do_block(orepo, task_id, reason)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(open_repo(ctx), "blocked", str(event["task"]), reason=event.get("reason"))
+        notify(orepo, "blocked", str(event["task"]), reason=event.get("reason"))
     if as_json:
         emit_json(event)
     else:
