@@ -49,9 +49,7 @@ def set_mode(orepo: OrchRepo, mode: str, note: str | None) -> Event:
         raise OrchError(f"dispatch mode {mode!r}: use one of {', '.join(MODES)}")
     if note is not None and any(ch in note for ch in "\n\r\0"):
         raise OrchError("--note must be a single line")
-    from git_orch.init import create_empty_ledger
-
-    create_empty_ledger(orepo)
+    ledger.create_empty_ledger(orepo)
     target = loop_target(orepo)
 
     def make(_log: EventLog) -> list[Event]:

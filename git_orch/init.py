@@ -7,7 +7,7 @@ from pathlib import Path
 
 from git_orch.config import TEMPLATE, config_path, default_main_branch
 from git_orch.errors import OrchError
-from git_orch.record import ledger
+from git_orch.record.ledger import create_empty_ledger as create_empty_ledger
 from git_orch.repo import OrchRepo
 
 
@@ -26,17 +26,6 @@ def enable_worktree_config(orepo: OrchRepo) -> None:
     if version == "0":
         orepo.git_common(["config", "core.repositoryformatversion", "1"])
     orepo.git_common(["config", "extensions.worktreeConfig", "true"])
-
-
-def create_empty_ledger(orepo: OrchRepo) -> bool:
-    if orepo.ref_oid(ledger.LEDGER_REF) is not None:
-        return False
-    tree = orepo.objects.write_tree({})
-    commit = orepo.objects.write(
-        "commit", ledger.commit_bytes(tree, [], orepo.ident, "git-orch: start the ledger"))
-    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, commit, None)],
-                               "start the ledger")
-    return ok  # a lost race means another init created it: fine
 
 
 def init(orepo: OrchRepo, main_branch: str | None = None) -> InitResult:

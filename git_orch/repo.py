@@ -10,7 +10,6 @@ go through `objects` and plain git instead.
 from __future__ import annotations
 
 import os
-import socket
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -273,7 +272,18 @@ class OrchRepo:
 
 
 def hostname() -> str:
+    import socket  # ~1.5 ms: only the commands that record a host load it
+
     return socket.gethostname()
+
+
+def __getattr__(name: str) -> object:
+    """`git_orch.repo.socket`, loaded when first asked for (as hostname() does)."""
+    if name == "socket":
+        import socket
+
+        return socket
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def peel(repo: pygit2.Repository, oid: str | pygit2.Oid, kind: type[_Obj]) -> _Obj:

@@ -467,6 +467,17 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate],
     return proc.returncode == 0, proc.stderr.strip()
 
 
+def create_empty_ledger(orepo: OrchRepo) -> bool:
+    """Make refs/orch/ledger an empty notes commit unless it exists (True: made it)."""
+    if orepo.ref_oid(LEDGER_REF) is not None:
+        return False
+    tree = orepo.objects.write_tree({})
+    commit = orepo.objects.write(
+        "commit", commit_bytes(tree, [], orepo.ident, "git-orch: start the ledger"))
+    ok, _ = update_refs(orepo, [RefUpdate(LEDGER_REF, commit, None)], "start the ledger")
+    return ok  # a lost race means another init created it: fine
+
+
 EventMaker = Callable[[EventLog], Sequence[Event]]
 
 
