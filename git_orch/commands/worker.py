@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from git_orch.commands.sync import with_sync
+from git_orch.commands.sync import synced_repo, with_sync
 from git_orch.notify import notify
-from git_orch.output import emit_json, json_option, open_repo
+from git_orch.output import emit_json, json_option
 from git_orch.workspace.worker import block as do_block
 from git_orch.workspace.worker import handoff as do_handoff
 from git_orch.workspace.worker import write_handoff_file
@@ -41,7 +41,7 @@ def handoff(
     Example (inside the worker worktree):
       git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
     """
-    orepo = open_repo(ctx)
+    orepo = synced_repo(ctx)
     event = do_handoff(orepo, task_id, summary, list(risks))
     # Under `git orch run` the supervisor names this attempt's handoff file.
     handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
@@ -73,7 +73,7 @@ def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -
     Example (inside the worker worktree):
       git orch block --reason "needs the staging database password"
     """
-    orepo = open_repo(ctx)
+    orepo = synced_repo(ctx)
     event = do_block(orepo, task_id, reason)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
         notify(orepo, "blocked", str(event["task"]), reason=event.get("reason"))
