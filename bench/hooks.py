@@ -15,19 +15,25 @@ without trailers (the commit-msg hook adds Orch-Task). Automatic gc is off in
 the shared config for the whole run (`hooks uninstall` drops the worker's own
 `maintenance.auto=false`), so no side pays for a gc another side triggered.
 
-Run: .venv/bin/python bench/hooks.py [--commits 200] [--rounds 4]
+In clone mode (--isolation clone, git-orch's default) the config change is the
+clone's own (`git config user.name` there): the worker's repository config is
+the one that changes under its hooks. CPU time per commit (git and its hooks)
+is reported beside wall time.
+
+Run: .venv/bin/python bench/hooks.py [--commits 200] [--rounds 4] [--isolation worktree]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import children_cpu, prepare
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -41,16 +47,22 @@ def orch(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return run([sys.executable, "-m", "git_orch", *args], cwd, env)
 
 
+CPU: dict[str, list[float]] = {}
+
+
 def commits(worker: Path, count: int, env: dict[str, str], tag: str) -> list[float]:
-    """Seconds per `git commit`, file edits not counted."""
+    """Seconds per `git commit`, file edits not counted (CPU seconds go to CPU[tag])."""
     times = []
     target = worker / "src" / "app.py"
+    kind = tag.split()[0]
     for i in range(count):
         with target.open("a") as handle:
             handle.write(f"# {tag} {i}\n")
+        cpu = children_cpu()
         start = time.perf_counter()
         run(["git", "commit", "-q", "-a", "-m", f"Edit app ({tag} {i})"], worker, env)
         times.append(time.perf_counter() - start)
+        CPU.setdefault(kind, []).append(children_cpu() - cpu)
     return times
 
 
@@ -58,13 +70,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=200, help="commits each way")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
+    parser.add_argument("--isolation", choices=["worktree", "clone"], default="worktree")
     opts = parser.parse_args()
+    clone = opts.isolation == "clone"
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
         (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
         env = {
-            **os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+            **prepare(), "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
             "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
@@ -83,7 +97,7 @@ def main() -> None:
         run(["git", "config", "gc.auto", "0"], repo, env)
         run(["git", "config", "maintenance.auto", "false"], repo, env)
         orch(["start", "bench", "--title", "Bench", "--allow", "src/**",
-              "--forbid", "src/secret/"], repo, env)
+              "--forbid", "src/secret/", "--isolation", opts.isolation], repo, env)
         worker = Path(tmp) / "repo.orch" / "bench"
         trivial_dir = Path(tmp) / "trivial-hooks"
         trivial_dir.mkdir()
@@ -97,13 +111,17 @@ def main() -> None:
         trivial: list[float] = []
         for r in range(opts.rounds):
             hooked += commits(worker, per_round, env, f"hooked {r}")
-            run(["git", "remote", "add", f"bench{r}", str(repo)], repo, env)
+            if clone:
+                run(["git", "config", "user.name", f"Worker {r}"], worker, env)
+            else:
+                run(["git", "remote", "add", f"bench{r}", str(repo)], repo, env)
             changed += commits(worker, per_round, env, f"changed {r}")
-            orch(["hooks", "uninstall"], worker, env)
+            orch(["hooks", "uninstall", "--task", "bench"], repo, env)  # lead-only
             plain += commits(worker, per_round, env, f"plain {r}")
-            run(["git", "config", "--worktree", "core.hooksPath", str(trivial_dir)], worker, env)
+            scope = [] if clone else ["--worktree"]
+            run(["git", "config", *scope, "core.hooksPath", str(trivial_dir)], worker, env)
             trivial += commits(worker, per_round, env, f"trivial {r}")
-            orch(["hooks", "install"], worker, env)
+            orch(["hooks", "install", "--task", "bench"], repo, env)
         log = run(["git", "log", "-1", "--format=%(trailers:key=Orch-Task,valueonly)",
                    "--grep=hooked"], worker, env)
         if log.strip() != "bench":
@@ -124,6 +142,7 @@ def main() -> None:
           f"   (ratio {with_ms / without_ms:.2f}x)")
     print(f"  added by spawning:   {trivial_ms - without_ms:6.2f} / "
           f"{mean_trivial - mean_without:6.2f}   (trivial hooks, same names)")
+    print(f"isolation={opts.isolation}")
     print(f"commits={len(hooked)}")
     print(f"with_hooks_ms={with_ms:.2f}")
     print(f"without_hooks_ms={without_ms:.2f}")
@@ -135,6 +154,11 @@ def main() -> None:
     print(f"after_config_change_ms={changed_ms:.2f}")
     print(f"ratio_to_trivial={with_ms / trivial_ms:.2f}")
     print(f"after_config_change_ratio_to_trivial={changed_ms / trivial_ms:.2f}")
+    cpu_ms = {k: statistics.median(v) * 1000 for k, v in CPU.items()}
+    for kind in ("hooked", "changed", "plain", "trivial"):
+        print(f"{kind}_cpu_ms={cpu_ms[kind]:.2f}")
+    print(f"cpu_ratio_to_trivial={cpu_ms['hooked'] / cpu_ms['trivial']:.2f}")
+    print(f"after_config_change_cpu_ratio_to_trivial={cpu_ms['changed'] / cpu_ms['trivial']:.2f}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Usage: python bench/ledger.py [--tasks N] [--events-per-task K] [--throughput-on
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import multiprocessing
 import os
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import pygit2
+from timing import prepare
 
 from git_orch.record import ledger
 from git_orch.record.contract import Contract
@@ -139,9 +139,12 @@ def throughput(root: Path, per_writer: int, cli_per_writer: int) -> dict[str, fl
     sh("git", "add", "-A", cwd=repo_dir)
     sh("git", "commit", "-q", "-m", "base", cwd=repo_dir)
     sh(sys.executable, "-m", "git_orch", "init", cwd=repo_dir)
+    toml = repo_dir / "orch.toml"  # every writer's task is live at once
+    toml.write_text(toml.read_text().replace("max_active = 3", f"max_active = {WRITERS}"))
     for n in range(WRITERS):
         sh(sys.executable, "-m", "git_orch", "start", f"w{n}", "--title", "writer",
-           "--no-worktree", "--force", "--reason", "bench", cwd=repo_dir)
+           "--no-worktree", "--allow", f"w{n}/**", "--force", "--reason", "bench",
+           cwd=repo_dir)
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Semaphore(0), ctx.Event()
     procs = [ctx.Process(target=_writer, args=(str(repo_dir), f"w{n}", per_writer, ready, go))
@@ -179,15 +182,11 @@ def throughput(root: Path, per_writer: int, cli_per_writer: int) -> dict[str, fl
 
 
 def like_a_user() -> None:
-    """Child processes run as from an installed wheel: with .pyc files.
-
-    This environment may set PYTHONDONTWRITEBYTECODE, which makes every child
-    compile git_orch from source (~20 ms a process that no user pays). The
-    editable install's import finder still costs ~10 ms in `site`; a wheel's
-    does not, so the figures here are a little pessimistic.
-    """
+    """Child processes run as from an installed wheel (timing.prepare: .pyc files,
+    no PYTHONDONTWRITEBYTECODE). The editable install's import finder still costs
+    ~10 ms a process in `site`, which a wheel's does not."""
+    prepare()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(Path(__file__).resolve().parent.parent / "git_orch", quiet=1)
 
 
 def main() -> int:

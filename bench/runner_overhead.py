@@ -68,7 +68,9 @@ def main() -> int:
         for i in range(N):
             for kind, times in (("s", supervised), ("d", direct)):
                 task = f"{kind}{i}"
-                assert orch(["-C", str(repo), "start", task, "--title", task]) == 0
+                assert orch(["-C", str(repo), "start", task, "--title", task,
+                             "--allow", "/work.txt", "--force", "--reason",
+                             "bench: every task writes work.txt"]) == 0
                 worktree = repo.parent / "app.orch" / task
                 began = time.perf_counter()
                 if kind == "s":

@@ -73,12 +73,13 @@ def main() -> None:
         run([sys.executable, "-m", "git_orch", "init"], lead, env)
         # Linked worktrees: the mode whose shared git dir the tamper scan watches.
         toml = lead / "orch.toml"
-        toml.write_text(toml.read_text().replace('isolation = "clone"', 'isolation = "worktree"'))
+        toml.write_text(toml.read_text().replace('isolation = "clone"', 'isolation = "worktree"')
+                        .replace("max_active = 3", f"max_active = {opts.workers}"))
         run(["git", "add", "-A"], lead, env)
         run(["git", "commit", "-qm", "policy"], lead, env)
         for i in range(opts.workers):
-            run([sys.executable, "-m", "git_orch", "start", f"t{i}", "--title", "bench"],
-                lead, env)
+            run([sys.executable, "-m", "git_orch", "start", f"t{i}", "--title", "bench",
+                 "--allow", f"src/m{i}.py"], lead, env)
         ws = Path(tmp) / "ws"
         run(["git", "clone", "-q", "--shared", str(lead), str(ws)], lead, env)
         orepo = OrchRepo(lead)

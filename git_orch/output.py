@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,36 @@ def emit_json(data: Any) -> None:
         click.echo(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str))
 
 
+def write_bytes(pieces: Iterable[bytes | memoryview]) -> None:
+    """Pieces of ASCII to stdout as they are, without joining or decoding them (a text
+    stream without a buffer, as in tests, gets them decoded)."""
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:
+        sys.stdout.write(b"".join(pieces).decode("ascii"))
+        return
+    sys.stdout.flush()
+    out.writelines(pieces)
+    out.flush()
+
+
 def open_repo(ctx: click.Context) -> OrchRepo:
     """The repository named by `git orch -C DIR`, or the one around the cwd.
 
-    Found once per command (a --sync wrapper and the command itself both open
-    it): later calls get a fresh OrchRepo of the same repository, no git call.
-    """
-    root = ctx.find_root()
-    found = root.meta.get("git_orch.repo")
-    if isinstance(found, OrchRepo):
-        return found.again()
-    directory: Path | None = root.obj
+    Opened once per command line: --sync's wrapper and the command share it, so
+    its git calls are not paid twice."""
+    directory: Path | None = ctx.find_root().obj
+    opened = ctx.meta.get(_OPENED)
+    if isinstance(opened, OrchRepo):
+        return opened
     orepo = OrchRepo(directory)
-    root.meta["git_orch.repo"] = orepo
     lock = stale_lock(orepo)
     if lock is not None:  # every command names it: every ledger write fails meanwhile
         click.echo(f"warning: {lock}", err=True)
-    return orepo.again()
+    ctx.meta[_OPENED] = orepo
+    return orepo
+
+
+_OPENED = "git_orch.repo"
 
 
 def open_lead_repo(ctx: click.Context, command: str) -> OrchRepo:

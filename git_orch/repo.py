@@ -61,18 +61,6 @@ class OrchRepo:
         self.common_dir = Path(common)
         self.git_dir = Path(gitdir)
         self.toplevel = Path(lines[4])
-        self._shared: dict[str, Path] = {}
-
-    def again(self) -> OrchRepo:
-        """The same repository as a new OrchRepo, found without a git call.
-
-        Nothing cached comes along (worktrees, config may change within a
-        command), except the main worktree's path, which no command moves.
-        """
-        new = object.__new__(OrchRepo)
-        new.common_dir, new.git_dir, new.toplevel = self.common_dir, self.git_dir, self.toplevel
-        new._shared = self._shared
-        return new
 
     @cached_property
     def pygit(self) -> pygit2.Repository:
@@ -105,16 +93,11 @@ class OrchRepo:
         out = self.git(["worktree", "list", "--porcelain", "-z"])
         result: list[Worktree] = []
         fields: dict[str, str] = {}
-        first = True
         for item in out.split("\0"):
             if item:
                 key, _, value = item.partition(" ")
                 fields[key] = value
                 continue
-            if first and "worktree" in fields and "bare" not in fields:
-                # Shared with again(): git lists the main worktree first, always.
-                self._shared["main"] = Path(fields["worktree"])
-            first = False
             if "worktree" in fields and "bare" not in fields:
                 result.append(
                     Worktree(
@@ -131,8 +114,6 @@ class OrchRepo:
     @property
     def main_worktree(self) -> Path:
         """The first worktree git lists is the main one."""
-        if "main" in self._shared:
-            return self._shared["main"]
         trees = self.worktrees
         return trees[0].path if trees else self.toplevel
 

@@ -28,10 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT
-
 from git_orch import dispatch
 from git_orch.config import CONFIG_NAME, Policy, config_path, parse_policy
 from git_orch.errors import OrchError
@@ -179,6 +175,10 @@ def plan_add(orepo: OrchRepo, task: PlannedTask) -> None:
                             f"start while {task.package} is open")
         if dep not in earlier | later | recorded:
             raise OrchError(f"--depends-on {dep}: no such task in the roadmap or the ledger")
+    import tomlkit  # only `plan add` edits the roadmap: other commands skip its import
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT
+
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
@@ -250,6 +250,28 @@ def write_sets_overlap(a: list[str], b: list[str]) -> bool:
 # --- next -----------------------------------------------------------------------
 
 
+def _clash(task: PlannedTask, live: Sequence[TaskView]) -> str | None:
+    """Why `task` may write where a live task may (start's strict rule: a task
+    without allow may write anywhere, so it overlaps every other), or None."""
+    if not live:
+        return None
+    if not task.allow:
+        return (f"{task.id}: declares no allow, so it may write anywhere and may overlap live "
+                f"task(s) {', '.join(v.task_id for v in live)}; give it allow in the roadmap "
+                f"({CONFIG_NAME})")
+    reasons = []
+    unbounded = [v.task_id for v in live if not v.contract.allow]
+    if unbounded:
+        reasons.append(f"live task(s) {', '.join(unbounded)} declare no allow, so they may "
+                       "write anywhere")
+    clash = [v.task_id for v in live
+             if v.contract.allow and write_sets_overlap(task.allow, v.contract.allow)]
+    if clash:
+        reasons.append(f"its write set may overlap live task(s) {', '.join(clash)}")
+    return f"{task.id}: {'; '.join(reasons)}" if reasons else None
+
+
+
 @dataclass
 class Recommendation:
     task: PlannedTask | None
@@ -272,9 +294,11 @@ def recommend(orepo: OrchRepo) -> Recommendation:
     return recommend_from(overview.policy, overview.dispatch, overview.tasks)
 
 
-def recommend_from(policy: Policy, mode: dict[str, Any],
-                   tasks: Sequence[TaskView]) -> Recommendation:
-    """The next task, or why none, from what status already read (nothing is read here)."""
+def recommend_from(policy: Policy, mode: dict[str, Any], tasks: Sequence[TaskView],
+                   settled: Mapping[str, str] | None = None) -> Recommendation:
+    """The next task, or why none, from what status already read (nothing is read here).
+
+    `settled` maps the ended tasks status did not read in full to their state."""
     packages = load(policy)
     if mode["mode"] != dispatch.ACTIVE:
         note = f" ({mode['note']})" if mode.get("note") else ""
@@ -286,16 +310,17 @@ def recommend_from(policy: Policy, mode: dict[str, Any],
             "the roadmap is empty: add tasks with git orch plan add"], mode)
     views = {v.task_id: v for v in tasks}
     live = [v for v in views.values() if v.state.state not in ENDED]
+    states = {**(settled or {}), **{i: v.state.state for i, v in views.items()}}
 
     def ended(task_id: str) -> bool:
-        return task_id in views and views[task_id].state.state in ENDED
+        return states.get(task_id) in ENDED
 
     current = next((p for p in packages if not all(ended(t.id) for t in p.tasks)), None)
     if current is None:
         return Recommendation(None, None, [
             "every roadmap package is closed: nothing to do (add work with git orch plan add)"],
             mode)
-    candidates = [t for t in current.tasks if t.id not in views]
+    candidates = [t for t in current.tasks if t.id not in states]
     if not candidates:
         waiting = [t.id for t in current.tasks if not ended(t.id)]
         return Recommendation(None, current.name, [
@@ -307,17 +332,14 @@ def recommend_from(policy: Policy, mode: dict[str, Any],
             f"{', '.join(v.task_id for v in live)}"], mode)
     reasons = []
     for task in candidates:
-        unmet = [d for d in task.depends_on if not (d in views
-                 and views[d].state.state in LANDED)]
+        unmet = [d for d in task.depends_on if states.get(d) not in LANDED]
         if unmet:
-            shown = ", ".join(f"{d} ({views[d].state.state if d in views else 'not started'})"
-                              for d in unmet)
+            shown = ", ".join(f"{d} ({states.get(d, 'not started')})" for d in unmet)
             reasons.append(f"{task.id}: waits for {shown} to land")
             continue
-        clash = [v.task_id for v in live if write_sets_overlap(task.allow, v.contract.allow)]
+        clash = _clash(task, live)
         if clash:
-            reasons.append(f"{task.id}: its write set may overlap live task(s) "
-                           f"{', '.join(clash)}")
+            reasons.append(clash)
             continue
         return Recommendation(task, current.name, [], mode)
     reasons.append(f"staying in package {current.name} until it is closed: spare slots are "

@@ -148,7 +148,7 @@ DETECTED = [
 def test_worktree_attack_is_reported(repo: Repo, attack: Any, kind: str,
                                                      blamed: bool) -> None:
     repo.git("tag", "v1")  # a release tag the lead made
-    repo.start("t0")  # another task, whose contract a worker may delete
+    repo.start("t0", "--allow", "docs/**")  # another task, whose contract a worker may delete
     wt = ready(repo)
     assert tampering(repo) == []  # git-orch has looked: this is what it knows
     main = repo.rev("main")

@@ -411,7 +411,7 @@ def test_a_bug_logs_its_crash_in_the_dash_c_repository(repo: Repo, tmp_path: Pat
     """Exit 3 writes the traceback under the repo given by -C, not the process cwd's."""
     import git_orch.commands.status as status_command
 
-    def boom(*args: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(status_command, "collect", boom)

@@ -87,8 +87,8 @@ def test_worker_events_it_may_not_write_are_dropped_and_recorded_once(clone_repo
 
 
 def test_events_of_another_task_in_the_workers_ledger_are_never_read(clone_repo: Repo) -> None:
-    clone_repo.start("t2")
-    ws = clone_repo.start("t1")
+    clone_repo.start("t2", "--allow", "docs/**")
+    ws = clone_repo.start("t1", "--allow", "src/**")
     work(clone_repo, ws)
     # The worker's copy of the ledger has t2's log too; it writes into it, its hooks off.
     contract = clone_repo.rev("refs/orch/tasks/t2")
@@ -192,12 +192,13 @@ def test_a_workspace_elsewhere_is_collected_from_its_url(clone_repo: Repo, tmp_p
 def test_collect_refuses_clearly(clone_repo: Repo) -> None:
     missing = clone_repo.orch("collect", "nope")
     assert missing.code == 1 and "no task 'nope'" in missing.err
-    clone_repo.orch_ok("start", "t1", "--title", "w", "--isolation", "worktree")
+    clone_repo.orch_ok("start", "t1", "--title", "w", "--isolation", "worktree",
+                       "--allow", "src/**")
     worktree = clone_repo.orch("collect", "t1")
     assert worktree.code == 1 and "has no clone workspace" in worktree.err
     usage = clone_repo.orch("collect", "--from", "/tmp/x")
     assert usage.code == 2
-    clone_repo.start("t2")
+    clone_repo.start("t2", "--allow", "docs/**")
     bad = clone_repo.orch("collect", "t2", "--from", str(clone_repo.path / "no-such"))
     assert bad.code == 1 and "cannot read" in bad.err
     clone_repo.orch_ok("collect")

@@ -57,7 +57,7 @@ def test_status_and_show_work_from_worker_and_subdirectory(repo: Repo) -> None:
 
 def test_handoff_and_block_change_state(any_repo: Repo) -> None:
     repo = any_repo  # both isolation modes
-    wt = repo.start("t1")
+    wt = repo.start("t1", "--allow", "src/**")
     refused = repo.orch("handoff", cwd=wt)
     assert refused.code == 1 and "no commits since its base" in refused.err
     repo.write("src/app.py", "print('fixed')\n", cwd=wt)
@@ -72,7 +72,7 @@ def test_handoff_and_block_change_state(any_repo: Repo) -> None:
     assert task["head"] == head and task["summary"] == "fixed"
     assert task["risks"] == ["untested on windows"] and task["commits"] == 1
 
-    wt2 = repo.start("t2")
+    wt2 = repo.start("t2", "--allow", "docs/**")
     assert repo.orch("block", "--reason", "  ", cwd=wt2).code == 1
     repo.orch_ok("block", "--reason", "needs a password", cwd=wt2)
     text = repo.orch_ok("status").out

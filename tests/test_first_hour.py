@@ -26,10 +26,11 @@ def test_land_says_whether_it_pushed(repo: Repo, remote: Path) -> None:
 
 
 def test_start_warns_about_a_gate_review_will_not_run(repo: Repo) -> None:
-    result = repo.orch_ok("start", "g1", "--title", "t", "--gate", "pytest tests/auth")
+    result = repo.orch_ok("start", "g1", "--title", "t", "--allow", "src/auth/**",
+                          "--gate", "pytest tests/auth")
     assert "warning: gate 'pytest tests/auth' is not in [orch] gates" in result.err
     assert '\n  gates = ["pytest tests/auth"]' in result.err
-    quiet = repo.orch_ok("start", "g2", "--title", "t")
+    quiet = repo.orch_ok("start", "g2", "--title", "t", "--allow", "docs/**")
     assert quiet.err == ""
 
 

@@ -29,11 +29,11 @@ def test_flags_from_real_situations_and_quiet_beat(any_repo: Repo) -> None:
     repo.orch_ok("land", "landed", "--keep-worktree")  # merged, worktree kept
     dirty = ready(repo, "dirty", {"src/d.py": "d\n"}, accepted=False)
     repo.write("notes.txt", "uncommitted\n", cwd=dirty)  # after handoff: not under review
-    busy = repo.start("busy")
+    busy = repo.start("busy", "--allow", "src/busy/**")
     repo.write("wip.txt", "work in progress\n", cwd=busy)
-    gone = repo.start("gone")
+    gone = repo.start("gone", "--allow", "src/gone/**")
     shutil.rmtree(gone)
-    repo.start("calm")
+    repo.start("calm", "--allow", "src/calm/**")
     data = beat(repo)
     flags = data["flags"]
     assert isinstance(flags, dict)
@@ -68,8 +68,8 @@ def test_stale_needs_inspection_and_run_log_counts_as_activity(repo: Repo) -> No
     config = repo.path / "orch.toml"
     config.write_text(config.read_text().replace('stale_after = "2h"', 'stale_after = "1s"'))
     repo.commit_all("short stale time")
-    wt = repo.start("quiet")
-    repo.start("busy")
+    wt = repo.start("quiet", "--allow", "src/quiet/**")
+    repo.start("busy", "--allow", "src/busy/**")
     old = time.time() - 3600
     for path in wt.rglob("*"):
         os.utime(path, (old, old))

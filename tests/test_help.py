@@ -90,9 +90,9 @@ def test_bash_completion_through_gits_own(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not GIT_COMPLETION.is_file(), reason="git's bash completion is not installed")
 def test_bash_completion_offers_task_ids(repo: Repo, tmp_path: Path) -> None:
-    repo.start("fix-login")
-    repo.start("fix-logout")
-    repo.start("docs")
+    repo.start("fix-login", "--allow", "src/login/**")
+    repo.start("fix-logout", "--allow", "src/logout/**")
+    repo.start("docs", "--allow", "docs/**")
     line = f"git -C {repo.path} orch land fix-"
     assert set(complete(line, tmp_path)) == {"fix-login", "fix-logout"}
 

@@ -94,7 +94,7 @@ def test_merge_is_refused_true_merge_and_fast_forward(repo: Repo, worker: Path) 
     assert proc.returncode != 0 and "a merge is in progress" in proc.stderr
     run("merge", "--abort", cwd=worker)
     # a worker with no commits of its own would fast-forward: refused as well
-    fresh = repo.start("t2")
+    fresh = repo.start("t2", "--allow", "lib/**")
     base = git("rev-parse", "HEAD", cwd=fresh)
     repo.git("checkout", "-q", "main")
     repo.write("docs/new.md", "x\n")
@@ -230,6 +230,36 @@ def test_shared_config_changes_keep_the_rules_and_a_new_hookspath_is_seen(
     assert marks.read_text() == "project\n"
 
 
+def test_rules_with_config_syntax_characters_are_stored_exactly(any_repo: Repo) -> None:
+    """install writes the worktree's config file itself: quotes, backslashes, ; # and
+    tabs must read back as given, and a reinstall replaces rather than adds."""
+    repo = any_repo
+    odd = ['src/a"b/**', "src/semi;colon#hash/**", "src/back\\slash", "src/tab\there"]
+    w = repo.start("t8", *[arg for spec in odd for arg in ("--forbid", spec)])
+    expected = [*odd, "orch.toml", ".github/workflows/**"]
+    listed = run("config", "--worktree", "-z", "--get-all", "orch.forbid", cwd=w).stdout
+    assert listed.split("\0")[:-1] == expected
+    result = repo.orch_proc("hooks", "install", "--task", "t8")
+    assert result.code == 0, result.err
+    again = run("config", "--worktree", "-z", "--get-all", "orch.forbid", cwd=w).stdout
+    assert again == listed
+    for key in ("core.hooksPath", "orch.task", "maintenance.auto"):
+        assert len(git("config", "--worktree", "--get-all", key, cwd=w).splitlines()) == 1
+    repo.write("src/tab\there", "x\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    refused(repo, w, ["commit", "-q", "-m", "Tab"], "forbidden by Orch-Forbid")
+
+
+def test_a_config_edit_in_the_workspace_keeps_the_rules(any_repo: Repo) -> None:
+    """The worker's own config edit (a clone's is its repository config) must not
+    switch the checks off."""
+    w = any_repo.start("t9", "--forbid", "docs/**")
+    any_repo.git("config", "user.name", "Worker", cwd=w)
+    any_repo.write("docs/x.md", "x\n", cwd=w)
+    any_repo.git("add", "-A", cwd=w)
+    refused(any_repo, w, ["commit", "-q", "-m", "Docs"], "docs/x.md: forbidden")
+
+
 # --- messages -------------------------------------------------------------
 
 def trailers(path: Path) -> str:
@@ -318,7 +348,7 @@ def test_repo_core_hookspath_is_chained(repo: Repo, tmp_path: Path) -> None:
 def test_handoff_and_block_work_in_a_hooked_worker(repo: Repo, worker: Path) -> None:
     result = repo.orch_proc("handoff", "--summary", "done", cwd=worker)
     assert result.code == 0, result.err
-    other = repo.start("t6")
+    other = repo.start("t6", "--allow", "lib/**")
     result = repo.orch_proc("block", "--reason", "needs a password", cwd=other)
     assert result.code == 0, result.err
     tasks = repo.status()

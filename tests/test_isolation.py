@@ -259,8 +259,9 @@ def test_lead_status_never_runs_fsmonitor_or_filters_set_in_the_shared_config(re
 
 
 def test_status_labels_worktree_workers_advisory(clone_repo: Repo) -> None:
-    clone_repo.start("c1")
-    clone_repo.orch_ok("start", "w1", "--title", "trusted", "--isolation", "worktree")
+    clone_repo.start("c1", "--allow", "src/**")
+    clone_repo.orch_ok("start", "w1", "--title", "trusted", "--isolation", "worktree",
+                       "--allow", "docs/**")
     text = clone_repo.orch_ok("status").out
     assert "Advisory isolation (1): worktree workers share this git dir" in text
     assert text.rstrip().endswith("w1") or "can write it: w1" in text

@@ -107,15 +107,15 @@ def test_sync_resumes_from_every_kill_point(harness: Harness) -> None:
     root = harness.root
     seed = new_repo(root)
     remote = add_remote(seed, root)
-    seed.start("t1", "--no-worktree")
+    seed.start("t1", "--no-worktree", "--allow", "src/**")
     seed.orch_ok("sync")
     git("clone", "-q", str(remote), "other", cwd=root)
     other = Repo(root / "other")
     other.orch_ok("init")
     other.orch_ok("sync")
-    other.start("t2", "--no-worktree")
+    other.start("t2", "--no-worktree", "--allow", "docs/**")
     other.orch_ok("sync")
-    seed.start("t3", "--no-worktree")
+    seed.start("t3", "--no-worktree", "--allow", "notes/**")
     converge(harness, seed, ["sync"], remote)
     remote_ids = subprocess.run(["git", "for-each-ref", "refs/orch/"], cwd=remote,
                                 capture_output=True, text=True, check=True).stdout

@@ -19,9 +19,13 @@ def accept(repo: Repo, task_id: str) -> str:
     return head
 
 
-def ready(repo: Repo, task_id: str, files: dict[str, str], *, accepted: bool = True) -> Path:
-    """Start a task, commit files in its worktree, hand off and (by default) accept."""
-    wt = repo.start(task_id)
+def ready(repo: Repo, task_id: str, files: dict[str, str], *, accepted: bool = True,
+          allow: tuple[str, ...] = ()) -> Path:
+    """Start a task, commit files in its worktree, hand off and (by default) accept.
+
+    Its write set is the files it commits (or `allow`): bounded, so tasks made
+    ready side by side pass start's write-set limit when their files differ."""
+    wt = repo.start(task_id, *(arg for path in allow or files for arg in ("--allow", path)))
     for rel, text in files.items():
         repo.write(rel, text, cwd=wt)
     repo.commit_all(f"work on {task_id}\n\nOrch-Task: {task_id}", cwd=wt)
@@ -131,7 +135,7 @@ def test_land_refused_unaccepted_with_nothing_changed(repo: Repo) -> None:
     result = repo.orch("land", "t1")
     assert result.code == 1 and "review and accept" in result.err
     assert refs(repo) == before
-    repo.start("t2")
+    repo.start("t2", "--allow", "docs/**")
     result = repo.orch("land", "t2")
     assert result.code == 1 and "only an accepted task can land" in result.err
     assert repo.orch("land", "nope").code == 1

@@ -30,9 +30,10 @@ def test_eight_racing_processes_lose_no_event(repo: Repo) -> None:
     writers, per_writer = 8, 20
     config = repo.path / "orch.toml"  # nine tasks at once: past the default max_active
     config.write_text(config.read_text().replace("max_active = 3", "max_active = 9"))
-    repo.orch_ok("start", "shared", "--title", "shared", "--no-worktree")
+    repo.orch_ok("start", "shared", "--title", "shared", "--no-worktree", "--allow", "shared/**")
     for w in range(writers):
-        repo.orch_ok("start", f"own-{w}", "--title", "own", "--no-worktree")
+        repo.orch_ok("start", f"own-{w}", "--title", "own", "--no-worktree",
+                     "--allow", f"own/{w}/**")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(repo.path), str(w), str(per_writer)],

@@ -26,9 +26,9 @@ def damage(repo: Repo) -> list[str]:
 
 @pytest.mark.parametrize("how", ["rewind", "delete", "main-commit"])
 def test_damaged_ledger_is_reported_and_recovered(repo: Repo, how: str) -> None:
-    repo.start("t1")
+    repo.start("t1", "--allow", "src/**")
     early = repo.rev("refs/orch/ledger")
-    repo.start("t2")
+    repo.start("t2", "--allow", "docs/**")
     repo.orch_ok("block", "--task", "t2", "--reason", "needs a person")
     before = {t: event_types(repo, t) for t in ("t1", "t2")}
     assert damage(repo) == []

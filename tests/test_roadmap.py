@@ -137,6 +137,23 @@ def test_next_never_overlaps_a_live_write_set(repo: Repo) -> None:
     assert "narrow: its write set may overlap live task(s) wide" in blocked["reasons"]
 
 
+def test_next_treats_a_task_without_allow_as_overlapping_everything(repo: Repo) -> None:
+    """The rule start applies: a roadmap without write sets runs one task at a time."""
+    plan(repo, "core", "a1")
+    plan(repo, "core", "a2")
+    plan(repo, "core", "a3", "--allow", "docs/**")
+    assert nxt(repo, "--start")["task"]["id"] == "a1"  # nothing live: nothing to overlap
+    rec = nxt(repo, "--start")
+    assert rec["task"] is None and rec["started"] is False
+    assert rec["reasons"][:2] == [
+        "a2: declares no allow, so it may write anywhere and may overlap live task(s) a1; "
+        "give it allow in the roadmap (orch.toml)",
+        "a3: live task(s) a1 declare no allow, so they may write anywhere"]
+    assert sorted(repo.status()) == ["a1"]
+    repo.orch_ok("abandon", "a1", "--reason", "dropped")
+    assert nxt(repo, "--start")["task"]["id"] == "a2"
+
+
 def test_next_waits_for_dependencies_to_land(repo: Repo) -> None:
     plan(repo, "core", "base", "--allow", "src/a/**")
     plan(repo, "core", "top", "--allow", "src/b/**", "--depends-on", "base")

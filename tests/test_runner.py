@@ -248,7 +248,7 @@ def test_supervisor_killed_leaves_a_dead_run(repo: Repo, tmp_path: Path) -> None
 
 def test_run_refusals(repo: Repo) -> None:
     add_agent(repo, "ok", OK_STEPS)
-    repo.start("t1")
+    repo.start("t1", "--allow", "src/**")
     unknown = repo.orch("run", "t1", "--agent", "nope")
     assert unknown.code == 1 and "no agent preset 'nope'" in unknown.err
     with open(repo.path / "orch.toml", "a") as handle:
@@ -265,7 +265,7 @@ def test_run_refusals(repo: Repo) -> None:
     # A launch that cannot exec is a failed attempt, not a crash.
     with open(repo.path / "orch.toml", "a") as handle:
         handle.write('\n[agents.ghost]\nargv = ["/nonexistent/agent", "{task}"]\n')
-    repo.start("t2")
+    repo.start("t2", "--allow", "docs/**")
     ghost = repo.orch("run", "t2", "--agent", "ghost", "--wait")
     assert ghost.code == 1
     (ended,) = events(repo, "t2", "run-ended")
@@ -303,7 +303,7 @@ def test_a_missing_command_is_a_launch_failure_inside_a_sandbox_too(repo: Repo) 
         handle.write('\n[agents.ghost]\nargv = ["no-such-agent-cli"]\nsandbox = "none"\n'
                      '[agents.boxed]\nargv = ["no-such-agent-cli"]\nsandbox = "bwrap"\n')
     for number, agent in enumerate(["ghost", "boxed"]):
-        repo.start(f"t{number}")
+        repo.start(f"t{number}", "--allow", f"src/part{number}/**")
         failed = repo.orch("run", f"t{number}", "--agent", agent)
         assert failed.code == 1 and "command not found (not on PATH)" in failed.err
         (ended,) = events(repo, f"t{number}", "run-ended")
@@ -320,7 +320,8 @@ def test_start_with_agent_checks_it_first(repo: Repo) -> None:
     orepo = OrchRepo(repo.path)
     runner.wait(orepo, "t1", timeout=60)
     assert repo.status()["t1"]["state"] == "completed-unreviewed"
-    waited = repo.orch("start", "t2", "--title", "Change", "--agent", "ok", "--wait", "--json")
+    waited = repo.orch("start", "t2", "--title", "Change", "--allow", "src/**", "--agent", "ok",
+                       "--wait", "--json", "--force", "--reason", "the same app as t1, on purpose")
     assert waited.code == 0, waited.err
     data = waited.json()
     assert isinstance(data, dict) and data["run"]["ok"] is True
@@ -570,7 +571,7 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
         handle.write("\n[budget]\ntask = { tokens = 1000 }\npackage = { tokens = 1500 }\n")
     repo.git("add", "orch.toml")
     repo.git("commit", "-qm", "budgets")
-    repo.start("t1", "--package", "p")
+    repo.start("t1", "--package", "p", "--allow", "src/app.py")
     assert repo.orch("run", "t1", "--agent", "priced", "--wait").code == 0
     (ended,) = events(repo, "t1", "run-ended")
     assert ended["usage"] == {"tokens": 700, "input_tokens": 600, "output_tokens": 100,
@@ -589,7 +590,7 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
         (page / "status.html").read_text()
     assert "| p | 0/1 landed (0%) | 0 | 1 | 700 tokens |" in (page / "status.md").read_text()
     # Three attempts of 300 stay under [budget].task (1000): all run.
-    repo.start("t2", "--package", "p")
+    repo.start("t2", "--package", "p", "--allow", "src/t2/**")
     flaky = repo.orch("run", "t2", "--agent", "flaky", "--wait")
     assert flaky.code == 1
     assert len(events(repo, "t2", "run-ended")) == 3
@@ -597,7 +598,8 @@ def test_usage_is_recorded_and_budgets_refuse_more_runs(repo: Repo) -> None:
     refused = repo.orch("run", "t2", "--agent", "flaky")
     assert refused.code == 1 and "package p has spent its budget (1,600 of 1,500 tokens" \
         in refused.err
-    started = repo.orch("start", "t3", "--title", "x", "--package", "p", "--agent", "flaky")
+    started = repo.orch("start", "t3", "--title", "x", "--package", "p", "--allow", "src/t3/**",
+                        "--agent", "flaky")
     assert started.code == 1 and "package p has spent its budget" in started.err
     assert "t3" not in repo.status()
     repo.orch_ok("plan", "add", "--package", "p", "--task", "t4", "--title", "More")
@@ -636,7 +638,7 @@ def test_an_empty_dot_git_inside_the_common_dir_is_not_opened(repo: Repo) -> Non
 
 def test_handoff_summary_writes_the_handoff_file_the_agent_did_not(repo: Repo,
                                                                   tmp_path: Path) -> None:
-    wt = repo.start("t1")
+    wt = repo.start("t1", "--allow", "src/app.py")
     repo.write("src/app.py", "print('x')\n", cwd=wt)
     repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt)
     handoff_file = tmp_path / "handoff-1.md"
@@ -646,8 +648,8 @@ def test_handoff_summary_writes_the_handoff_file_the_agent_did_not(repo: Repo,
     assert done.code == 0, done.err
     assert handoff_file.read_text() == "Changed it\n\nRisk: untested on ARM\n"
     # A handoff file that cannot be written only warns: the handoff stands.
-    wt2 = repo.start("t2")
-    repo.write("src/app.py", "print('y')\n", cwd=wt2)
+    wt2 = repo.start("t2", "--allow", "src/t2.py")
+    repo.write("src/t2.py", "print('y')\n", cwd=wt2)
     repo.commit_all("Change\n\nOrch-Evidence: local: ran it", cwd=wt2)
     blocked = tmp_path / "no-such-dir" / "handoff-1.md"
     warned = repo.orch_proc("handoff", "--summary", "Changed it", cwd=wt2,

@@ -23,7 +23,7 @@ def build_scene(repo: Repo) -> None:
     """One task in every situation the outputs must show."""
     orepo = OrchRepo(repo.path)
     ready(repo, "review-me", {"src/r.py": "r\n"}, accepted=False)
-    wt = repo.start("blocked-one", "--package", "core")
+    wt = repo.start("blocked-one", "--package", "core", "--allow", "core/**")
     repo.orch_ok("block", "--reason", f"needs a password {HOSTILE}", cwd=wt)
     ready(repo, "to-land", {"src/l.py": "l\n"})
     review_wt = repo.worktree("review-me")
@@ -38,21 +38,23 @@ def build_scene(repo: Repo) -> None:
     ready(repo, "done", {"src/d.py": "d\n"})
     repo.orch_ok("land", "done")
     # Rejected once, then reworked and landed: the old reason is history.
-    comeback = ready(repo, "comeback", {"src/c.py": "c\n"}, accepted=False)
+    comeback = ready(repo, "comeback", {"src/c.py": "c\n"}, accepted=False,
+                     allow=("src/c.py", "src/c_test.py"))
     repo.orch_ok("reject", "comeback", "--reason", "tests missing")
     repo.write("src/c_test.py", "t\n", cwd=comeback)
     repo.commit_all("tests\n\nOrch-Task: comeback", cwd=comeback)
     repo.orch_ok("handoff", "--summary", "with tests", "--risk", "slow CI", cwd=comeback)
     accept(repo, "comeback")
     repo.orch_ok("land", "comeback")
-    repo.orch_ok("start", "hostile", "--title", HOSTILE, "--package", "ui <b>")
+    repo.orch_ok("start", "hostile", "--title", HOSTILE, "--package", "ui <b>", "--allow", "ui/**")
     record_misalignment(orepo, "hostile", "committed outside its pathspecs", "scope-violation",
                         "src/x.py")
     with open(repo.path / "orch.toml", "a") as handle:
         handle.write('\n[agents.ghost]\nargv = ["/nonexistent/agent", "{task}"]\n')
     repo.commit_all("a preset whose command does not exist")
     repo.orch_ok("hooks", "install")  # the person's own commit on main, taken in
-    repo.orch("start", "nolaunch", "--title", "never launches", "--agent", "ghost", "--wait")
+    repo.orch("start", "nolaunch", "--title", "never launches", "--agent", "ghost", "--wait",
+              "--allow", "src/nolaunch/**")
 
 
 def test_status_write_md_and_html(repo: Repo, tmp_path: Path) -> None:

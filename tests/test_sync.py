@@ -76,8 +76,8 @@ def note_events(repo: Repo, task_id: str, *types: str) -> None:
 
 def test_independent_starts_converge_on_three_clones(tmp_path: Path) -> None:
     bare, (a, b, c) = clones(tmp_path)
-    a.start("a1")
-    a.start("a2", "--no-worktree")
+    a.start("a1", "--allow", "src/**")
+    a.start("a2", "--no-worktree", "--allow", "docs/**")
     b.start("b1")
     c.start("c1")
     wt = a.worktree("a1")
@@ -135,8 +135,8 @@ def test_merge_commit_has_both_parents_and_clock_moves_past_merged_events(
 def test_same_id_on_two_machines_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     bare, (a, b) = clones(tmp_path, "ab")
     a.start("t1", "--no-worktree")
-    b.orch_ok("start", "t1", "--title", "another t1", "--no-worktree")
-    b.start("b2", "--no-worktree")
+    b.orch_ok("start", "t1", "--title", "another t1", "--no-worktree", "--allow", "src/**")
+    b.start("b2", "--no-worktree", "--allow", "docs/**")
     sync_json(a)
     before_b, before_remote = orch_refs(b), remote_ref(bare, "refs/orch/ledger")
     refused = b.orch("sync")
@@ -204,7 +204,7 @@ def test_concurrent_syncs_from_real_processes_lose_nothing(tmp_path: Path) -> No
     bare, repos = clones(tmp_path)
     for repo in repos:
         for n in range(3):
-            repo.start(f"{repo.path.name}{n}", "--no-worktree")
+            repo.start(f"{repo.path.name}{n}", "--no-worktree", "--allow", f"part{n}/**")
         note_events(repo, f"{repo.path.name}0", "note", "note")
     expected = set().union(*(event_ids(r) for r in repos))
     for _ in range(2):
@@ -273,7 +273,7 @@ def test_sync_killed_at_any_moment_recovers(tmp_path: Path) -> None:
 
 def test_sync_option_and_auto_sync(tmp_path: Path) -> None:
     bare, (a, b) = clones(tmp_path, "ab")
-    wt = a.start("t1", "--sync")
+    wt = a.start("t1", "--allow", "src/**", "--sync")
     assert remote_ref(bare, "refs/orch/tasks/t1") == a.rev("refs/orch/tasks/t1")
     a.write("src/app.py", "print('t1')\n", cwd=wt)
     a.commit_all("work", cwd=wt)
@@ -284,20 +284,20 @@ def test_sync_option_and_auto_sync(tmp_path: Path) -> None:
     sync_json(a)
     assert a.status()["t1"]["state"] == "blocked"
     # The sync before the write brings the remote's tasks: a taken id is refused.
-    a.start("t3", "--no-worktree", "--sync")
-    taken = b.orch("start", "t3", "--title", "mine", "--no-worktree")
+    a.start("t3", "--no-worktree", "--allow", "docs/**", "--sync")
+    taken = b.orch("start", "t3", "--title", "mine", "--no-worktree", "--allow", "docs/**")
     assert taken.code == 1 and "already exists" in taken.err
     # --no-sync wins over the default; a failed sync before a write writes nothing.
     b.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
-    refused = b.orch("start", "t2", "--title", "x", "--no-worktree")
+    refused = b.orch("start", "t2", "--title", "x", "--no-worktree", "--allow", "notes/**")
     assert refused.code == 1 and "sync before writing failed" in refused.err
     assert b.git("rev-parse", "--verify", "--quiet", "refs/orch/tasks/t2", check=False) == ""
-    b.orch_ok("start", "t2", "--title", "x", "--no-worktree", "--no-sync")
+    b.orch_ok("start", "t2", "--title", "x", "--no-worktree", "--allow", "notes/**", "--no-sync")
 
 
 def test_remote_choice_and_bad_remote(tmp_path: Path) -> None:
     bare, (a,) = clones(tmp_path, "a")
-    a.start("t1", "--no-worktree")
+    a.start("t1", "--no-worktree", "--allow", "docs/**")
     missing = a.orch("sync", "nowhere")
     assert missing.code == 1 and "no remote 'nowhere'" in missing.err
     assert a.orch("sync", "--", "-x").code == 1
@@ -313,7 +313,7 @@ def test_remote_choice_and_bad_remote(tmp_path: Path) -> None:
     assert "sync with origin" in text
     # A relative remote URL means what it means to plain git in the main worktree,
     # wherever sync runs from (here: a worker worktree).
-    wt = a.start("t2")
+    wt = a.start("t2", "--allow", "src/**")
     a.git("remote", "add", "rel", "../remote.git")
     assert a.orch("sync", "rel", cwd=wt).code == 0
     a.git("remote", "set-url", "rel", "../nowhere.git")

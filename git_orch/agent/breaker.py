@@ -19,7 +19,7 @@ from git_orch.agent.runlog import BREAKER_OUTCOMES, SUCCEEDED, all_states, iso, 
 from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.record.ledger import Event
-from git_orch.record.state import TaskState
+from git_orch.record.state import StateFacts
 from git_orch.repo import OrchRepo
 
 
@@ -59,7 +59,7 @@ def breaker_state(preset: agents.AgentPreset, ended: Iterable[Event],
     return state
 
 
-def breakers(policy: Policy, states: Iterable[TaskState],
+def breakers(policy: Policy, states: Iterable[StateFacts],
              now: float | None = None) -> dict[str, BreakerState]:
     ended = [e for st in states for e in st.runs if e.get("type") == "run-ended"]
     return {name: breaker_state(p, ended, now) for name, p in agents.presets(policy).items()}

@@ -26,7 +26,7 @@ from typing import Any
 
 from git_orch.config import CONFIG_NAME, Policy
 from git_orch.errors import OrchError
-from git_orch.record.state import TaskState
+from git_orch.record.state import StateFacts, TaskState
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def parse_budget(value: object, where: str) -> Budget | None:
     return Budget(tokens, float(usd) if usd is not None else None)
 
 
-def task_spend(state: TaskState) -> Spend:
+def task_spend(state: StateFacts) -> Spend:
     """What every recorded attempt of the task cost (run-ended `usage`)."""
     spend = Spend()
     for event in state.runs:
@@ -86,7 +86,7 @@ def task_spend(state: TaskState) -> Spend:
     return spend
 
 
-def package_spend(states: Iterable[tuple[str | None, TaskState]]) -> dict[str, Spend]:
+def package_spend(states: Iterable[tuple[str | None, StateFacts]]) -> dict[str, Spend]:
     """Spend per package, from (package, state) pairs; tasks outside packages left out."""
     found: dict[str, Spend] = {}
     for package, state in states:

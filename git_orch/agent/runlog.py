@@ -149,6 +149,8 @@ def attempts(state: TaskState) -> list[Attempt]:
     malformed (hand-written or from a buggy tool) and ignored, so it can never
     hold a task as "running" forever.
     """
+    if not state.runs:
+        return []  # most tasks never ran an agent: status asks this of each, often
     found: dict[tuple[object, object], Attempt] = {}
     for event in state.runs:
         key = (event.get("run"), event.get("attempt"))

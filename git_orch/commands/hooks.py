@@ -63,7 +63,7 @@ def install(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
     for task, path in workerhooks.worker_worktrees(orepo, task_id):
         contract = load_task(orepo, task).contract
         owner = workerhooks.hooks_owner(orepo, path)
-        workerhooks.install(owner, path, task, contract.allow, contract.forbid)
+        workerhooks.install(owner.common_dir, path, task, contract.allow, contract.forbid)
         done.append(workerhooks.inspect(owner, path, task))
     tamper.mark_hooks_off(orepo, [w.task for w in done], off=False)
     removed = workerhooks.remove_foreign(orepo)

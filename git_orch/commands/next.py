@@ -19,7 +19,8 @@ def next_task(ctx: click.Context, do_start: bool, as_json: bool) -> int:
     """Recommend the next roadmap task, or say why there is none.
 
     Stays in the current package until all its tasks ended, respects
-    max_active, never picks a task whose write set may overlap a live task's,
+    max_active, never picks a task whose write set may overlap a live task's
+    (a task without allow may write anywhere, so it overlaps every live one),
     waits for dependencies to land, starts nothing while dispatch is drain
     or paused, nor in a package that has spent its budget ([budget]). When
     nothing is recommended it says why (exit status 0 either way; with

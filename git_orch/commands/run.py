@@ -59,7 +59,8 @@ def run(ctx: click.Context, task_id: str, agent: str | None, wait: bool,
     and retries are refused once the task or its package spent its budget
     ([budget] in orch.toml; usage as the CLI reports it). Refused when
     max_active tasks have an agent running, or one of them may write where
-    this task may, unless --force --reason (recorded). --isolation clone
+    this task may (a task without --allow may write anywhere), unless
+    --force --reason (recorded). --isolation clone
     makes sure an untrusted agent never runs in a linked worktree.
 
     \b

@@ -10,6 +10,7 @@ from git_orch.commands.sync import with_sync
 from git_orch.output import emit_json, json_option, open_lead_repo
 from git_orch.repo import OrchRepo
 from git_orch.workspace.start import StartRequest
+from git_orch.workspace.start import start as start_task
 
 
 def force_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -74,39 +75,40 @@ def start(
 
     The contract (title, allowed and forbidden pathspecs, gates) is an
     immutable commit at refs/orch/tasks/ID whose parent is the base.
-    Refused when max_active tasks are live or the --allow write set may
-    overlap a live task's, unless --force --reason (recorded).
+    Refused when max_active tasks are being worked or the write set may
+    overlap a live task's, unless --force --reason (recorded). A task
+    without --allow may write anywhere, so it overlaps every live task.
 
     \b
     Example:
       git orch start fix-login --title "Fix login redirect" \\
           --allow 'src/auth/**' --allow 'tests/auth/**' --forbid 'migrations/**' \\
           --gate "pytest tests/auth"
-      git orch start fix-login --title "Fix login redirect" --agent codex
+      git orch start fix-login --title "Fix login redirect" \\
+          --allow 'src/auth/**' --agent codex
       git orch start hotfix --title "Hotfix" --force --reason "prod is down"
     """
-    from git_orch.agent.runner import start_and_run  # the agent machinery only when needed
-
     reason = forced(force, force_reason)
     orepo = open_lead_repo(ctx, "start")
-    result, run = start_and_run(
-        orepo,
-        StartRequest(
-            task_id=task_id,
-            title=title,
-            body=body,
-            package=package,
-            base=base,
-            allow=list(allow),
-            forbid=list(forbid),
-            gates=list(gate),
-            worktree=not no_worktree,
-            isolation=isolation,
-            force_reason=reason,
-        ),
-        agent,
-        wait=wait,
+    request = StartRequest(
+        task_id=task_id,
+        title=title,
+        body=body,
+        package=package,
+        base=base,
+        allow=list(allow),
+        forbid=list(forbid),
+        gates=list(gate),
+        worktree=not no_worktree,
+        isolation=isolation,
+        force_reason=reason,
     )
+    if agent:
+        from git_orch.agent.runner import start_and_run  # the agent machinery only when needed
+
+        result, run = start_and_run(orepo, request, agent, wait=wait)
+    else:
+        result, run = start_task(orepo, request), None
     warn_unlisted_gates(orepo, list(gate))
     if as_json:
         emit_json(

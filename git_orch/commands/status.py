@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from git_orch.commands.collect import pull_first
 from git_orch.errors import OrchUsageError
-from git_orch.output import emit_json, json_option, open_repo
-from git_orch.report.board import build
+from git_orch.output import emit_json, json_option, open_repo, write_bytes
+from git_orch.report.board import build, remember_settled
 from git_orch.report.status import collect
 from git_orch.report.statuspage import write_pages
 from git_orch.report.terminal import render_text
@@ -42,11 +43,14 @@ def status(
         raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
     pull_first(orepo, task_id)
-    board = build(collect(orepo, task_id), whole=task_id is None)
+    board = build(collect(orepo, task_id, fast=task_id is None), whole=task_id is None)
+    remember_settled(board)
     if write:
         for path in write_pages(board, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)
-    if as_json:
+    if as_json and not sys.stdout.isatty():  # a program reads it: compact, in pieces
+        write_bytes([*board.compact_json(), b"\n"])
+    elif as_json:
         emit_json(board.to_json())
     else:
         click.echo(render_text(board))

@@ -87,19 +87,6 @@ def _run_sync(orepo: OrchRepo, when: str) -> None:
         click.echo(line, err=True)
 
 
-_SYNC_REPO = "git_orch.sync_repo"
-
-
-def synced_repo(ctx: click.Context) -> OrchRepo:
-    """The OrchRepo --sync opened for this command (else open_repo's).
-
-    For a command that adds or removes no worktree (handoff, block): what it
-    has read of the worktrees still holds, as no sync moves a worktree.
-    """
-    found = ctx.meta.get(_SYNC_REPO)
-    return found if isinstance(found, OrchRepo) else open_repo(ctx)
-
-
 def with_sync(command: F) -> F:
     """Add --sync/--no-sync: sync before the command (fresh state) and after it (share it).
 
@@ -116,9 +103,7 @@ def with_sync(command: F) -> F:
     )
     @functools.wraps(command)
     def wrapper(*args: Any, sync_mode: bool | None, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        orepo = open_repo(ctx)
-        ctx.meta[_SYNC_REPO] = orepo
+        orepo = open_repo(click.get_current_context())
         # A clone workspace has no remote: the lead pulls its work (collect).
         default = auto_sync(orepo) and not orepo.is_clone_workspace
         enabled = default if sync_mode is None else sync_mode

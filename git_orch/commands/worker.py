@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from git_orch.commands.sync import synced_repo, with_sync
+from git_orch.commands.sync import with_sync
 from git_orch.notify import notify
-from git_orch.output import emit_json, json_option
+from git_orch.output import emit_json, json_option, open_repo
 from git_orch.workspace.worker import block as do_block
 from git_orch.workspace.worker import handoff as do_handoff
 from git_orch.workspace.worker import write_handoff_file
@@ -41,8 +41,7 @@ def handoff(
     Example (inside the worker worktree):
       git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
     """
-    orepo = synced_repo(ctx)
-    event = do_handoff(orepo, task_id, summary, list(risks))
+    event = do_handoff(open_repo(ctx), task_id, summary, list(risks))
     # Under `git orch run` the supervisor names this attempt's handoff file.
     handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
     if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
@@ -52,7 +51,7 @@ def handoff(
             click.echo(f"warning: handed off, but could not write the handoff file "
                        f"{handoff_file}: {exc.strerror or exc}", err=True)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(orepo, "handoff", str(event["task"]), head=event.get("head"),
+        notify(open_repo(ctx), "handoff", str(event["task"]), head=event.get("head"),
                summary=event.get("summary"))
     if as_json:
         emit_json(event)
@@ -73,10 +72,9 @@ def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -
     Example (inside the worker worktree):
       git orch block --reason "needs the staging database password"
     """
-    orepo = synced_repo(ctx)
-    event = do_block(orepo, task_id, reason)
+    event = do_block(open_repo(ctx), task_id, reason)
     if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(orepo, "blocked", str(event["task"]), reason=event.get("reason"))
+        notify(open_repo(ctx), "blocked", str(event["task"]), reason=event.get("reason"))
     if as_json:
         emit_json(event)
     else:

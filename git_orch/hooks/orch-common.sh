@@ -40,8 +40,32 @@ orch_refuse() {
 # file changed in a way that matters (see orch_shared_same). Otherwise one git
 # call reads them; only per-worktree values count for orch.*, so a value in
 # the shared config never turns the main worktree into a worker.
+# This worktree's git dir, without a process when git left it to be found: git
+# runs a hook from the top of the working tree, where `.git` is the git dir or
+# a `gitdir: PATH` file (relative to that top). Anything else asks git.
+orch_find_gitdir() {
+    if [ -n "${GIT_DIR:-}" ]; then
+        orch_gitdir=$GIT_DIR
+        return 0
+    fi
+    if [ -d .git ] && [ -f .git/HEAD ]; then
+        orch_gitdir=$PWD/.git
+        return 0
+    fi
+    orch_line=
+    if [ -f .git ]; then
+        IFS= read -r orch_line <.git || :
+    fi
+    case $orch_line in
+        'gitdir: /'*) orch_gitdir=${orch_line#gitdir: } ;;
+        'gitdir: '?*) orch_gitdir=$PWD/${orch_line#gitdir: } ;;
+        *) orch_gitdir=$(git rev-parse --git-dir) ;;
+    esac
+    [ -f "$orch_gitdir/HEAD" ] || orch_gitdir=$(git rev-parse --git-dir)
+}
+
 orch_load() {
-    orch_gitdir=${GIT_DIR:-$(git rev-parse --git-dir)}
+    orch_find_gitdir
     orch_cache=$orch_gitdir/orch-hooks.sh
     if [ -f "$orch_cache" ] && ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ]; then
         . "$orch_cache"
@@ -59,7 +83,26 @@ orch_load() {
     orch_forbid=
     orch_allow_specs=
     orch_forbid_specs=
-    orch_cfg=$(git config --show-scope --get-regexp '^(orch\.|core\.hookspath$)' 2>/dev/null)
+    orch_cfg=$(git config --show-scope --get-regexp \
+        '^(orch\.|core\.hookspath$|extensions\.worktreeconfig$)' 2>/dev/null)
+    # A clone workspace without extensions.worktreeConfig keeps its worker keys
+    # where `git config --worktree` puts them then: its own repository config.
+    orch_own=worktree
+    orch_ext=
+    case $orch_nl$orch_cfg$orch_nl in
+        *"${orch_nl}local${orch_tab}orch.role worker$orch_nl"*) orch_own=local ;;
+    esac
+    while IFS= read -r orch_line; do
+        case $orch_line in
+            "local${orch_tab}extensions.worktreeconfig"*) orch_ext=x${orch_line#*worktreeconfig} ;;
+        esac
+    done <<ORCH_EOF
+$orch_cfg
+ORCH_EOF
+    case $orch_ext in
+        '' | 'x '[Ff][Aa][Ll][Ss][Ee] | 'x '[Nn][Oo] | 'x '[Oo][Ff][Ff] | 'x 0' | 'x ') ;;
+        *) orch_own=worktree ;;
+    esac
     while IFS= read -r orch_line; do
         orch_scope=${orch_line%%"$orch_tab"*}
         orch_rest=${orch_line#*"$orch_tab"}
@@ -67,10 +110,10 @@ orch_load() {
         orch_value=${orch_rest#"$orch_key"}
         orch_value=${orch_value# }
         if [ "$orch_key" = core.hookspath ]; then
-            [ "$orch_scope" = worktree ] || orch_repo_hooks=$orch_value
+            [ "$orch_scope" = "$orch_own" ] || orch_repo_hooks=$orch_value
             continue
         fi
-        [ "$orch_scope" = worktree ] || continue
+        [ "$orch_scope" = "$orch_own" ] || continue
         case $orch_key in
             orch.task) orch_task=$orch_value ;;
             orch.allow) orch_allow=$orch_allow$orch_value$orch_nl ;;

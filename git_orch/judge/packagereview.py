@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from git_orch import dispatch, roadmap
-from git_orch.agent.rework import note_findings, render_finding
 from git_orch.config import Policy, load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.judge.reviewpack import parse_verdict, reply_format
 from git_orch.notify import notify
 from git_orch.record import ledger
-from git_orch.record.contract import Contract
+from git_orch.record.contract import Contract, read_contract
+from git_orch.record.ids import task_ref
 from git_orch.record.ledger import Event, EventLog
 from git_orch.record.state import ENDED, TaskState
 from git_orch.repo import OrchRepo
@@ -66,6 +65,16 @@ def package_pack_due_enabled(policy: Policy) -> bool:
 
 def _recorded(orepo: OrchRepo) -> dict[str, PackageTask]:
     return {i: PackageTask(o.contract, o.state) for i, o in limits.recorded(orepo).items()}
+
+
+def _contract_package(orepo: OrchRepo, task_id: str) -> str | None:
+    """The package the task's contract names (None when it names none or is unreadable)."""
+    oid = orepo.ref_target(task_ref(task_id))
+    try:
+        contract = read_contract(orepo.pygit, oid) if oid is not None else None
+    except OrchError:
+        return None
+    return contract.package if contract is not None else None
 
 
 def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
@@ -125,15 +134,15 @@ def due(orepo: OrchRepo) -> list[PackageChange]:
 
 
 def notify_if_closed(orepo: OrchRepo, task_id: str) -> PackageChange | None:
-    """After a landing: tell a person when it closed the task's package."""
+    """After a landing: tell a person when it closed the task's package. Every task is
+    read only when the landed one has a package (land must not read 10,000 tasks
+    for a task that belongs to none)."""
     policy = load_policy(orepo)
-    recorded = _recorded(orepo)
-    task = recorded.get(task_id)
     planned = roadmap.find_task(roadmap.load(policy), task_id)
-    name = planned.package if planned else (task.contract.package if task else None)
+    name = planned.package if planned else _contract_package(orepo, task_id)
     if not name:
         return None
-    change = closed_change(orepo, policy, name, recorded)
+    change = closed_change(orepo, policy, name)
     if change is not None:
         notify(orepo, "package-closed", None, package=name, base=change.base, head=change.head,
                tasks=[t.contract.task_id for t in change.tasks])
@@ -163,6 +172,8 @@ def _task_md(orepo: OrchRepo, task: PackageTask) -> list[str]:
     review = st.review or {}
     head, base = review.get("head"), review.get("base")
     lines += ["", f"Latest review: {review.get('verdict', '(none)')}"]
+    from git_orch.agent.rework import note_findings, render_finding  # writing a pack only
+
     findings = note_findings(orepo, review) if review else None
     lines += [f"- {render_finding(f)}" for f in findings or []]
     if isinstance(head, str) and isinstance(base, str):
@@ -174,6 +185,8 @@ def _task_md(orepo: OrchRepo, task: PackageTask) -> list[str]:
 
 
 def _prompt(change: PackageChange) -> str:
+    from git_orch.judge.reviewpack import reply_format  # status imports this module: keep it light
+
     ids = ", ".join(t.contract.task_id for t in change.tasks)
     return f"""# Review request: package {change.name}
 
@@ -225,6 +238,8 @@ def write_pack(orepo: OrchRepo, change: PackageChange, folder: Path) -> list[Pat
 
 def import_verdict(orepo: OrchRepo, name: str, file: Path) -> Event:
     """Validate an outside verdict on a closed package and record it (loop-wide log)."""
+    from git_orch.judge.reviewpack import parse_verdict
+
     try:
         data = file.read_bytes()
     except OSError as exc:

@@ -17,6 +17,7 @@ config are not consulted (the worker hooks run git with config pinned).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _last_line(text: str, length: int) -> int:
 def _is_blank_line(text: str, pos: int) -> bool:
     end = text.find("\n", pos)
     line = text[pos:] if end < 0 else text[pos:end]
-    return all(c in GIT_SPACE for c in line)
+    return not line.strip(GIT_SPACE)
 
 
 def _char(text: str, pos: int) -> str:
@@ -71,8 +72,16 @@ def _char(text: str, pos: int) -> str:
     return text[pos] if pos < len(text) else ""
 
 
+# git's find_separator for ":" as one regex (status reads every contract's trailers):
+# a token of ASCII [alnum-], spaces or tabs only after a token, then the separator.
+_SEPARATOR_AT = re.compile(r"(?:[A-Za-z0-9-]+[ \t]*)?:")
+
+
 def find_separator(line: str, separators: str = SEPARATORS) -> int:
     """Index of the separator after a token of [alnum-] and optional spaces, or -1."""
+    if separators == ":":
+        found = _SEPARATOR_AT.match(line)
+        return found.end() - 1 if found is not None else -1
     whitespace_found = False
     for index, char in enumerate(line):
         if char in separators:

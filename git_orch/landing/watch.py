@@ -13,7 +13,7 @@ rewritten target without `--override --reason`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from git_orch.judge.trailers import commit_message, parse_trailers, values
 from git_orch.record import ledger
 from git_orch.record.contract import read_contract
 from git_orch.record.misalignment import record_misalignment
-from git_orch.record.state import TaskState, fold
+from git_orch.record.state import StateFacts, TaskState, fold
 from git_orch.repo import OrchRepo, blob_bytes
 
 SCAN_LIMIT = 5000  # commits since the newest landing looked at for Orch-Task trailers
@@ -68,10 +68,10 @@ def watched_refs(orepo: OrchRepo, policy: Policy) -> tuple[str | None, str | Non
     return (str(local) if local else None, str(remote) if remote else None)
 
 
-def landed_tips(orepo: OrchRepo, states: Iterable[TaskState], target: str
-                ) -> dict[str, TaskState]:
+def landed_tips(orepo: OrchRepo, states: Iterable[StateFacts], target: str
+                ) -> dict[str, StateFacts]:
     """Tip each land onto target produced -> its task, for tips this clone has."""
-    tips: dict[str, TaskState] = {}
+    tips: dict[str, StateFacts] = {}
     for st in states:
         commit = st.merged_commit
         if commit and st.merged_target in (None, target) and _have(orepo, commit):
@@ -98,7 +98,7 @@ def _missing(orepo: OrchRepo, tip: str, tips: Iterable[str]) -> list[str]:
     return sorted(set(proc.stdout.split()) & set(wanted))
 
 
-def rewritten(orepo: OrchRepo, ref: str, tip: str, tips: dict[str, TaskState],
+def rewritten(orepo: OrchRepo, ref: str, tip: str, tips: dict[str, StateFacts],
               upstream: str | None, *, is_remote: bool = False) -> list[TargetFinding]:
     """Landing tips the ref no longer contains.
 
@@ -133,7 +133,7 @@ def bypasses(orepo: OrchRepo, ref: str, tip: str, exclude: Iterable[str]) -> lis
     return found
 
 
-def watch(orepo: OrchRepo, policy: Policy, states: dict[str, TaskState],
+def watch(orepo: OrchRepo, policy: Policy, states: Mapping[str, StateFacts],
           bases: Iterable[str]) -> list[TargetFinding]:
     """Everything wrong with the target branch, for status and heartbeat."""
     tips = landed_tips(orepo, states.values(), policy.main_branch)

@@ -8,7 +8,7 @@ An event that is not allowed in the state reached so far is kept as a conflict
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from git_orch.record.ledger import Event
 from git_orch.sanitize import clean
@@ -48,6 +48,30 @@ INFORMATIONAL = frozenset(
     {"created", "reviewed", "run-started", "run-ended", "note", "land-step", "flagged",
      "misalignment", "limits-overridden"}
 )
+
+
+class StateFacts(Protocol):
+    """What the loop-wide readers (trust, breakers, spend, target watch, orphans) use of
+    a task: a TaskState has it, and so has status's digest of a settled task."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def worktree(self) -> str | None: ...
+    @property
+    def merged_commit(self) -> str | None: ...
+    @property
+    def merged_target(self) -> str | None: ...
+    @property
+    def pushed(self) -> bool: ...
+    @property
+    def runs(self) -> list[dict[str, Any]]: ...
+    @property
+    def reviews(self) -> list[dict[str, Any]]: ...
+    @property
+    def misalignments(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass

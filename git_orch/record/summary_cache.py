@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from git_orch.record import blobfile
+from git_orch.record.blobfile import BlobFile
 from git_orch.record.contract import Contract
 from git_orch.record.state import TaskState
 
@@ -30,7 +30,7 @@ def _names(cls: type) -> tuple[str, ...]:
 
 
 # The format changes whenever a field is added, so an old cache is never misread.
-CACHE_FORMAT = ("status-cache-1", _names(Contract), _names(TaskState))
+CACHE_FORMAT = ("status-cache-4", _names(Contract), _names(TaskState))
 
 
 @dataclass
@@ -52,54 +52,57 @@ def _unpack(cls: type[_T], names: tuple[str, ...], values: tuple[Any, ...]) -> _
 
 
 class SummaryCache:
+    """Entries are marshalled one by one in a BlobFile and read only when asked for:
+    status at 10k tasks asks for a few dozen of them."""
+
     def __init__(self, runtime_dir: Path) -> None:
-        self.path = runtime_dir / CACHE_FILE
-        self.entries: dict[str, tuple[Any, ...]] = {}
+        self.file = BlobFile(runtime_dir / CACHE_FILE, CACHE_FORMAT)
+        self.added: dict[str, bytes] = {}
         self.used: set[str] = set()
-        self.dirty = False
-        try:
-            data = marshal.loads(self.path.read_bytes())
-            if isinstance(data, tuple) and len(data) == 2 and data[0] == CACHE_FORMAT:
-                self.entries = data[1]
-        except (OSError, ValueError, EOFError, TypeError):
-            self.entries = {}
+
+    @staticmethod
+    def key_of(contract: str, blob: object) -> str:
+        """The key of a task: its contract commit and note blob (None when it has none)."""
+        return f"{contract}:{blob}"
+
+    def _raw(self, key: str) -> bytes | None:
+        return self.added[key] if key in self.added else self.file.read(key)
 
     def get(self, key: str) -> Summary | None:
-        packed = self.entries.get(key)
-        if packed is None:
+        raw = self._raw(key)
+        if raw is None:
             return None
         try:
-            contract_values, state_values, problems, skipped = packed
+            contract_values, state_values, problems, skipped = marshal.loads(raw)
             summary = Summary(
                 _unpack(Contract, CACHE_FORMAT[1], contract_values),
                 _unpack(TaskState, CACHE_FORMAT[2], state_values),
                 list(problems),
                 int(skipped),
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, EOFError):
             return None
         self.used.add(key)
         return summary
 
     def put(self, key: str, summary: Summary) -> None:
-        self.entries[key] = (
+        self.added[key] = marshal.dumps((
             _pack(summary.contract, CACHE_FORMAT[1]),
             _pack(summary.state, CACHE_FORMAT[2]),
             summary.problems,
             summary.skipped_versions,
-        )
+        ))
         self.used.add(key)
-        self.dirty = True
 
-    def save(self) -> None:
-        """Write atomically; keep only entries this read used. Failure is harmless."""
-        if not self.dirty and len(self.used) == len(self.entries):
+    def save(self, current: set[str] | None = None) -> None:
+        """Write atomically; keep the entries this read used, and those of `current`
+        (the keys every task has now: still right, only not read this time).
+        Failure is harmless."""
+        keep = self.used | (current or set())
+        stored = self.file.table
+        if not self.added and all(k in keep for k in stored):
             return
-        kept = {k: v for k, v in self.entries.items() if k in self.used}
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".status-cache-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps((CACHE_FORMAT, kept)))
-            os.replace(tmp, self.path)
-        except (OSError, ValueError):
-            pass
+        items = [(k, None, len(v)) for k, v in self.added.items() if k in keep]
+        items += [(k, None, loc[2]) for k, loc in stored.items()
+                  if k in keep and k not in self.added]
+        blobfile.write(self.file.path, CACHE_FORMAT, items, self._raw)

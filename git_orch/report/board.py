@@ -11,6 +11,9 @@ pure function of what collect() read: refs, ledger, workspaces and its `now`.
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +21,13 @@ from git_orch import roadmap
 from git_orch.agent import budget, runlog
 from git_orch.errors import OrchError
 from git_orch.record.state import ABANDONED, ACCEPTED, BLOCKED, ENDED, REJECTED, UNREVIEWED
-from git_orch.report import needs, trust
+from git_orch.report import needs, settled, trust
 from git_orch.report.needs import NeedsItem, cmd, live_run
+from git_orch.report.settled import RECENT_ENDED, encode
 from git_orch.report.status import Overview, TaskView
 from git_orch.workspace import reconcile
 
-RECENT = 10
+RECENT = RECENT_ENDED
 
 
 @dataclass
@@ -120,11 +124,11 @@ class Card:
                 "live_run": live_run(self.view)}
 
 
-def _next_command(view: TaskView, items: list[NeedsItem]) -> str:
+def _next_command(view: TaskView, first_fix: dict[str | None, str]) -> str:
     """The first fix that needs a person, else what the task's state calls for."""
-    mine = [i for i in items if i.task == view.task_id]
-    if mine:
-        return mine[0].fix
+    fix = first_fix.get(view.task_id)
+    if fix is not None:
+        return fix
     state = view.state.state
     if live_run(view):
         return cmd("git", "orch", "logs", view.task_id, "-f")
@@ -152,6 +156,7 @@ class Board:
     next_reasons: list[str] = field(default_factory=list)
     next_task: str | None = None
     whole: bool = True  # False for `status ID`: one task, no loop-wide sections
+    encoded: dict[str, bytes] = field(default_factory=dict)  # task id -> its compact JSON
 
     @property
     def now(self) -> float:
@@ -199,7 +204,7 @@ class Board:
     def counts(self) -> dict[str, int]:
         return {"needs_you": len(self.needs), "running": len(self.running),
                 "open": len(self.open), "ended": self.ended_total,
-                "tasks": len(self.overview.tasks), "advisory_isolation": len(self.advisory)}
+                "tasks": len(self.overview.digests), "advisory_isolation": len(self.advisory)}
 
     def summary(self) -> str:
         c = self.counts()
@@ -211,33 +216,75 @@ class Board:
                 "next": {"task": self.next_task, "reasons": self.next_reasons}}
 
     def to_json(self) -> dict[str, Any]:
-        data = self.overview.to_json()
-        data.update({
+        index = self.overview.index
+        return {**self._top_json(), "tasks": [
+            self.cards[d.task_id].to_json() if index is None or d.task_id not in
+            self.overview.settled else json.loads(index.must_text(d.task_id)[1:])
+            for d in self.overview.digests]}
+
+    def _top_json(self) -> dict[str, Any]:
+        return {
+            **self.overview.top_json(),
             "generated": reconcile.iso(self.now),
             "counts": self.counts(),
             "needs_you": [i.to_json() for i in self.needs],
             "sections": {"running": [c.task_id for c in self.running],
                          "open": [c.task_id for c in self.open],
                          "ended": [c.task_id for c in self.ended]},
-            "tasks": [self.cards[v.task_id].to_json() for v in self.overview.tasks],
             "packages": [p.to_json() for p in self.packages],
             "dispatch": self.dispatch_json(),
-        })
-        return data
+        }
+
+    def text_of(self, card: Card) -> bytes:
+        """A card's compact JSON, encoded once per run (remember_settled needs it too)."""
+        found = self.encoded.get(card.task_id)
+        if found is None:
+            found = self.encoded[card.task_id] = encode(card.to_json())
+        return found
+
+    def compact_json(self) -> Iterator[bytes | memoryview]:
+        """The compact text of to_json() in pieces, byte for byte: a settled task's
+        object as status last encoded it, the others encoded now. Pieces, not one
+        string: at 10k tasks the text is megabytes and every copy adds to peak memory.
+        A random mark holds the place of the tasks: no ledger text can forge it."""
+        mark = uuid.uuid4().hex
+        head, _, tail = encode({**self._top_json(), "tasks": mark}).partition(f'"{mark}"'.encode())
+        yield head + b"["
+        pieces = self._task_pieces()
+        first = next(pieces, b",")
+        yield memoryview(first)[1:]  # every piece starts with its comma: not the first
+        yield from pieces
+        yield b"]" + tail
+
+    def _task_pieces(self) -> Iterator[bytes]:
+        """`,{task}` for every task in id order, settled neighbours read together."""
+        settled, index = self.overview.settled, self.overview.index
+        run: list[str] = []
+        for d in self.overview.digests:
+            if index is not None and d.task_id in settled:
+                run.append(d.task_id)
+                continue
+            if run and index is not None:
+                yield from index.texts(run)
+                run = []
+            yield b"," + self.text_of(self.cards[d.task_id])
+        if run and index is not None:
+            yield from index.texts(run)
 
 
-def _packages(tasks: list[TaskView]) -> list[PackageRow]:
+def _packages(overview: Overview) -> list[PackageRow]:
+    running = {v.task_id for v in overview.tasks if live_run(v)}  # settled ones never run
     rows: dict[str, PackageRow] = {}
-    for view in tasks:
-        name = view.contract.package or "(no package)"
+    for task in overview.digests:
+        name = task.package or "(no package)"
         row = rows.setdefault(name, PackageRow(name))
         row.total += 1
-        state = view.state.state
+        state = task.state
         if state in roadmap.LANDED:
             row.landed += 1
         elif state == ABANDONED:
             row.abandoned += 1
-        elif live_run(view):
+        elif task.task_id in running:
             row.running += 1
         else:
             row.waiting += 1
@@ -247,7 +294,8 @@ def _packages(tasks: list[TaskView]) -> list[PackageRow]:
 def _next(overview: Overview) -> tuple[str | None, list[str]]:
     """What `git orch next` would say, from the same overview."""
     try:
-        rec = roadmap.recommend_from(overview.policy, overview.dispatch, overview.tasks)
+        rec = roadmap.recommend_from(overview.policy, overview.dispatch, overview.tasks,
+                                     {i: e.digest.state for i, e in overview.settled.items()})
     except OrchError as exc:
         return None, [f"the roadmap cannot be read: {exc}"]
     return (rec.task.id if rec.task else None), rec.reasons
@@ -257,7 +305,10 @@ def build(overview: Overview, whole: bool = True) -> Board:
     """The Board of an overview; whole=False when it holds only the tasks asked for."""
     items = needs.needs_you(overview)
     with_items = {i.task for i in items}
-    cards = {v.task_id: Card(v, _next_command(v, items)) for v in overview.tasks}
+    first_fix: dict[str | None, str] = {}
+    for item in items:
+        first_fix.setdefault(item.task, item.fix)
+    cards = {v.task_id: Card(v, _next_command(v, first_fix)) for v in overview.tasks}
     running = [cards[v.task_id] for v in overview.tasks if live_run(v)]
     open_ = [cards[v.task_id] for v in overview.tasks
              if v.state.state not in ENDED and not live_run(v) and v.task_id not in with_items]
@@ -265,5 +316,27 @@ def build(overview: Overview, whole: bool = True) -> Board:
     ended.sort(key=lambda c: c.view.state.activity_at or c.view.state.updated_at or "",
                reverse=True)
     next_task, reasons = _next(overview) if whole else (None, [])
-    return Board(overview, items, running, open_, ended[:RECENT], len(ended),
-                 _packages(overview.tasks) if whole else [], cards, reasons, next_task, whole)
+    return Board(overview, items, running, open_, ended[:RECENT],
+                 len(ended) + len(overview.settled), _packages(overview) if whole else [],
+                 cards, reasons, next_task, whole)
+
+
+def remember_settled(board: Board) -> None:
+    """Keep in the settled index every task this status found quiet (report/settled.py),
+    and nothing else: a task that changed, or is gone, leaves it."""
+    index = board.overview.index
+    if index is None:
+        return
+    with_items = {i.task for i in board.needs}
+    keep = set(board.overview.settled)
+    for view in board.overview.tasks:
+        if settled.quiet(view.state, view.flags, view.problems, view.task_id in with_items,
+                         runlog.open_attempt(view.state) is not None, board.now):
+            card = board.cards[view.task_id]
+            index.put(view.task_id, settled.Settled(
+                settled.key_of(view.contract.commit or "", view.note),
+                settled.digest(view.state, view.contract.package, view.contract.base)),
+                board.text_of(card))
+            keep.add(view.task_id)
+    index.keep_only(keep)
+    index.save()

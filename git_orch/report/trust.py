@@ -16,7 +16,7 @@ from typing import Any
 
 from git_orch.config import Policy
 from git_orch.errors import OrchError
-from git_orch.record.state import TaskState
+from git_orch.record.state import StateFacts
 
 DEFAULT_LAST_RUNS = 20
 OVERCLAIM_RULES = frozenset({"overclaim", "gate-failed"})
@@ -68,7 +68,7 @@ class _Run:
     started: str
 
 
-def _observations(state: TaskState) -> list[tuple[int, str, dict[str, Any]]]:
+def _observations(state: StateFacts) -> list[tuple[int, str, dict[str, Any]]]:
     """(lamport, "misalignment"|"overclaim", event) for one task, in log order."""
     found = [(_lamport(e), "misalignment", e) for e in state.misalignments]
     found += [(_lamport(e), "overclaim", e) for e in state.reviews if is_overclaim(e)]
@@ -86,13 +86,15 @@ def _add(row: TrustRow, kind: str, event: dict[str, Any]) -> None:
     row.latest = what if isinstance(what, str) else row.latest
 
 
-def trust_rows(states: Iterable[TaskState], window: int) -> list[TrustRow]:
+def trust_rows(states: Iterable[StateFacts], window: int) -> list[TrustRow]:
     """Task rows with something to report and every agent with runs, worst first."""
     tasks: list[TrustRow] = []
     agents: dict[str, TrustRow] = {}
     agent_runs: dict[str, list[tuple[str, str, int]]] = {}  # agent -> (started, task, index)
     attributed: dict[tuple[str, int], list[tuple[str, dict[str, Any]]]] = {}
     for state in states:
+        if not (state.runs or state.misalignments or state.reviews):
+            continue  # no run, nothing to count: no row (most ended tasks at scale)
         runs = [_Run(str(e.get("agent")), _lamport(e), str(e.get("started") or ""))
                 for e in state.runs if e.get("type") == "run-started"]
         row = TrustRow("task", state.task_id, runs=min(len(runs), window))

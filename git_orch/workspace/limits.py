@@ -1,17 +1,23 @@
 """Limits that `start` and `run` respect, not only `next`: `max_active` and write-set overlap.
 
 `start` counts tasks being worked (active, rejected or pending setup) against
-`max_active` and refuses a task whose `allow` may overlap a live task's (both
-declared: a task without `allow` is unbounded by choice and only counted); `run`
-counts tasks with an agent running and refuses a second agent on a write
-set another running agent may touch. A person may go past a limit with
+`max_active` and refuses a task whose write set may overlap a live task's;
+`run` counts tasks with an agent running and refuses a second agent on a write
+set another running agent may touch. The overlap rule is strict: a task
+without `allow` may write anywhere, so it may overlap every other task. Two
+tasks clash when either has no `allow`, or both have and their pathspecs may
+meet (`roadmap.write_sets_overlap`). A person may go past a limit with
 `--force --reason TEXT`: the reason and the limits passed are recorded
 (`limits-overridden`), so the decision is visible later.
 """
 
 from __future__ import annotations
 
+import marshal
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from git_orch.agent.runlog import open_attempt
 from git_orch.config import Policy
@@ -42,49 +48,162 @@ class Other:
         return self.contract.allow
 
 
+def _listed(orepo: OrchRepo) -> list[tuple[str, str, str | None]]:
+    """(task id, contract commit, note blob or None) for every task ref, sorted."""
+    notes = {name: str(blob) for name, blob in ledger.snapshot(orepo).notes().items()}
+    return [(task_id, oid, notes.get(oid))
+            for task_id, oid in sorted(orepo.refs_under(ledger.TASKS_PREFIX).items())]
+
+
+def _read(orepo: OrchRepo, task_id: str, oid: str, blob: str | None,
+          cache: SummaryCache | None) -> Other | None:
+    """One task's contract and folded state, from status's summary cache when it has
+    them; None when the contract is unreadable (status reports it)."""
+    cached = cache.get(f"{oid}:{blob}") if cache is not None else None
+    if cached is not None and cached.contract.task_id == task_id:
+        return Other(cached.contract, cached.state)
+    try:
+        contract = read_contract(orepo.pygit, oid)
+    except OrchError:
+        return None
+    data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
+    log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
+    other = Other(contract, fold(task_id, log.events))
+    if cache is not None and contract.task_id == task_id:  # the entry status would write
+        cache.put(f"{oid}:{blob}", Summary(contract, other.state, log.problems,
+                                           log.skipped_versions))
+    return other
+
+
 def recorded(orepo: OrchRepo) -> dict[str, Other]:
-    """Every recorded task with its contract and folded state, from status's summary
-    cache when it has them (unreadable contracts are skipped: status reports them)."""
-    snap = ledger.snapshot(orepo)
-    notes = snap.notes()
+    """Every recorded task with its contract and folded state (unreadable contracts
+    are skipped: status reports them)."""
     cache = SummaryCache(orepo.runtime_dir)
     found = {}
-    for task_id, oid in sorted(ledger.task_refs(orepo).items()):
-        blob = notes.get(str(oid))
-        cached = cache.get(f"{oid}:{blob}")
-        if cached is not None and cached.contract.task_id == task_id:
-            found[task_id] = Other(cached.contract, cached.state)
-            continue
-        try:
-            contract = read_contract(orepo.pygit, oid)
-        except OrchError:
-            continue
-        data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
-        log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
-        found[task_id] = Other(contract, fold(task_id, log.events))
-        if contract.task_id == task_id:  # the same entry status would write
-            cache.put(f"{oid}:{blob}", Summary(contract, found[task_id].state, log.problems,
-                                               log.skipped_versions))
+    for task_id, oid, blob in _listed(orepo):
+        other = _read(orepo, task_id, oid, blob, cache)
+        if other is not None:
+            found[task_id] = other
     cache.save()
     return found
 
 
+SETTLED_FILE = "settled-tasks.marshal"
+SETTLED_FORMAT = "settled-tasks-1"
+
+
+def _settled(other: Other, task_id: str) -> bool:
+    """Ended, with no agent run left open: no limit ever counts it again."""
+    return (other.contract.task_id == task_id and other.state.state in ENDED
+            and open_attempt(other.state) is None)
+
+
+def live_tasks(orepo: OrchRepo) -> dict[str, Other]:
+    """Every task a limit may count: all but the settled ones, which are skipped
+    unread (start must not fold 10,000 ended tasks to find the 20 live ones).
+
+    The per-machine index of settled tasks holds `task contract-commit note-blob`
+    keys. A task's state is a function of its contract and note, both
+    content-addressed, so a task whose key is in the index is still settled: the
+    index can be missing or old, never wrong. Status's summary cache is read
+    only when there is no index yet."""
+    path = orepo.runtime_dir / SETTLED_FILE
+    known = _load_keys(path)
+    cache = SummaryCache(orepo.runtime_dir) if known is None else None
+    settled: set[str] = set()
+    found = {}
+    for task_id, oid, blob in _listed(orepo):
+        key = f"{task_id} {oid} {blob}"
+        if known is not None and key in known:
+            settled.add(key)
+            continue
+        other = _read(orepo, task_id, oid, blob, cache)
+        if other is None:
+            continue
+        if _settled(other, task_id):
+            settled.add(key)
+        else:
+            found[task_id] = other
+    if cache is not None:
+        cache.save()
+    if settled != known:
+        _save_keys(path, settled)
+    return found
+
+
+def _load_keys(path: Path) -> set[str] | None:
+    try:
+        data = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if (isinstance(data, tuple) and len(data) == 2 and data[0] == SETTLED_FORMAT
+            and isinstance(data[1], frozenset)):
+        return set(data[1])
+    return None
+
+
+def _save_keys(path: Path, keys: set[str]) -> None:
+    """Written whole and renamed into place; a failure only costs the next reader time."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(marshal.dumps((SETTLED_FORMAT, frozenset(keys))))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError):
+        pass
+
+
 def others(orepo: OrchRepo, task_id: str) -> list[Other]:
-    return [o for i, o in recorded(orepo).items() if i != task_id]
+    """The tasks other than `task_id` that a limit may count (see live_tasks)."""
+    return [o for i, o in live_tasks(orepo).items() if i != task_id]
 
 
-def _breaches(policy: Policy, allow: list[str], counted: list[Other], live: list[Other],
-              what: str) -> list[str]:
+def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -> list[str]:
+    """Why `task_id` may write where a live task may; empty when every write set is apart.
+
+    A task without `allow` is unbounded (its worker hooks let it write anywhere),
+    so it overlaps every other task, on whichever side it is: the reason names
+    the unbounded side and the way out besides --force."""
+    if not live:
+        return []
+    if not allow:
+        fix = ("bound it with --allow PATHSPEC" if command == "start" else
+               "run it once no other agent runs")
+        return [f"{task_id} declares no --allow, so it may write anywhere and may overlap "
+                f"{_names(live)} (live); {fix}"]
+    found = []
+    unbounded = [o for o in live if not o.allow]
+    if unbounded:
+        one = len(unbounded) == 1
+        has, it = ("has", "it") if one else ("have", "each")
+        until = ("ended" if command == "start" else
+                 "stopped its agent" if one else "stopped their agents")
+        found.append(f"{_names(unbounded)} (live) {has} no --allow, so {it} may write anywhere, "
+                     f"the files of {task_id} included; {command} {task_id} once "
+                     f"{_names(unbounded)} {until}")
+    clash = [o for o in live if o.allow and write_sets_overlap(allow, o.allow)]
+    if clash:
+        found.append(f"its write set may overlap that of {_names(clash)} (live)")
+    return found
+
+
+def _names(tasks: list[Other]) -> str:
+    return ", ".join(o.task_id for o in tasks)
+
+
+def _breaches(policy: Policy, command: str, task_id: str, allow: list[str],
+              counted: list[Other], live: list[Other], what: str) -> list[str]:
     found = []
     if len(counted) >= policy.max_active:
         found.append(f"max_active = {policy.max_active} and {len(counted)} task(s) {what}: "
-                     f"{', '.join(o.task_id for o in counted)}")
-    # Only declared write sets are compared: a task started without --allow is
-    # unbounded by a person's choice; max_active still counts it.
-    clash = [o.task_id for o in live if allow and o.allow and write_sets_overlap(allow, o.allow)]
-    if clash:
-        found.append(f"its write set may overlap that of {', '.join(clash)} (live)")
-    return found
+                     f"{_names(counted)}")
+    # Strict: a write set is compared with every live one, and a missing --allow
+    # (unbounded) overlaps everything; only declared, disjoint write sets pass.
+    return found + _overlaps(command, task_id, allow, live)
 
 
 def start_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
@@ -92,12 +211,13 @@ def start_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[st
     task's write set counts (accepted work still has to land)."""
     live = [o for o in others(orepo, task_id) if o.state.state not in ENDED]
     working = [o for o in live if o.state.state in WORKING]
-    return _breaches(policy, allow, working, live, "being worked")
+    return _breaches(policy, "start", task_id, allow, working, live, "being worked")
 
 
 def run_breaches(orepo: OrchRepo, policy: Policy, task_id: str, allow: list[str]) -> list[str]:
     running = [o for o in others(orepo, task_id) if open_attempt(o.state) is not None]
-    return _breaches(policy, allow, running, running, "with an agent running")
+    return _breaches(policy, "run", task_id, allow, running, running,
+                     "with an agent running")
 
 
 def check(command: str, task_id: str, breaches: list[str],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from git_orch.config import Policy, worktree_root
 from git_orch.record import timefmt
 from git_orch.record.contract import Contract
 from git_orch.record.ids import task_branch
-from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState
+from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, StateFacts, TaskState
 from git_orch.record.timefmt import parse_iso as parse_iso
 from git_orch.repo import OrchRepo, Worktree, hostname, peel
 from git_orch.workspace import workspaces
@@ -202,7 +203,7 @@ class Orphan:
 
 
 def find_orphans(
-    orepo: OrchRepo, facts: RepoFacts, tasks: dict[str, TaskState], policy: Policy
+    orepo: OrchRepo, facts: RepoFacts, tasks: Mapping[str, StateFacts], policy: Policy
 ) -> list[Orphan]:
     """orch/* branches and task-looking worktrees with no task; stale worktree records."""
     found: list[Orphan] = []

@@ -79,11 +79,12 @@ def build_contract(orepo: OrchRepo, req: StartRequest) -> Contract:
 
 
 def switch_hooks_on(orepo: OrchRepo, ws: workspaces.Workspace, contract: Contract) -> None:
-    """The worker hooks of a workspace: a worktree's are deployed in the lead's git
-    dir, a clone's in its own (nothing in a clone points back at the lead)."""
-    workspaces.mark(orepo, ws)
-    owner = orepo if ws.mode == workspaces.WORKTREE else OrchRepo(ws.path)
-    workerhooks.install(owner, ws.path, contract.task_id, contract.allow, contract.forbid)
+    """Mark the workspace as the task's and switch its worker hooks on: a worktree's
+    are deployed in the lead's git dir, a clone's in its own (nothing in a clone
+    points back at the lead)."""
+    common = orepo.common_dir if ws.mode == workspaces.WORKTREE else ws.path / ".git"
+    workerhooks.install(common, ws.path, contract.task_id, contract.allow, contract.forbid,
+                        mark=True)
 
 
 def make_workspace(orepo: OrchRepo, contract: Contract, mode: str, path: Path

@@ -82,7 +82,11 @@ def deploy(orepo: OrchRepo, passed: Sequence[str] = ()) -> Path:
     """Make `<common>/orch/hooks/` hold the packaged hooks (rewrites only what differs).
 
     Pass-throughs are only ever added: the folder is shared by every worker."""
-    folder = hooks_dir(orepo)
+    return _deploy(orepo.common_dir, passed)
+
+
+def _deploy(common_dir: Path, passed: Sequence[str]) -> Path:
+    folder = common_dir / "orch" / "hooks"
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in packaged_hooks(passed).items():
         path = folder / name
@@ -151,39 +155,135 @@ def _get_all(worktree: Path, key: str) -> list[str]:
     return out.splitlines()
 
 
+# Keys install sets besides the rules: single-valued, so replaced, never added to.
+SWITCH_KEYS = ("maintenance.auto", "core.hooksPath")
+
+
 def install(
-    orepo: OrchRepo, worktree: Path, task_id: str, allow: Sequence[str], forbid: Sequence[str]
+    common_dir: Path, worktree: Path, task_id: str, allow: Sequence[str], forbid: Sequence[str],
+    *, mark: bool = False,
 ) -> Path:
-    """Cache the task's rules in the worktree's config and switch its hooks on."""
-    marker = run_git(["config", "--worktree", "--get", "orch.task"], worktree, check=False)
-    if marker.stdout.strip() != task_id:
-        raise OrchError(f"{worktree} is not the worktree of task {task_id} (orch.task unset)")
-    repo_dir, _ = repo_hooks(worktree, orepo.common_dir)
-    folder = deploy(orepo, [n for n in PASSED if _is_hook(repo_dir / n)])
-    _unset_rules(worktree)
+    """Cache the task's rules in the worktree's config and switch its hooks on.
+
+    The hooks are deployed in `common_dir` (the worktree's repository: the lead's
+    for a linked worktree, the clone's own). The worktree must be the task's
+    (orch.task), unless `mark`: then it is made so (start). Two git calls, not
+    one per key: the keys `git config --worktree` sees are listed once and only
+    those there are unset, then every value is appended to that file in one
+    write under git's own lock file (start pays this for every task)."""
+    listing = _worktree_keys(worktree)
+    present = listing.own
     values: dict[str, list[str]] = {}
+    if present.get("orch.task") != [task_id]:
+        if not mark:
+            raise OrchError(f"{worktree} is not the worktree of task {task_id} "
+                            "(orch.task unset)")
+        values["orch.task"] = [task_id]
+    repo_dir = _hooks_folder(worktree, common_dir, listing.repo_hooks)
+    folder = _deploy(common_dir, [n for n in PASSED if _is_hook(repo_dir / n)])
+    for key in (*values, *RULE_KEYS, *SWITCH_KEYS):
+        if key.lower() in present:
+            _config(worktree, "--unset-all", key)
+    rules: dict[str, list[str]] = {}
     for key, patterns in (("allow", allow), ("forbid", forbid)):
         for index, pattern in enumerate(patterns):
-            values.setdefault(f"orch.{key}", []).append(pattern)
+            rules.setdefault(f"orch.{key}", []).append(pattern)
             for spec in to_git_pathspecs(pattern):
-                values.setdefault(f"orch.{key}Pathspec", []).append(f"{index} {spec}")
-    for key, items in values.items():
-        for value in items:
-            _config(worktree, "--add", key, value)
+                rules.setdefault(f"orch.{key}Pathspec", []).append(f"{index} {spec}")
+    git_dir = _git_dir(worktree)
     # Automatic gc packs refs, which a worker's reference-transaction hook refuses
     # to prune; leave maintenance to the main worktree.
-    _config(worktree, "maintenance.auto", "false")
-    _config(worktree, "core.hooksPath", str(folder))
-    _write_cache(worktree, task_id, values)
+    switches = {"maintenance.auto": ["false"], "core.hooksPath": [str(folder)]}
+    own_file = git_dir / "config.worktree" if listing.extension else git_dir / "config"
+    _append_config(own_file, {**values, **rules, **switches})
+    _write_cache(git_dir / "orch-hooks.sh", task_id, rules, listing.repo_hooks)
     return folder
 
 
-def _write_cache(worktree: Path, task_id: str, values: dict[str, list[str]]) -> None:
+@dataclass
+class _Listing:
+    own: dict[str, list[str]]  # lower-case key -> values, in the file --worktree writes
+    extension: bool  # extensions.worktreeConfig: that file is config.worktree, else config
+    repo_hooks: str  # the raw core.hooksPath set elsewhere ("" = <common dir>/hooks)
+
+
+def _worktree_keys(worktree: Path) -> _Listing:
+    """The keys `git config --worktree` sees here (orch.*, the switches) and the
+    repository's own core.hooksPath, in one call. Without extensions.worktreeConfig,
+    --worktree means the repository's config (a clone workspace): its keys are the
+    local ones."""
+    pattern = r"^(orch\.|maintenance\.auto$|core\.hookspath$|extensions\.worktreeconfig$)"
+    out = run_git(["config", "--show-scope", "-z", "--get-regexp", pattern], worktree,
+                  check=False).stdout.split("\0")
+    entries = []
+    for scope, item in zip(out[0::2], out[1::2], strict=False):
+        key, newline, value = item.partition("\n")
+        entries.append((scope, key, value if newline else "true"))
+    extension = any(scope == "local" and key == "extensions.worktreeconfig"
+                    and value.lower() in ("true", "yes", "on", "1")
+                    for scope, key, value in entries)
+    own = "worktree" if extension else "local"
+    found: dict[str, list[str]] = {}
+    hooks = ""
+    for scope, key, value in entries:
+        if key == "extensions.worktreeconfig":
+            continue
+        if scope == own:
+            found.setdefault(key, []).append(value)
+        elif key == "core.hookspath" and scope != "worktree":
+            hooks = value
+    return _Listing(found, extension, hooks)
+
+
+def _git_dir(worktree: Path) -> Path:
+    out = run_git(["rev-parse", "--path-format=absolute", "--git-dir"], worktree).stdout
+    return Path(out.strip())
+
+
+def _config_value(value: str) -> str:
+    """A value in git config syntax: quoted, so `;`, `#` and spaces stay literal."""
+    if any(ch in value for ch in "\n\r\0"):
+        raise OrchError(f"config value {value!r} contains a newline or NUL")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def _append_config(path: Path, values: dict[str, list[str]]) -> None:
+    """Append `values` (key -> values, in order) to a git config file in one write.
+
+    Under `<file>.lock`, created exclusively and renamed over the file, as git
+    itself writes config: a concurrent `git config` waits or fails, never
+    interleaves. A kill leaves the old file (and a stale lock, as git would)."""
+    text = ""
+    for key, items in values.items():
+        section, _, name = key.rpartition(".")
+        text += f"[{section}]\n" + "".join(f"\t{name} = {_config_value(v)}\n" for v in items)
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise OrchError(f"{path} is locked ({lock} exists): another git is writing it") from None
+    try:
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(old + text.encode("utf-8", "surrogateescape"))
+        os.replace(lock, path)
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+
+
+def _write_cache(path: Path, task_id: str, values: dict[str, list[str]],
+                 raw_hooks_path: str) -> None:
     """$GIT_DIR/orch-hooks.sh: the settings orch_load would read, as sh assignments.
 
     Written last, so it is newer than the config it mirrors; the hooks fall back
-    to `git config` as soon as any config file is newer than it."""
-    _, raw_hooks_path = repo_hooks(worktree, Path("."))
+    to `git config` when a config file changed after it (orch-common.sh orch_load)."""
 
     def lines(key: str) -> str:
         return "".join(f"{v}\n" for v in values.get(key, []))
@@ -210,7 +310,7 @@ def _write_cache(worktree: Path, task_id: str, values: dict[str, list[str]]) -> 
     }
     text = "# written by git orch hooks install; a cache of this worktree's config\n"
     text += "".join(f"{k}={shlex.quote(v)}\n" for k, v in assignments.items())
-    _write_atomic(cache_path(worktree), text.encode())
+    _write_atomic(path, text.encode())
 
 
 def cache_path(worktree: Path) -> Path:
@@ -245,10 +345,14 @@ def repo_hooks(worktree: Path, common_dir: Path) -> tuple[Path, str]:
         scope, _, value = line.partition("\t")
         if scope != "worktree":
             chosen = value
-    if not chosen:
-        return common_dir / "hooks", ""
-    path = Path(chosen).expanduser()
-    return (path if path.is_absolute() else worktree / path), chosen
+    return _hooks_folder(worktree, common_dir, chosen), chosen
+
+
+def _hooks_folder(worktree: Path, common_dir: Path, raw: str) -> Path:
+    if not raw:
+        return common_dir / "hooks"
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else worktree / path
 
 
 @dataclass

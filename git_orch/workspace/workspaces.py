@@ -152,16 +152,17 @@ def create(orepo: OrchRepo, contract: Contract, mode: str, path: Path) -> Worksp
     branch = task_branch(task_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode == WORKTREE:
+        # Marked as the task's worker (orch.task) when its hooks are switched on.
         orepo.git(["worktree", "add", "--quiet", str(path), branch], cwd=orepo.main_worktree)
-        ws = Workspace(task_id, path, WORKTREE)
-        mark(orepo, ws)
-        return ws
+        return Workspace(task_id, path, WORKTREE)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     for stale in path.parent.glob(f".{path.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
     # --shared: objects borrowed through alternates (never --local hardlinks, which
-    # share inodes with the lead's objects); only the task's branch, no tags.
+    # share inodes with the lead's objects); only the task's branch, no tags. The
+    # clone is the task's worker from the start (orch.role, orch.task).
     run_git(["clone", "--quiet", "--shared", "--no-checkout", "--single-branch", "--no-tags",
+             "--config", f"{ROLE_KEY}=worker", "--config", f"{TASK_KEY}={task_id}",
              "--branch", branch, "--end-of-options", str(orepo.common_dir), str(tmp)],
             orepo.main_worktree)
     try:
@@ -173,16 +174,10 @@ def create(orepo: OrchRepo, contract: Contract, mode: str, path: Path) -> Worksp
     return Workspace(task_id, path, CLONE)
 
 
-def mark(orepo: OrchRepo, ws: Workspace) -> None:
-    """A worktree's per-worktree marker (idempotent; a clone is marked before it exists)."""
-    if ws.mode == WORKTREE:
-        orepo.git(["config", "--worktree", TASK_KEY, ws.task_id], cwd=ws.path)
-
-
 def _fill_clone(orepo: OrchRepo, contract: Contract, tmp: Path) -> None:
-    """Check out, mark as the task's worker, give it the contract, and drop the
-    `origin` remote: nothing in it names the lead's repository. Its ledger copy
-    comes once the task is activated (share_ledger)."""
+    """Check out, give it the contract, and drop the `origin` remote: nothing in it
+    names the lead's repository. Its ledger copy comes once the task is activated
+    (share_ledger)."""
     task_id = contract.task_id
 
     def ws_git(*args: str, stdin: str | None = None) -> None:
@@ -190,8 +185,6 @@ def _fill_clone(orepo: OrchRepo, contract: Contract, tmp: Path) -> None:
                 input=stdin)
 
     ws_git("checkout", "--quiet", task_branch(task_id))
-    ws_git("config", ROLE_KEY, "worker")
-    ws_git("config", TASK_KEY, task_id)
     ws_git("remote", "remove", "origin")
     contract_oid = orepo.ref_target(task_ref(task_id))
     # The objects come through the alternates.
