@@ -114,6 +114,7 @@ class Objects:
         self.common_dir = common_dir
         self.folder = common_dir / "objects"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._borrowed: list[Path] | None = None
 
     def _reader(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
@@ -137,17 +138,36 @@ class Objects:
         return self._read_loose(oid) or self._read_batch(oid)
 
     def _read_loose(self, oid: str) -> tuple[str, bytes] | None:
-        """The loose object `oid`, None when there is none (or it does not read whole)."""
-        try:
-            with open(self.folder / oid[:2] / oid[2:], "rb") as handle:
-                raw = zlib.decompress(handle.read())
-        except (OSError, zlib.error):
+        """The loose object `oid`, here or in an alternate (a clone workspace borrows
+        the lead's objects); None when there is none (or it does not read whole)."""
+        for folder in (self.folder, *self._alternates()):
+            try:
+                with open(folder / oid[:2] / oid[2:], "rb") as handle:
+                    raw = zlib.decompress(handle.read())
+                break
+            except (OSError, zlib.error):
+                continue
+        else:
             return None
         header, nul, data = raw.partition(b"\0")
         kind, _, size = header.decode("ascii", "replace").partition(" ")
         if not nul or not size.isdigit() or int(size) != len(data):
             return None
         return kind, data
+
+    def _alternates(self) -> list[Path]:
+        """The object folders named in objects/info/alternates (one level; a
+        quoted or nested one is left to cat-file)."""
+        if self._borrowed is None:
+            self._borrowed = []
+            try:
+                lines = (self.folder / "info" / "alternates").read_text("utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            for line in lines:
+                if line.strip() and not line.startswith(("#", '"')):
+                    self._borrowed.append(self.folder / line)  # relative: to objects/
+        return self._borrowed
 
     def _read_batch(self, oid: str) -> tuple[str, bytes] | None:
         proc = self._reader()

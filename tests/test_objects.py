@@ -161,3 +161,15 @@ def test_the_object_id_is_git_s(tmp_path: Path) -> None:
     git("init", "-q", cwd=tmp_path)
     (tmp_path / "f").write_bytes(b"\0binary\n")
     assert object_id("blob", b"\0binary\n") == git("hash-object", "f", cwd=tmp_path)
+
+
+def test_objects_borrowed_through_alternates_are_read_without_git(plain_repo: Repo,
+                                                                 tmp_path: Path) -> None:
+    head = plain_repo.rev("HEAD")
+    clone = tmp_path / "borrower"
+    git("clone", "-q", "--shared", "--no-checkout", str(plain_repo.path), str(clone),
+        cwd=tmp_path)
+    objs = Objects(clone / ".git")
+    assert not (clone / ".git" / "objects" / head[:2]).exists()
+    assert objs.read_kind(head, "commit").startswith(b"tree ")
+    assert objs._proc is None  # no cat-file was needed
