@@ -35,7 +35,7 @@ from git_orch.judge.pathspecs import check_pathspec
 from git_orch.record import ledger
 from git_orch.record.contract import check_single_line
 from git_orch.record.ids import check_task_id
-from git_orch.record.state import CLEANED, ENDED, MERGED, PUSHED
+from git_orch.record.state import CLEANED, ENDED, MERGED, PUSHED, WORKING
 from git_orch.repo import OrchRepo
 
 if TYPE_CHECKING:  # status imports the runner, which imports this module
@@ -326,10 +326,11 @@ def recommend_from(policy: Policy, mode: dict[str, Any], tasks: Sequence[TaskVie
         return Recommendation(None, current.name, [
             f"package {current.name} is still open: waiting for {', '.join(waiting)} to end; "
             "spare slots are not a reason to start work outside it"], mode)
-    if len(live) >= policy.max_active:
+    working = [v for v in live if v.state.state in WORKING]  # what start counts
+    if len(working) >= policy.max_active:
         return Recommendation(None, current.name, [
-            f"all {policy.max_active} worker slots are taken by live tasks: "
-            f"{', '.join(v.task_id for v in live)}"], mode)
+            f"all {policy.max_active} worker slots are taken by tasks being worked: "
+            f"{', '.join(v.task_id for v in working)}"], mode)
     reasons = []
     for task in candidates:
         unmet = [d for d in task.depends_on if states.get(d) not in LANDED]

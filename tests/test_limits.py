@@ -33,6 +33,16 @@ def test_overlapping_write_sets_are_refused(repo: Repo) -> None:
     assert sorted(repo.status()) == ["auth", "docs"]
 
 
+def test_a_bare_file_name_overlap_says_why(repo: Repo) -> None:
+    """README.md matches at any depth (a .gitignore line): the refusal says so and
+    names the anchored form, which then starts beside the other task."""
+    repo.start("auth", "--allow", "src/auth/**")
+    err = refused_once(repo, "start", "readme", "--title", "x", "--allow", "README.md")
+    assert ("may overlap that of auth (live) (README.md has no slash, so it matches at any "
+            "depth, like a .gitignore line; /README.md names the top-level path)") in err
+    repo.start("readme", "--allow", "/README.md")
+
+
 def refused_once(repo: Repo, *argv: str) -> str:
     """The one-line refusal of a limits breach (exit 1); nothing is recorded."""
     before = repo.git("for-each-ref", "refs/orch/")

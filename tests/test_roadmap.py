@@ -121,7 +121,10 @@ def test_next_respects_the_slot_limit(repo: Repo) -> None:
     repo.orch_ok("next", "--start")
     full = nxt(repo)
     assert full["task"] is None
-    assert full["reasons"] == ["all 1 worker slots are taken by live tasks: a1"]
+    assert full["reasons"] == ["all 1 worker slots are taken by tasks being worked: a1"]
+    # Blocked, a1 holds no worker slot (start counts the same): a2 may start.
+    repo.orch_ok("block", "--reason", "waits for a key", cwd=repo.worktree("a1"))
+    assert nxt(repo)["task"]["id"] == "a2"
 
 
 def test_next_never_overlaps_a_live_write_set(repo: Repo) -> None:

@@ -28,6 +28,8 @@ STATES = (PENDING, ACTIVE, UNREVIEWED, ACCEPTED, REJECTED, MERGED, PUSHED, CLEAN
           ABANDONED)
 ENDED = frozenset({MERGED, PUSHED, CLEANED, ABANDONED})
 LIVE = frozenset(STATES) - ENDED
+# The states that hold a worker slot (`max_active`): start, run and next count these.
+WORKING = frozenset({PENDING, ACTIVE, REJECTED})
 
 # event type -> (states it may follow, state it leads to; None = unchanged)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {

@@ -25,13 +25,12 @@ from git_orch.errors import OrchError
 from git_orch.record import ledger
 from git_orch.record.contract import Contract, check_single_line, read_contract
 from git_orch.record.ledger import Event
-from git_orch.record.state import ACTIVE, ENDED, PENDING, REJECTED, TaskState, fold
+from git_orch.record.state import ENDED, WORKING, TaskState, fold
 from git_orch.record.summary_cache import Summary, SummaryCache
 from git_orch.repo import OrchRepo, blob_bytes
-from git_orch.roadmap import write_sets_overlap
+from git_orch.roadmap import literal_prefix, write_sets_overlap
 
 OVERRIDDEN = "limits-overridden"
-WORKING = frozenset({PENDING, ACTIVE, REJECTED})  # the states that hold a worker slot
 
 
 @dataclass
@@ -187,7 +186,12 @@ def _overlaps(command: str, task_id: str, allow: list[str], live: list[Other]) -
                      f"{_names(unbounded)} {until}")
     clash = [o for o in live if o.allow and write_sets_overlap(allow, o.allow)]
     if clash:
-        found.append(f"its write set may overlap that of {_names(clash)} (live)")
+        anywhere = [p for p in [*allow, *(p for o in clash for p in o.allow)]
+                    if not literal_prefix(p)]
+        hint = (f" ({anywhere[0]} has no slash, so it matches at any depth, like a "
+                f".gitignore line; /{anywhere[0].lstrip('/')} names the top-level path)"
+                if anywhere and "/" not in anywhere[0].rstrip("/") else "")
+        found.append(f"its write set may overlap that of {_names(clash)} (live){hint}")
     return found
 
 
