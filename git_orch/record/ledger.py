@@ -22,7 +22,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from git_orch.errors import OrchError
@@ -66,13 +65,18 @@ def encode_event(event: Event) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-@dataclass
 class EventLog:
-    """One note's events, plus what could not be read (never fatal)."""
+    """One note's events, plus what could not be read (never fatal).
 
-    events: list[Event] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    skipped_versions: int = 0
+    A plain class, as is Snapshot: a dataclass here would load the dataclasses
+    module into every write (`dispatch` needs no other).
+    """
+
+    def __init__(self, events: list[Event] | None = None, problems: list[str] | None = None,
+                 skipped_versions: int = 0) -> None:
+        self.events: list[Event] = events if events is not None else []
+        self.problems: list[str] = problems if problems is not None else []
+        self.skipped_versions = skipped_versions
 
     @property
     def max_lamport(self) -> int:
@@ -327,12 +331,12 @@ def commit_bytes(tree: str, parents: list[str], ident: tuple[str, str], message:
 # --- reading --------------------------------------------------------------
 
 
-@dataclass
 class Snapshot:
     """The ledger as of one commit of refs/orch/ledger."""
 
-    repo: pygit2.Repository
-    tip: pygit2.Oid | None
+    def __init__(self, repo: pygit2.Repository, tip: pygit2.Oid | None) -> None:
+        self.repo = repo
+        self.tip = tip
 
     @property
     def tree(self) -> pygit2.Tree | None:
