@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 
 from git_orch.errors import OrchError
-from git_orch.gitcmd import run_git
 from git_orch.repo import OrchRepo
 
 ROLE_KEY = "orch.role"
@@ -26,9 +25,7 @@ def in_worker_context(orepo: OrchRepo) -> str | None:
     env_task = os.environ.get("ORCH_TASK")
     if env_task:
         return f"ORCH_TASK is set ({env_task[:40]!r})"
-    proc = run_git(["config", "--get-regexp", r"^orch\.(role|task)$"], orepo.toplevel,
-                   check=False)
-    values = dict(line.partition(" ")[::2] for line in proc.stdout.splitlines())
+    values = orepo.own_config
     if values.get(ROLE_KEY) == "worker" or values.get(TASK_KEY):
         return f"this is the workspace of task {values.get(TASK_KEY, '?')[:40]!r}"
     return None
