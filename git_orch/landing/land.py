@@ -45,7 +45,7 @@ from git_orch.record.state import (
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
 from git_orch.workspace import workspaces
-from git_orch.workspace.collect import forget_collected
+from git_orch.workspace.collect import COLLECT_PREFIX, collected_deletes
 from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
@@ -572,15 +572,19 @@ def cleanup(
     elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
         done.append(f"pruned missing worktree {ws.path}")
-    done.extend(forget_collected(orepo, task_id))
+    deletes = collected_deletes(orepo, task_id)
+    forgets = [f"deleted {COLLECT_PREFIX}{task_id}/"] if deletes else []
     head = orepo.ref_target(f"refs/heads/{branch}")
     if head is not None:
         reachable = target is not None and _contains(orepo, target, str(head))
         if not reachable:
             _archive(orepo, task_id, str(head))
             done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
-        orepo.git_common(["update-ref", "-d", f"refs/heads/{branch}", str(head)])
-        done.append(f"deleted branch {branch}")
+        deletes.append(f"delete refs/heads/{branch} {head}\n")
+        forgets.append(f"deleted branch {branch}")
+    if deletes:  # the branch and what collect kept of it go in one transaction
+        orepo.git_common(["update-ref", "--stdin"], input="".join(deletes))
+        done.extend(forgets)
     where = str(ws.path) if ws is not None else None
     if not record_event:
         return done

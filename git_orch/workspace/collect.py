@@ -366,12 +366,7 @@ def collect_quietly(orepo: OrchRepo, task_id: str | None = None) -> list[str]:
     return []
 
 
-def forget_collected(orepo: OrchRepo, task_id: str) -> list[str]:
-    """Delete refs/orch-collect/<id>/* once the task is cleaned up."""
+def collected_deletes(orepo: OrchRepo, task_id: str) -> list[str]:
+    """`update-ref --stdin` lines deleting refs/orch-collect/<id>/*, for cleanup."""
     refs = collect_refs(orepo, task_id, TAKEN + FETCHED)
-    if not refs:
-        return []
-    lines = "".join(f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items())
-    run_git(["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"], orepo.common_dir,
-            input=lines, check=False)
-    return [f"deleted {COLLECT_PREFIX}{task_id}/"]
+    return [f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items()]
