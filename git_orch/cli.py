@@ -13,7 +13,6 @@ import gc
 import importlib
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,7 +128,8 @@ _start_dir: Path | None = None  # -C DIR, so a crash log lands in that repositor
 
 def _crash_log(exc: BaseException) -> Path:
     """Save the traceback where the user can find it; prefer the repo's runtime dir."""
-    import traceback  # only a crash pays for it
+    import tempfile  # only a crash pays for these imports
+    import traceback
 
     text = "".join(traceback.format_exception(exc))
     folder = Path(tempfile.gettempdir())

@@ -7,15 +7,14 @@ take the defaults below; a malformed file is refused clearly.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
-import tomllib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pygit2
 
 from git_orch.errors import OrchError
 from git_orch.repo import OrchRepo, blob_bytes, peel
@@ -155,12 +154,21 @@ def _typed(section: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 
 
 def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
+    return _policy(_toml(text, where), where)
+
+
+def _toml(text: str, where: str) -> dict[str, Any]:
+    import tomllib  # ~4 ms a process: loaded only when no cached parse fits
+
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except RecursionError:
         raise OrchError(f"{where}: not valid TOML: nested too deeply") from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         raise OrchError(f"{where}: not valid TOML: {exc}") from None
+
+
+def _policy(doc: dict[str, Any], where: str) -> Policy:
     section = doc.get("orch", {})
     if not isinstance(section, dict):
         raise OrchError(f"{where}: [orch] must be a table")
@@ -179,14 +187,72 @@ def parse_policy(text: str, where: str = CONFIG_NAME) -> Policy:
 
 
 def load_policy(orepo: OrchRepo) -> Policy:
-    """The working copy of orch.toml in the main worktree, or defaults."""
+    """The working copy of orch.toml in the main worktree, or defaults.
+
+    The parsed file is kept in the runtime folder (POLICY_CACHE) under the
+    file's identity, size and times, so most commands need no TOML parser;
+    every check on the values is still made on each load.
+    """
     path = config_path(orepo)
     if not path.exists():
         policy = Policy()
         policy.main_branch = default_main_branch(orepo)
         policy.protected_branches = [policy.main_branch]
         return policy
-    return parse_policy(read_config_file(path), str(path))
+    where = str(path)
+    cache = orepo.common_dir / "orch" / POLICY_CACHE
+    doc = _cached_doc(cache, where, path)
+    if doc is None:
+        text, info = _read_config(path)
+        doc = _toml(text, where)
+        _cache_doc(cache, where, info, doc)
+    return _policy(doc, where)
+
+
+POLICY_CACHE = "policy-cache.json"
+# A file changed this recently may change again without its times moving (they
+# advance in clock ticks): it is not cached, as git treats a "racily clean" file.
+RACY_NS = 3 * 10**9
+
+
+def _stat_key(info: os.stat_result) -> list[int]:
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _cached_doc(cache: Path, where: str, path: Path) -> dict[str, Any] | None:
+    """The cached parse of `path`, if it was made from the file as it is now."""
+    try:
+        entry = json.loads(cache.read_bytes())
+        key = _stat_key(os.stat(path))
+    except (OSError, ValueError):
+        return None
+    if isinstance(entry, dict) and entry.get("path") == where and entry.get("stat") == key \
+            and isinstance(entry.get("doc"), dict):
+        return dict(entry["doc"])
+    return None
+
+
+def _cache_doc(cache: Path, where: str, info: os.stat_result, doc: dict[str, Any]) -> None:
+    """Keep a parse for the next command; skipped when it cannot be kept exactly."""
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RACY_NS:
+        return
+    try:
+        text = json.dumps({"path": where, "stat": _stat_key(info), "doc": doc})
+    except (TypeError, ValueError):  # a TOML date or time: JSON has none
+        return
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only runtime folder: parse next time
+
+
+def auto_sync(orepo: OrchRepo) -> bool:
+    """orch.toml `[sync] auto = true`: commands that take --sync sync by default."""
+    section = load_policy(orepo).raw.get("sync", {})
+    return isinstance(section, dict) and section.get("auto") is True
 
 
 def read_config_file(path: Path) -> str:
@@ -195,6 +261,11 @@ def read_config_file(path: Path) -> str:
     Opened without blocking and checked on the open descriptor, so a FIFO
     cannot hang a command and a symlink to /dev/zero cannot exhaust memory.
     """
+    return _read_config(path)[0]
+
+
+def _read_config(path: Path) -> tuple[str, os.stat_result]:
+    """read_config_file, with the file's stat as it was read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
@@ -207,13 +278,15 @@ def read_config_file(path: Path) -> str:
     if len(data) > MAX_CONFIG_BYTES:
         raise OrchError(f"{path} is over {MAX_CONFIG_BYTES} bytes: refusing to read it")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), info
     except UnicodeDecodeError:
         raise OrchError(f"{path} is not UTF-8") from None
 
 
 def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
     """orch.toml as committed at rev (what review trusts for gates), if any."""
+    import pygit2
+
     try:
         commit = orepo.resolve_commit(rev)
         entry = commit.tree[CONFIG_NAME]

@@ -24,13 +24,13 @@ MODES = (ACTIVE, DRAIN, PAUSED)
 
 def loop_target(orepo: OrchRepo) -> str:
     """The empty tree's id, after making sure the object exists."""
-    oid = str(orepo.pygit.TreeBuilder().write())
+    oid = orepo.objects.write_tree({})
     assert oid == EMPTY_TREE  # a SHA-1 repository; SHA-256 would need its own id
     return oid
 
 
 def loop_log(orepo: OrchRepo) -> EventLog:
-    return ledger.snapshot(orepo).log(EMPTY_TREE)
+    return ledger.read_log(orepo, EMPTY_TREE)
 
 
 def current(orepo: OrchRepo) -> dict[str, Any]:
@@ -49,9 +49,7 @@ def set_mode(orepo: OrchRepo, mode: str, note: str | None) -> Event:
         raise OrchError(f"dispatch mode {mode!r}: use one of {', '.join(MODES)}")
     if note is not None and any(ch in note for ch in "\n\r\0"):
         raise OrchError("--note must be a single line")
-    from git_orch.init import create_empty_ledger
-
-    create_empty_ledger(orepo)
+    ledger.create_empty_ledger(orepo)
     target = loop_target(orepo)
 
     def make(_log: EventLog) -> list[Event]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from git_orch.config import TEMPLATE, config_path, default_main_branch
 from git_orch.errors import OrchError
-from git_orch.record import ledger
+from git_orch.record.ledger import create_empty_ledger as create_empty_ledger
 from git_orch.repo import OrchRepo
 
 
@@ -26,18 +26,6 @@ def enable_worktree_config(orepo: OrchRepo) -> None:
     if version == "0":
         orepo.git_common(["config", "core.repositoryformatversion", "1"])
     orepo.git_common(["config", "extensions.worktreeConfig", "true"])
-
-
-def create_empty_ledger(orepo: OrchRepo) -> bool:
-    if orepo.ref_target(ledger.LEDGER_REF) is not None:
-        return False
-    repo = orepo.pygit
-    tree = repo.TreeBuilder().write()
-    sig = orepo.signature
-    commit = repo.create_commit(None, sig, sig, "git-orch: start the ledger", tree, [])
-    ok, _ = ledger.update_refs(orepo, [ledger.RefUpdate(ledger.LEDGER_REF, str(commit), None)],
-                               "start the ledger")
-    return ok  # a lost race means another init created it: fine
 
 
 def init(orepo: OrchRepo, main_branch: str | None = None) -> InitResult:

@@ -1,33 +1,34 @@
 """Find the repository git-orch works on, from any of its worktrees.
 
-Ledger objects are written through a pygit2 handle opened at the COMMON git
-dir: in a linked worktree libgit2 silently overwrites refs it was asked to
-create, and every worktree must see one ledger.
+Objects are read and written at the COMMON git dir (libgit2 in a linked
+worktree silently overwrites refs it was asked to create, and every worktree
+must see one ledger). pygit2 is imported only by the code that uses it: the
+import alone costs ~50 ms, and the frequent commands (a ledger write, show)
+go through `objects` and plain git instead.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
-
-import pygit2
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, git, run_git
+from git_orch.objects import HEX40, Objects
+
+if TYPE_CHECKING:
+    import pygit2
 
 _Obj = TypeVar("_Obj")
-_OPEN_EXACTLY = (
-    pygit2.enums.RepositoryOpenFlag.NO_SEARCH
-    | pygit2.enums.RepositoryOpenFlag.NO_DOTGIT
-)
+# Per-worktree refs: their files are not in the common dir.
+_WORKTREE_REFS = ("bisect", "worktree", "rewritten")
 
 
-@dataclass(frozen=True)
-class Worktree:
+class Worktree(NamedTuple):  # a NamedTuple: a third of a frozen dataclass's import cost
+    """One entry of `git worktree list`."""
+
     path: Path
     head: str | None
     branch: str | None  # full ref name, e.g. refs/heads/orch/t1
@@ -42,28 +43,24 @@ class OrchRepo:
         cwd = Path(start) if start is not None else Path.cwd()
         if not cwd.is_dir():
             raise OrchError(f"not a directory: {cwd}")
-        proc = run_git(
-            [
-                "rev-parse",
-                "--path-format=absolute",
-                "--git-common-dir",
-                "--git-dir",
-                "--is-bare-repository",
-                "--is-inside-work-tree",
-            ],
-            cwd,
-            check=False,
-        )
+        asks = ["rev-parse", "--path-format=absolute", "--git-common-dir", "--git-dir",
+                "--is-bare-repository", "--is-inside-work-tree"]
+        # One process in a worktree; --show-toplevel fails outside one, and
+        # the call without it then says why.
+        proc = run_git([*asks, "--show-toplevel"], cwd, check=False)
+        if proc.returncode != 0:
+            proc = run_git(asks, cwd, check=False)
         if proc.returncode != 0:
             raise OrchError(f"not a git repository: {cwd} (run git orch inside a repository)")
-        common, gitdir, bare, inside = proc.stdout.splitlines()[:4]
-        if bare == "true" or inside != "true":
+        lines = proc.stdout.splitlines()
+        common, gitdir, bare, inside = lines[:4]
+        if bare == "true" or inside != "true" or len(lines) < 5:
             raise OrchError(
                 f"{cwd} is a bare repository or a git dir: run git orch in a worktree"
             )
         self.common_dir = Path(common)
         self.git_dir = Path(gitdir)
-        self.toplevel = Path(git(["rev-parse", "--show-toplevel"], cwd))
+        self.toplevel = Path(lines[4])
 
     @cached_property
     def pygit(self) -> pygit2.Repository:
@@ -72,7 +69,16 @@ class OrchRepo:
         An agent sandbox (codex's bubblewrap) may mount an empty `.git` inside
         the common dir; libgit2 would open that first and find no repository.
         """
-        return pygit2.Repository(str(self.common_dir), _OPEN_EXACTLY)
+        import pygit2
+
+        flags = (pygit2.enums.RepositoryOpenFlag.NO_SEARCH
+                 | pygit2.enums.RepositoryOpenFlag.NO_DOTGIT)
+        return pygit2.Repository(str(self.common_dir), flags)
+
+    @cached_property
+    def objects(self) -> Objects:
+        """Objects read through one `git cat-file --batch`, written in-process."""
+        return Objects(self.common_dir)
 
     def git(self, args: list[str], cwd: Path | None = None) -> str:
         """git in this worktree (or in cwd, another worktree of this repo)."""
@@ -130,10 +136,7 @@ class OrchRepo:
         """A worker's clone (its own git dir, `orch.role=worker`), read by libgit2."""
         if self.git_dir != self.common_dir:
             return False
-        try:
-            return self.pygit.config["orch.role"] == "worker"
-        except (KeyError, pygit2.GitError, ValueError):
-            return False
+        return self.own_config.get("orch.role") == "worker"
 
     @cached_property
     def no_hooks_dir(self) -> Path:
@@ -148,7 +151,22 @@ class OrchRepo:
 
     def worker_task(self, cwd: Path | None = None) -> str | None:
         """The task id when cwd (default: this worktree) is a worker worktree."""
+        if cwd is None:
+            return self.own_config.get("orch.task")
         return self.config_get("orch.task", cwd)
+
+    @cached_property
+    def own_config(self) -> dict[str, str]:
+        """user.name, user.email, orch.role and orch.task of this worktree, as
+        `git config --get` gives them: read once, in one process, when first asked."""
+        keys = r"^(user\.(name|email)|orch\.(role|task))$"
+        proc = run_git(["config", "-z", "--get-regexp", keys], self.toplevel, check=False)
+        found: dict[str, str] = {}
+        for item in proc.stdout.split("\0"):
+            key, _, value = item.partition("\n")
+            if key:
+                found[key] = value  # the last one counts, as for `git config --get`
+        return found
 
     def refs_under(self, prefix: str) -> dict[str, str]:
         """Name below `prefix` -> object id, for every ref under it (one git call)."""
@@ -159,7 +177,34 @@ class OrchRepo:
             found[name[len(prefix) :]] = oid
         return found
 
+    def ref_oid(self, name: str) -> str | None:
+        """The object id ref `name` (a full name) resolves to, None when there is none.
+
+        Exact (never a guess at what a short name means) and without libgit2.
+        A loose ref file holds the newest value (git reads it before
+        packed-refs and replaces it whole), so the ledger tip, rewritten on
+        every write, costs no process; anything else (packed, symbolic,
+        another ref store) is `git for-each-ref`'s to answer.
+        """
+        parts = name.split("/")
+        if (len(parts) > 2 and parts[0] == "refs" and parts[1] not in _WORKTREE_REFS
+                and all(part and not part.startswith(".") for part in parts)):
+            try:
+                text = (self.common_dir / name).read_bytes()
+            except (OSError, ValueError):
+                text = b""
+            if len(text) == 41 and text.endswith(b"\n") and HEX40.fullmatch(text[:40].decode()):
+                return text[:40].decode()
+        out = self.git_common(["for-each-ref", "--format=%(objectname) %(refname)", name])
+        for line in out.splitlines():
+            oid, _, found = line.partition(" ")
+            if found == name:
+                return oid
+        return None
+
     def ref_target(self, name: str) -> pygit2.Oid | None:
+        import pygit2
+
         try:
             ref = self.pygit.references.get(name)
         except (ValueError, pygit2.GitError):
@@ -171,6 +216,8 @@ class OrchRepo:
 
     def resolve_commit(self, rev: str) -> pygit2.Commit:
         """A user-given revision as a commit, or a clear refusal."""
+        import pygit2
+
         if rev.startswith("-"):
             raise OrchError(f"bad revision {rev!r}: must not start with '-'")
         try:
@@ -184,25 +231,40 @@ class OrchRepo:
             raise OrchError(f"bad revision {rev!r}: not a commit in this repository") from None
         return peel(self.pygit, oid, pygit2.Commit)
 
+    def _who(self, what: str, default: str) -> str:
+        return (os.environ.get(f"GIT_COMMITTER_{what.upper()}")
+                or self.own_config.get(f"user.{what}") or default)
+
     @cached_property
     def actor(self) -> str:
-        name = os.environ.get("GIT_COMMITTER_NAME") or self.config_get("user.name") or "unknown"
-        email = os.environ.get("GIT_COMMITTER_EMAIL") or self.config_get("user.email") or ""
+        name, email = self._who("name", "unknown"), self._who("email", "")
         return f"{name} <{email}>" if email else name
 
     @cached_property
+    def ident(self) -> tuple[str, str]:
+        """(name, email) that git-orch's own commits are signed with."""
+        return self._who("name", "git-orch"), self._who("email", "git-orch@localhost")
+
+    @cached_property
     def signature(self) -> pygit2.Signature:
-        name = os.environ.get("GIT_COMMITTER_NAME") or self.config_get("user.name") or "git-orch"
-        email = (
-            os.environ.get("GIT_COMMITTER_EMAIL")
-            or self.config_get("user.email")
-            or "git-orch@localhost"
-        )
-        return pygit2.Signature(name, email)
+        import pygit2
+
+        return pygit2.Signature(*self.ident)
 
 
 def hostname() -> str:
+    import socket  # ~1.5 ms: only the commands that record a host load it
+
     return socket.gethostname()
+
+
+def __getattr__(name: str) -> object:
+    """`git_orch.repo.socket`, loaded when first asked for (as hostname() does)."""
+    if name == "socket":
+        import socket
+
+        return socket
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def peel(repo: pygit2.Repository, oid: str | pygit2.Oid, kind: type[_Obj]) -> _Obj:
@@ -217,4 +279,6 @@ def peel(repo: pygit2.Repository, oid: str | pygit2.Oid, kind: type[_Obj]) -> _O
 
 
 def blob_bytes(repo: pygit2.Repository, oid: str | pygit2.Oid) -> bytes:
+    import pygit2
+
     return peel(repo, oid, pygit2.Blob).data

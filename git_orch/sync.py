@@ -92,12 +92,6 @@ def resolve_remote(orepo: OrchRepo, remote: str | None) -> str:
     return remote
 
 
-def auto_sync(orepo: OrchRepo) -> bool:
-    """orch.toml `[sync] auto = true`: commands that take --sync sync by default."""
-    section = load_policy(orepo).raw.get("sync", {})
-    return isinstance(section, dict) and section.get("auto") is True
-
-
 def fetch(orepo: OrchRepo, remote: str) -> None:
     """Copy the remote's refs/orch/* to refs/orch-remote/<remote>/* (nothing else moves)."""
     spec = f"+refs/orch/*:{tracking_ref(remote, '*')}"

@@ -77,8 +77,9 @@ def test_settled_status_is_the_full_status(repo: Repo, tmp_path: Path) -> None:
     assert timeless(status(repo)) == timeless(full(repo))
     status(repo, "--write", "--out", str(tmp_path / "warm"))
     full(repo, "--write", "--out", str(tmp_path / "full"))
-    pages = [(tmp_path / side / "status.md").read_text() for side in ("warm", "full")]
-    assert timeless(pages[0]) == timeless(pages[1])
+    for page in ("status.md", "status.html"):
+        warm_page, full_page = ((tmp_path / side / page).read_text() for side in ("warm", "full"))
+        assert timeless(warm_page) == timeless(full_page), page
 
 
 def test_a_settled_task_whose_surroundings_change_is_read_again(repo: Repo) -> None:

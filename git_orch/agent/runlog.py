@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from git_orch.agent.procs import supervisor_alive
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
@@ -305,6 +303,8 @@ def agent_said(state: TaskState) -> dict[str, Any] | None:
 
 
 def _has_commits(orepo: OrchRepo, task_id: str, base: str) -> bool:
+    import pygit2
+
     head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
     if head is None or str(head) == base:
         return False

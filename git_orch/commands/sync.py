@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from git_orch.config import auto_sync
 from git_orch.errors import OrchError
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.repo import OrchRepo
 from git_orch.sanitize import clean
-from git_orch.sync import SyncResult, auto_sync
-from git_orch.sync import sync as do_sync
+
+if TYPE_CHECKING:  # git_orch.sync (and pygit2) is loaded only when a sync runs
+    from git_orch.sync import SyncResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +64,8 @@ def sync(ctx: click.Context, remote: str | None, as_json: bool) -> None:
       git orch sync
       git orch sync backup --json | jq .outcome
     """
+    from git_orch.sync import sync as do_sync
+
     result = do_sync(open_repo(ctx), remote)
     if as_json:
         emit_json(result.to_json())
@@ -71,6 +75,8 @@ def sync(ctx: click.Context, remote: str | None, as_json: bool) -> None:
 
 
 def _run_sync(orepo: OrchRepo, when: str) -> None:
+    from git_orch.sync import sync as do_sync
+
     try:
         result = do_sync(orepo)
     except OrchError as exc:

@@ -8,14 +8,16 @@ contract itself is the commit message's trailers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import pygit2
+from typing import TYPE_CHECKING, Any
 
 from git_orch.errors import OrchError
 from git_orch.judge import trailers
+from git_orch.objects import Objects, commit_parts
 from git_orch.record import killpoint
 from git_orch.record.ids import check_task_id
+
+if TYPE_CHECKING:
+    import pygit2
 
 CONTRACT_SCHEMA = "1"
 
@@ -75,15 +77,32 @@ def write_contract(repo: pygit2.Repository, contract: Contract, sig: pygit2.Sign
 
 def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contract:
     """Parse a contract commit; refuse one that is not a well-formed contract."""
+    import pygit2
+
     try:
         commit = repo[commit_id]
     except (KeyError, ValueError):
         raise OrchError(f"contract commit {commit_id} is missing") from None
     if not isinstance(commit, pygit2.Commit):
         raise OrchError(f"contract {commit_id} is not a commit")
-    # Our own bytes are UTF-8; the `encoding` header is never trusted (a bogus
-    # one makes pygit2's decoded .message raise).
-    message = commit.raw_message.decode("utf-8", "replace")
+    return parse_contract(str(commit.id), commit.read_raw())
+
+
+def load_contract(objs: Objects, commit_id: str) -> Contract:
+    """read_contract without libgit2 (through one `git cat-file --batch`)."""
+    found = objs.read(commit_id)
+    if found is None:
+        raise OrchError(f"contract commit {commit_id} is missing")
+    if found[0] != "commit":
+        raise OrchError(f"contract {commit_id} is not a commit")
+    return parse_contract(commit_id, found[1])
+
+
+def parse_contract(commit_id: str, raw: bytes) -> Contract:
+    """The contract in a raw commit object; refused unless well-formed."""
+    headers, raw_message = commit_parts(raw)
+    # Our own bytes are UTF-8; the `encoding` header is never trusted.
+    message = raw_message.decode("utf-8", "replace")
     found = trailers.parse_trailers(message)
     task_id = trailers.first(found, "Orch-Task")
     if task_id is None:
@@ -92,7 +111,8 @@ def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contr
         check_task_id(task_id)
     except OrchError as exc:  # data, not the command line: a refusal, not a usage error
         raise OrchError(f"contract {str(commit_id)[:12]}: {exc}") from None
-    if len(commit.parents) != 1:
+    parents = headers.get("parent", [])
+    if len(parents) != 1:
         raise OrchError(f"contract {str(commit_id)[:12]} must have exactly one parent")
     title, _, rest = message.partition("\n")
     block_start = rest.rfind("\n\nOrch-Task:")
@@ -100,11 +120,11 @@ def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contr
     return Contract(
         task_id=task_id,
         title=title.strip(),
-        base=str(commit.parent_ids[0]),
+        base=parents[0],
         body=body,
         package=trailers.first(found, "Orch-Package"),
         allow=trailers.values(found, "Orch-Allow"),
         forbid=trailers.values(found, "Orch-Forbid"),
         gates=trailers.values(found, "Orch-Gate"),
-        commit=str(commit.id),
+        commit=commit_id,
     )

@@ -2,8 +2,9 @@
 
 Crash-only code must survive SIGKILL between any two writes. The tests prove
 it by killing git-orch right before or right after its k-th write: a `git`
-shim on PATH counts git calls, and `step()` marks git-orch's own libgit2
-writes (ledger and contract objects) in the same count.
+shim on PATH counts git calls, and `step()` marks git-orch's own in-process
+writes (ledger objects; contract commits, through libgit2) in the same count,
+logged as "libgit2" steps.
 
 Armed only when GIT_ORCH_KILLPOINT_PID is this very process's pid (the
 harness sets it to the pid it is about to exec), so an inherited variable
@@ -51,7 +52,7 @@ def _kill_if(number: int | None, when: str) -> None:
 
 @contextlib.contextmanager
 def step(what: str) -> Iterator[None]:
-    """Wrap one libgit2 write: the harness may kill the process before or after it."""
+    """Wrap one in-process write: the harness may kill the process before or after it."""
     number = _count(what)
     _kill_if(number, "before")
     yield

@@ -5,6 +5,11 @@ that task's event log, one JSON object per line. Notes are stored with git's
 2/38 fanout so that one write rewrites two small trees, not the whole ledger,
 and every write is a compare-and-swap of the ref through `git update-ref
 --stdin` (all refs of one write move together or not at all).
+
+Appends and single-note reads go through git_orch.objects (cat-file and
+loose objects), not libgit2, whose import alone costs more than a write; the
+readers of the whole ledger (status, sync) keep the pygit2 functions below,
+which lay out the notes tree exactly as the plain ones do.
 """
 
 from __future__ import annotations
@@ -12,20 +17,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import random
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-import pygit2
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.objects import BLOB_MODE, TREE_MODE, Entry, Objects, Tree, commit_parts
+from git_orch.objects import HEX40 as HEX40
 from git_orch.record import killpoint, timefmt
 from git_orch.repo import OrchRepo, blob_bytes, peel
+
+if TYPE_CHECKING:
+    import pygit2
 
 LEDGER_REF = "refs/orch/ledger"
 TASKS_PREFIX = "refs/orch/tasks/"
@@ -40,9 +47,6 @@ MAX_LAMPORT = 2**53
 MAX_LAMPORT_JUMP = 1_000_000
 WRITE_ATTEMPTS = 200
 LOCAL_TURN_WAIT = 10.0
-# The ledger commit this process wrote last: known to be a ledger commit.
-_WRITTEN_HERE: set[pygit2.Oid] = set()
-HEX40 = re.compile(r"[0-9a-f]{40}")
 HEX2 = re.compile(r"[0-9a-f]{2}")
 
 Event = dict[str, Any]
@@ -61,13 +65,18 @@ def encode_event(event: Event) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-@dataclass
 class EventLog:
-    """One note's events, plus what could not be read (never fatal)."""
+    """One note's events, plus what could not be read (never fatal).
 
-    events: list[Event] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    skipped_versions: int = 0
+    A plain class, as is Snapshot: a dataclass here would load the dataclasses
+    module into every write (`dispatch` needs no other).
+    """
+
+    def __init__(self, events: list[Event] | None = None, problems: list[str] | None = None,
+                 skipped_versions: int = 0) -> None:
+        self.events: list[Event] = events if events is not None else []
+        self.problems: list[str] = problems if problems is not None else []
+        self.skipped_versions = skipped_versions
 
     @property
     def max_lamport(self) -> int:
@@ -160,6 +169,8 @@ def _short(text: str) -> str:
 
 def find_note(repo: pygit2.Repository, tree: pygit2.Tree, hexid: str) -> pygit2.Oid | None:
     """Find a note blob under any fanout depth (git may write 2/38 or 2/2/36)."""
+    import pygit2
+
     rest = hexid
     while tree is not None:
         if rest in tree:
@@ -180,6 +191,8 @@ def iter_notes(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> 
     tuple[str, pygit2.Oid]
 ]:
     """Yield (annotated object hex, note blob id) for every note, any fanout."""
+    import pygit2
+
     for entry in tree:
         if entry.name is None:
             continue
@@ -196,6 +209,8 @@ def _put_note(
     repo: pygit2.Repository, tree: pygit2.Tree | None, rest: str, blob: pygit2.Oid, depth: int
 ) -> pygit2.Oid:
     """Write `rest` -> blob into tree, keeping the fanout already there (2/38 when new)."""
+    import pygit2
+
     builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
     if tree is not None and rest in tree:
         builder.insert(rest, blob, pygit2.GIT_FILEMODE_BLOB)
@@ -215,6 +230,8 @@ def _put_note(
 def put_note(
     repo: pygit2.Repository, tree: pygit2.Tree | None, hexid: str, blob: pygit2.Oid
 ) -> pygit2.Oid:
+    import pygit2
+
     if tree is not None and hexid in tree:
         # A flat note someone else wrote: move it into the fanout.
         builder = repo.TreeBuilder(tree)
@@ -223,18 +240,108 @@ def put_note(
     return _put_note(repo, tree, hexid, blob, 0)
 
 
+# --- the same through git_orch.objects (no libgit2) ---------------------------
+
+
+def _note_in(objs: Objects, tree: Tree | None, hexid: str) -> bytes:
+    """The note on `hexid` in a notes tree (any fanout, as find_note), b"" when none."""
+    rest = hexid
+    while tree is not None:
+        if rest in tree:
+            entry = tree[rest]
+            return objs.read_kind(entry.oid, "blob") if entry.kind == "blob" else b""
+        head = rest[:2]
+        if len(rest) <= 2 or head not in tree or tree[head].kind != "tree":
+            return b""
+        tree = objs.tree(tree[head].oid)
+        rest = rest[2:]
+    return b""
+
+
+def _put_in(objs: Objects, tree: Tree | None, rest: str, blob: str, depth: int) -> str:
+    """_put_note without libgit2: the same entries, so the same tree ids."""
+    entries = dict(tree) if tree is not None else {}
+    if rest in entries:
+        entries[rest] = Entry(BLOB_MODE, rest, blob)
+        return objs.write_tree(entries)
+    head = rest[:2]
+    sub = objs.tree(entries[head].oid) if head in entries and entries[head].kind == "tree" \
+        else None
+    if sub is not None or depth == 0:
+        entries[head] = Entry(TREE_MODE, head, _put_in(objs, sub, rest[2:], blob, depth + 1))
+    else:
+        entries[rest] = Entry(BLOB_MODE, rest, blob)
+    return objs.write_tree(entries)
+
+
+def put_note_in(objs: Objects, tree: Tree | None, hexid: str, blob: str) -> str:
+    """put_note without libgit2 (a flat note moves into the fanout); the new root tree id."""
+    if tree is not None and hexid in tree:
+        tree = {name: entry for name, entry in tree.items() if name != hexid}
+    return _put_in(objs, tree, hexid, blob, 0)
+
+
+def notes_only(tree: Tree) -> bool:
+    """A notes tree: 2-digit fanout folders and 40-digit blobs, nothing else."""
+    return all((e.kind == "tree" and HEX2.fullmatch(e.name))
+               or (e.kind == "blob" and HEX40.fullmatch(e.name)) for e in tree.values())
+
+
+def _root_tree(objs: Objects, commit: str) -> Tree | None:
+    """The tree of a commit; None when `commit` is missing or not a commit."""
+    found = objs.read(commit)
+    if found is None or found[0] != "commit":
+        return None
+    return objs.tree(commit_parts(found[1])[0].get("tree", [""])[0])
+
+
+def read_note(orepo: OrchRepo, hexid: str) -> bytes:
+    """The note on `hexid` at the ledger's tip (Snapshot.note_bytes without libgit2)."""
+    tip = orepo.ref_oid(LEDGER_REF)
+    if tip is None:
+        return b""
+    objs = orepo.objects
+    headers, _ = commit_parts(objs.read_kind(tip, "commit"))
+    return _note_in(objs, objs.tree(headers.get("tree", [""])[0]), hexid)
+
+
+def read_log(orepo: OrchRepo, hexid: str) -> EventLog:
+    """The event log on `hexid` at the ledger's tip (snapshot(orepo).log without libgit2)."""
+    return parse_log(read_note(orepo, hexid), f"{LEDGER_REF} note on {hexid[:12]}")
+
+
+_CRUD = "".join(chr(c) for c in range(33)) + ".,:;<>\"\\'"
+
+
+def commit_bytes(tree: str, parents: list[str], ident: tuple[str, str], message: str) -> bytes:
+    """A commit object as libgit2 writes one: signed now, in local time, message as given."""
+    name, email = (part.strip(_CRUD) for part in ident)
+    if not name or not email or any(ch in "".join(ident) for ch in "<>\n\0"):
+        raise OrchError(f"cannot sign a ledger commit as {ident[0]!r} <{ident[1]!r}>: set "
+                        "user.name and user.email to plain text (git config)")
+    now = time.time()
+    offset = time.localtime(now).tm_gmtoff // 60
+    sign = "+" if offset >= 0 else "-"
+    stamp = f"{int(now)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+    lines = [f"tree {tree}", *(f"parent {p}" for p in parents),
+             f"author {name} <{email}> {stamp}", f"committer {name} <{email}> {stamp}"]
+    return ("\n".join(lines) + "\n\n" + message).encode("utf-8", "surrogateescape")
+
+
 # --- reading --------------------------------------------------------------
 
 
-@dataclass
 class Snapshot:
     """The ledger as of one commit of refs/orch/ledger."""
 
-    repo: pygit2.Repository
-    tip: pygit2.Oid | None
+    def __init__(self, repo: pygit2.Repository, tip: pygit2.Oid | None) -> None:
+        self.repo = repo
+        self.tip = tip
 
     @property
     def tree(self) -> pygit2.Tree | None:
+        import pygit2
+
         if self.tip is None:
             return None
         return peel(self.repo, self.tip, pygit2.Commit).tree
@@ -260,6 +367,8 @@ def snapshot(orepo: OrchRepo) -> Snapshot:
 
 def task_refs(orepo: OrchRepo) -> dict[str, pygit2.Oid]:
     """Task id -> contract commit id, for every refs/orch/tasks/* ref."""
+    import pygit2
+
     return {name: pygit2.Oid(hex=oid) for name, oid in orepo.refs_under(TASKS_PREFIX).items()}
 
 
@@ -290,6 +399,8 @@ def remember_tip(orepo: OrchRepo, tip: str) -> None:
 
 def is_ledger_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> bool:
     """A commit whose tree holds only notes (2-digit fanout folders, 40-digit blobs)."""
+    import pygit2
+
     try:
         commit = repo[oid]
     except (KeyError, ValueError):
@@ -320,8 +431,7 @@ def stale_lock(orepo: OrchRepo) -> str | None:
 # --- writing --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RefUpdate:
+class RefUpdate(NamedTuple):
     """One ref move inside a ledger write; old=None means 'must not exist yet'."""
 
     name: str
@@ -361,33 +471,15 @@ def update_refs(orepo: OrchRepo, updates: Sequence[RefUpdate],
     return proc.returncode == 0, proc.stderr.strip()
 
 
-def _move_ledger(
-    orepo: OrchRepo, old: pygit2.Oid | None, new: pygit2.Oid, message: str
-) -> tuple[bool, str]:
-    """Compare-and-swap of the ledger ref alone, in-process (no git process to start).
-
-    libgit2 takes the same `<ref>.lock` as git and moves the ref only if it
-    still has the value it was looked up with, which is checked to be `old`.
-    The reflog file is made first so libgit2 appends to it, as
-    `update-ref --create-reflog` does.
-    """
-    repo = orepo.pygit
-    log = orepo.common_dir / "logs" / LEDGER_REF
-    try:
-        if not log.exists():
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.touch()
-        with killpoint.step("ledger ref"):
-            if old is None:
-                repo.references.create(LEDGER_REF, new)
-                return True, ""
-            ref = repo.references.get(LEDGER_REF)
-            if ref is None or ref.target != old:
-                return False, f"{LEDGER_REF} moved"
-            ref.set_target(new, message)
-    except (pygit2.GitError, ValueError, OSError) as exc:
-        return False, str(exc)
-    return True, ""
+def create_empty_ledger(orepo: OrchRepo) -> bool:
+    """Make refs/orch/ledger an empty notes commit unless it exists (True: made it)."""
+    if orepo.ref_oid(LEDGER_REF) is not None:
+        return False
+    tree = orepo.objects.write_tree({})
+    commit = orepo.objects.write(
+        "commit", commit_bytes(tree, [], orepo.ident, "git-orch: start the ledger"))
+    ok, _ = update_refs(orepo, [RefUpdate(LEDGER_REF, commit, None)], "start the ledger")
+    return ok  # a lost race means another init created it: fine
 
 
 EventMaker = Callable[[EventLog], Sequence[Event]]
@@ -446,18 +538,18 @@ def _append(
     extra_refs: Callable[[], Sequence[RefUpdate]],
     message: str,
 ) -> list[Event]:
-    repo = orepo.pygit
+    objs = orepo.objects
     last_error = ""
     for attempt in range(WRITE_ATTEMPTS):
-        tip = orepo.ref_target(LEDGER_REF)
-        if tip is not None and tip not in _WRITTEN_HERE and not is_ledger_commit(repo, tip):
+        tip = orepo.ref_oid(LEDGER_REF)
+        tree = _root_tree(objs, tip) if tip is not None else None
+        if tip is not None and (tree is None or not notes_only(tree)):
             raise OrchError(
-                f"{LEDGER_REF} points at {str(tip)[:12]}, which is not a ledger commit (its "
+                f"{LEDGER_REF} points at {tip[:12]}, which is not a ledger commit (its "
                 "tree holds files, not notes): nothing written; git orch ledger recover "
                 "restores the ledger"
             )
-        snap = Snapshot(repo, tip)
-        old_bytes = snap.note_bytes(target)
+        old_bytes = _note_in(objs, tree, target)
         log = parse_log(old_bytes)
         drafts = list(make(log))
         if not drafts:
@@ -479,26 +571,20 @@ def _append(
             old_bytes += b"\n"
         data = old_bytes + b"".join(encode_event(e) for e in stamped)
         with killpoint.step("ledger objects"):
-            blob = repo.create_blob(data)
-            tree = put_note(repo, snap.tree, target, blob)
+            blob = objs.write("blob", data)
+            new_tree = put_note_in(objs, tree, target, blob)
             parents = [tip] if tip is not None else []
-            sig = orepo.signature
-            commit = repo.create_commit(None, sig, sig, message, tree, parents)
-        extra = list(extra_refs())
-        if extra:
-            updates = [RefUpdate(LEDGER_REF, str(commit), str(tip) if tip else None), *extra]
-            ok, last_error = update_refs(orepo, updates, message)
-        else:
-            ok, last_error = _move_ledger(orepo, tip, commit, reflog_message(message))
+            commit = objs.write("commit", commit_bytes(new_tree, parents, orepo.ident, message))
+        updates = [RefUpdate(LEDGER_REF, commit, tip), *extra_refs()]
+        ok, last_error = update_refs(orepo, updates, message)
         if ok:
-            _WRITTEN_HERE.clear()
-            _WRITTEN_HERE.add(commit)
-            remember_tip(orepo, str(commit))
+            remember_tip(orepo, commit)
             return stamped
         stale = stale_lock(orepo)
         if stale is not None:
             raise LedgerBusy(f"could not write {LEDGER_REF}: {stale}")
-        time.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
+        # Jittered backoff (os.urandom: the random module costs an import).
+        time.sleep(min(0.002 * (attempt + 1), 0.05) * os.urandom(1)[0] / 255)
     raise LedgerBusy(
         f"could not write {LEDGER_REF}: it kept moving ({WRITE_ATTEMPTS} attempts); "
         f"last error: {last_error or 'unknown'}"

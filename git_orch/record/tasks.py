@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from git_orch.errors import OrchError
 from git_orch.record import ledger
-from git_orch.record.contract import Contract, read_contract
+from git_orch.record.contract import Contract, load_contract
 from git_orch.record.ids import check_task_id, task_ref
 from git_orch.record.ledger import Event, EventLog
 from git_orch.record.state import TaskState, fold
@@ -32,20 +32,20 @@ class Task:
 
 def contract_oid(orepo: OrchRepo, task_id: str) -> str:
     check_task_id(task_id)
-    oid = orepo.ref_target(task_ref(task_id))
+    oid = orepo.ref_oid(task_ref(task_id))
     if oid is None:
         raise OrchError(f"no task {task_id!r} (git orch status lists the tasks)")
-    return str(oid)
+    return oid
 
 
 def load_task(orepo: OrchRepo, task_id: str) -> Task:
     oid = contract_oid(orepo, task_id)
-    contract = read_contract(orepo.pygit, oid)
+    contract = load_contract(orepo.objects, oid)
     if contract.task_id != task_id:
         raise OrchError(
             f"{task_ref(task_id)} points at the contract of {contract.task_id!r}; refusing"
         )
-    log = ledger.snapshot(orepo).log(oid)
+    log = ledger.read_log(orepo, oid)
     return Task(contract, log, fold(task_id, log.events))
 
 

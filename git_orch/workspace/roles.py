@@ -12,25 +12,12 @@ is a courtesy to honest agents.
 from __future__ import annotations
 
 import os
-from weakref import WeakKeyDictionary
 
 from git_orch.errors import OrchError
-from git_orch.gitcmd import run_git
 from git_orch.repo import OrchRepo
 
 ROLE_KEY = "orch.role"
 TASK_KEY = "orch.task"
-# The orch.* keys of each opened repository's worktree, read once: a command asks
-# twice (the lead-only check, then its implicit collect) and nothing sets them between.
-_ROLE_CONFIG: WeakKeyDictionary[OrchRepo, dict[str, str]] = WeakKeyDictionary()
-
-
-def _role_config(orepo: OrchRepo) -> dict[str, str]:
-    if orepo not in _ROLE_CONFIG:
-        proc = run_git(["config", "--get-regexp", r"^orch\.(role|task)$"], orepo.toplevel,
-                       check=False)
-        _ROLE_CONFIG[orepo] = dict(line.partition(" ")[::2] for line in proc.stdout.splitlines())
-    return _ROLE_CONFIG[orepo]
 
 
 def in_worker_context(orepo: OrchRepo) -> str | None:
@@ -38,7 +25,7 @@ def in_worker_context(orepo: OrchRepo) -> str | None:
     env_task = os.environ.get("ORCH_TASK")
     if env_task:
         return f"ORCH_TASK is set ({env_task[:40]!r})"
-    values = _role_config(orepo)
+    values = orepo.own_config
     if values.get(ROLE_KEY) == "worker" or values.get(TASK_KEY):
         return f"this is the workspace of task {values.get(TASK_KEY, '?')[:40]!r}"
     return None

@@ -1,7 +1,7 @@
 """The worker's two exits: `git orch handoff` and `git orch block`.
 
 They run inside a worker worktree (or name the task with --task). The write
-goes through libgit2 objects and `git --git-dir=<common dir> update-ref`, where
+goes through loose objects and `git --git-dir=<common dir> update-ref`, where
 the worker's per-worktree hooks are not in force.
 """
 
@@ -37,10 +37,10 @@ def handoff(
 ) -> Event:
     task_id = resolve_task(orepo, task_id)
     task = load_task(orepo, task_id)
-    head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    head = orepo.ref_oid(f"refs/heads/{task_branch(task_id)}")
     if head is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to hand off")
-    if str(head) == task.contract.base:
+    if head == task.contract.base:
         raise OrchError(f"task {task_id} has no commits since its base: commit first")
     path = _worktree(orepo, task_id)
     if path is not None and not path.is_dir():
@@ -56,7 +56,7 @@ def handoff(
             raise OrchError(
                 f"uncommitted changes in {path} (e.g. {first}): commit or remove them first"
             )
-    event: Event = {"type": "handoff", "head": str(head), "summary": summary, "risks": risks}
+    event: Event = {"type": "handoff", "head": head, "summary": summary, "risks": risks}
     return transition(orepo, task_id, event)
 
 
