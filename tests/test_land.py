@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,21 @@ def test_land_merge_while_main_checked_out_clean(any_repo: Repo) -> None:
     merged = events(repo, "t1")[-2]
     assert merged["strategy"] == "merge" and merged["target"] == "main"
     assert merged["commit"] == merge and merged["previous"] == before
+
+
+def test_land_moves_a_checkout_whose_files_were_only_touched(repo: Repo) -> None:
+    """A file of the checkout rewritten unchanged (new stat data, same content), with git
+    forbidden to refresh the index on the side (GIT_OPTIONAL_LOCKS=0): land refreshes
+    it before moving the checkout, as a person's `git merge` would."""
+    ready(repo, "t1", {"src/app.py": "print('task')\n"})
+    app = repo.path / "src/app.py"
+    app.write_text(app.read_text())
+    stamp = app.stat().st_mtime + 5
+    os.utime(app, (stamp, stamp))
+    result = repo.orch_proc("land", "t1", env={"GIT_OPTIONAL_LOCKS": "0"})
+    assert result.code == 0, result.err
+    assert app.read_text() == "print('task')\n"
+    assert repo.git("status", "--porcelain") == ""
 
 
 def test_land_squash_when_main_not_checked_out(any_repo: Repo) -> None:

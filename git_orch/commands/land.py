@@ -69,7 +69,8 @@ def land(
     pull_first(orepo, task_id)
     _refuse_tampered(orepo, task_id)
     result = do_land(orepo, task_id, strategy=strategy, push=push,
-                     keep_worktree=keep_worktree, override=override)
+                     keep_worktree=keep_worktree, override=override,
+                     worktrees=orepo.worktrees)  # listed as this command opened the repository
     if result.commit and result.steps:  # landed now: did that close its package?
         packagereview.notify_if_closed(orepo, task_id)
     if as_json:

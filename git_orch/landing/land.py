@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pygit2
+
 from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
@@ -43,7 +45,7 @@ from git_orch.record.state import (
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
 from git_orch.workspace import workspaces
-from git_orch.workspace.collect import forget_collected
+from git_orch.workspace.collect import COLLECT_PREFIX, collected_deletes
 from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
@@ -119,7 +121,9 @@ def fresh_worktrees(orepo: OrchRepo) -> list[Worktree]:
     return orepo.worktrees
 
 
-def _git_dir(path: Path) -> Path | None:
+def _git_dir(orepo: OrchRepo, path: Path) -> Path | None:
+    if path == orepo.toplevel:
+        return orepo.git_dir  # the worktree this process works in: git said so already
     proc = run_git(["rev-parse", "--absolute-git-dir"], path, check=False)
     return Path(proc.stdout.strip()) if proc.returncode == 0 else None
 
@@ -146,15 +150,18 @@ def _rebasing_branch(gitdir: Path) -> str | None:
     return None
 
 
-def target_worktree(orepo: OrchRepo, target: str) -> Worktree | None:
-    """The worktree that has the target checked out; refuses when one is mid-operation."""
+def target_worktree(orepo: OrchRepo, target: str,
+                    trees: list[Worktree] | None = None) -> Worktree | None:
+    """The worktree that has the target checked out; refuses when one is mid-operation.
+
+    `trees`: a listing taken since the last change to worktrees or the target (else read)."""
     ref = f"refs/heads/{target}"
     found = None
-    for tree in fresh_worktrees(orepo):
+    for tree in trees if trees is not None else fresh_worktrees(orepo):
         # Only a checkout of the target, or a detached HEAD (a rebase), can be busy with it.
         if not tree.path.is_dir() or (tree.branch is not None and tree.branch != ref):
             continue
-        gitdir = _git_dir(tree.path)
+        gitdir = _git_dir(orepo, tree.path)
         if gitdir is None:
             continue
         if tree.branch == ref or _rebasing_branch(gitdir) == ref:
@@ -306,17 +313,26 @@ def run_gates(
     return failed
 
 
+def read_tree(path: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`git read-tree ARGS` in a checkout; when it refuses, once more after refreshing the
+    index's stat data (a file touched but unchanged looks modified to read-tree)."""
+    proc = run_git(["read-tree", *args], path, check=False)
+    if proc.returncode != 0:
+        run_git(["update-index", "-q", "--refresh"], path, check=False)
+        proc = run_git(["read-tree", *args], path, check=False)
+    return proc
+
+
 def sync_worktree(tree: Worktree, previous: str, new: str) -> bool:
     """Move a clean checkout of the target from previous to new; False if it could not."""
     if previous == new:
         return True
-    run_git(["update-index", "-q", "--refresh"], tree.path, check=False)  # stat-only changes
-    proc = run_git(["read-tree", "-m", "-u", previous, new], tree.path, check=False)
-    return proc.returncode == 0
+    return read_tree(tree.path, ["-m", "-u", previous, new]).returncode == 0
 
 
-def _stuck_checkout(tree: Worktree, target: str, previous: str, task_id: str) -> OrchError:
-    gitdir = _git_dir(tree.path)
+def _stuck_checkout(orepo: OrchRepo, tree: Worktree, target: str, previous: str, task_id: str
+                    ) -> OrchError:
+    gitdir = _git_dir(orepo, tree.path)
     lock = gitdir / "index.lock" if gitdir is not None else None
     if lock is not None and lock.exists():
         return OrchError(
@@ -333,7 +349,7 @@ def _stuck_checkout(tree: Worktree, target: str, previous: str, task_id: str) ->
 
 def _merge(
     orepo: OrchRepo, task: Task, target: str, strategy: str, lp: LandPolicy, result: LandResult,
-    push_to: str | None,
+    push_to: str | None, trees: list[Worktree] | None = None,
 ) -> None:
     task_id = task.task_id
     st = task.state
@@ -351,16 +367,15 @@ def _merge(
             f"{(st.accepted_head or 'nothing')[:12]}, now {head[:12]}): review and accept "
             "the new head first; nothing changed"
         )
-    checkout = target_worktree(orepo, target)
+    checkout = target_worktree(orepo, target, trees)
     if checkout is not None:
-        _refuse_dirty_target(checkout, target)
+        _refuse_dirty_target(checkout, target)  # git status refreshes the index as it goes
     if is_ancestor(orepo, head, old):
         new, contained = old, True  # already in the target (landed by hand): adopt it
     else:
         new, contained = compute_merge(orepo, task, strategy, old, head), False
     if checkout is not None and not contained:
-        run_git(["update-index", "-q", "--refresh"], checkout.path, check=False)
-        dry = run_git(["read-tree", "-m", "-u", "-n", old, new], checkout.path, check=False)
+        dry = read_tree(checkout.path, ["-m", "-u", "-n", old, new])
         if dry.returncode != 0:
             detail = GitError(["read-tree"], dry.returncode, dry.stderr)
             raise OrchError(
@@ -412,7 +427,7 @@ def _merge(
     result.commit, result.strategy = new, strategy
     result.steps.append("merged" if not contained else "merged (already contained)")
     if checkout is not None and not sync_worktree(checkout, old, new):
-        raise _stuck_checkout(checkout, target, old, task_id)
+        raise _stuck_checkout(orepo, checkout, target, old, task_id)
 
 
 def push_due(task: Task, lp: LandPolicy) -> str | None:
@@ -437,12 +452,13 @@ def resume_checkout(orepo: OrchRepo, task: Task) -> None:
         _resume_checkout(orepo, task.task_id, merged)
 
 
-def _resume_checkout(orepo: OrchRepo, task_id: str, merged: Event) -> None:
+def _resume_checkout(orepo: OrchRepo, task_id: str, merged: Event,
+                     trees: list[Worktree] | None = None) -> None:
     """After a crash between the ref move and the worktree update, finish the update."""
     target, previous, new = merged.get("target"), merged.get("previous"), merged.get("commit")
     if not (isinstance(target, str) and isinstance(previous, str) and isinstance(new, str)):
         return
-    tree = target_worktree(orepo, target)
+    tree = target_worktree(orepo, target, trees)
     if tree is None or tree.head != new or previous == new:
         return
     index_at_previous = run_git(["diff-index", "--cached", "--quiet", previous], tree.path,
@@ -450,7 +466,7 @@ def _resume_checkout(orepo: OrchRepo, task_id: str, merged: Event) -> None:
     if index_at_previous and not run_git(["diff-index", "--cached", "--quiet", new], tree.path,
                                          check=False).returncode == 0:
         if not sync_worktree(tree, previous, new):
-            raise _stuck_checkout(tree, target, previous, task_id)
+            raise _stuck_checkout(orepo, tree, target, previous, task_id)
 
 
 # --- push ----------------------------------------------------------------------
@@ -498,6 +514,19 @@ def _push(orepo: OrchRepo, task_id: str, target: str, remote: str) -> None:
 # --- cleanup ---------------------------------------------------------------------
 
 
+def _contains(orepo: OrchRepo, target: str, commit: str) -> bool:
+    """Whether the target branch contains commit; its tip or a parent of it (what land
+    just made) is known without running git."""
+    tip = orepo.ref_target(f"refs/heads/{target}")
+    if tip is None:
+        return False
+    top = orepo.pygit.get(tip)
+    if str(tip) == commit or (isinstance(top, pygit2.Commit)
+                              and commit in (str(p) for p in top.parent_ids)):
+        return True
+    return is_ancestor(orepo, commit, str(tip))
+
+
 def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
     ref = f"{ARCHIVE_PREFIX}{task_id}"
     current = orepo.ref_target(ref)
@@ -512,13 +541,16 @@ def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
 
 def cleanup(
     orepo: OrchRepo, task_id: str, target: str | None, *, force: bool = False,
-    record_event: bool = True,
+    record_event: bool = True, trees: list[Worktree] | None = None,
 ) -> list[str]:
-    """Remove the task's worktree and branch, keeping its commits reachable; record cleaned."""
+    """Remove the task's worktree and branch, keeping its commits reachable; record cleaned.
+
+    `trees`: a listing of the worktrees taken since they last changed (else read)."""
     done: list[str] = []
     branch = task_branch(task_id)
     recorded = load_task(orepo, task_id).state.worktree
-    ws = workspaces.locate(orepo, task_id, recorded, fresh_worktrees(orepo))
+    ws = workspaces.locate(orepo, task_id, recorded,
+                           trees if trees is not None else fresh_worktrees(orepo))
     if ws is not None and ws.path == orepo.main_worktree:
         raise OrchError(
             f"{branch} is checked out in the main worktree {ws.path}: switch it to another "
@@ -540,15 +572,19 @@ def cleanup(
     elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
         done.append(f"pruned missing worktree {ws.path}")
-    done.extend(forget_collected(orepo, task_id))
+    deletes = collected_deletes(orepo, task_id)
+    forgets = [f"deleted {COLLECT_PREFIX}{task_id}/"] if deletes else []
     head = orepo.ref_target(f"refs/heads/{branch}")
     if head is not None:
-        reachable = target is not None and is_ancestor(orepo, str(head), f"refs/heads/{target}")
+        reachable = target is not None and _contains(orepo, target, str(head))
         if not reachable:
             _archive(orepo, task_id, str(head))
             done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
-        orepo.git_common(["update-ref", "-d", f"refs/heads/{branch}", str(head)])
-        done.append(f"deleted branch {branch}")
+        deletes.append(f"delete refs/heads/{branch} {head}\n")
+        forgets.append(f"deleted branch {branch}")
+    if deletes:  # the branch and what collect kept of it go in one transaction
+        orepo.git_common(["update-ref", "--stdin"], input="".join(deletes))
+        done.extend(forgets)
     where = str(ws.path) if ws is not None else None
     if not record_event:
         return done
@@ -580,8 +616,13 @@ def land(
     push: bool | None = None,
     keep_worktree: bool = False,
     override: str | None = None,
+    worktrees: list[Worktree] | None = None,
 ) -> LandResult:
-    """Land task_id; override is a person's reason to land on a rewritten target."""
+    """Land task_id; override is a person's reason to land on a rewritten target.
+
+    `worktrees`: the caller's listing, if taken since worktrees last changed. One
+    listing serves the whole run (only land's own merge moves a checkout's HEAD,
+    which nothing after it reads), but for after gates or a push, which take time."""
     if override is not None and not override.strip():
         raise OrchError("--override needs a reason: --override --reason REASON")
     policy = load_policy(orepo)
@@ -593,10 +634,12 @@ def land(
     do_push = lp.push if push is None else push
     task = load_task(orepo, task_id)
     result = LandResult(task_id, policy.main_branch, task.state.state, remote=lp.remote)
-    if task.state.state == ACCEPTED:
+    trees = worktrees if worktrees is not None else fresh_worktrees(orepo)
+    merged_now = task.state.state == ACCEPTED
+    if merged_now:
         _check_target(orepo, policy, task_id, override)
         _merge(orepo, task, policy.main_branch, strategy, lp, result,
-               lp.remote if do_push else None)
+               lp.remote if do_push else None, trees)
         task = load_task(orepo, task_id)
     elif task.state.state not in (MERGED, PUSHED, CLEANED):
         _refuse_state(task_id, task.state)
@@ -606,7 +649,8 @@ def land(
     result.commit = result.commit or merged.get("commit")
     result.strategy = result.strategy or merged.get("strategy")
     if task.state.state == MERGED:
-        _resume_checkout(orepo, task_id, merged)
+        if not merged_now:  # _merge moved the checkout along, or refused
+            _resume_checkout(orepo, task_id, merged, trees)
         remote = push_due(task, lp) if push is None else (lp.remote if push else None)
         if remote is not None:
             _push(orepo, task_id, result.target, remote)
@@ -615,7 +659,9 @@ def land(
             result.steps.append(NOT_PUSHED)
     task = load_task(orepo, task_id)
     if not task.state.cleaned and not keep_worktree:
-        result.steps.extend(cleanup(orepo, task_id, result.target))
+        if any(step == "gates" or step.startswith("pushed to") for step in result.steps):
+            trees = fresh_worktrees(orepo)  # time passed: worktrees may have changed meanwhile
+        result.steps.extend(cleanup(orepo, task_id, result.target, trees=trees))
         result.steps.append("cleaned")
     task = load_task(orepo, task_id)
     result.state = task.state.state

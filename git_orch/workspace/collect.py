@@ -71,6 +71,21 @@ def collect_ref(task_id: str, name: str) -> str:
     return f"{COLLECT_PREFIX}{task_id}/{name}"
 
 
+TAKEN = ("head", "ledger")
+FETCHED = ("fetched-head", "fetched-ledger")
+
+
+def collect_refs(orepo: OrchRepo, task_id: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Name -> object id of the task's refs/orch-collect/<id>/NAME refs that exist (read
+    by libgit2: every name collect writes is known, so no listing is needed)."""
+    found = {}
+    for name in names:
+        oid = orepo.ref_target(collect_ref(task_id, name))
+        if oid is not None:
+            found[name] = str(oid)
+    return found
+
+
 def read_tips(source: str, task_id: str, no_hooks: Path) -> dict[str, str]:
     """The source's orch/<id> and ledger tips ("head", "ledger"); absent ones left out.
 
@@ -191,7 +206,7 @@ def collect_task(orepo: OrchRepo, task_id: str, source: str | None = None) -> Co
         result.warnings.append(f"task {task_id} is {st.state}: nothing is collected any more")
         return result
     tips = read_tips(source, task_id, orepo.no_hooks_dir)
-    taken = orepo.refs_under(f"{COLLECT_PREFIX}{task_id}/")
+    taken = collect_refs(orepo, task_id, TAKEN)
     if all(taken.get(key) == tips.get(key) for key in ("head", "ledger")):
         head = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
         result.head_before = result.head_after = str(head) if head is not None else None
@@ -199,8 +214,8 @@ def collect_task(orepo: OrchRepo, task_id: str, source: str | None = None) -> Co
     result.changed = True
     fetch(orepo, source, task_id, tips)
     # Judge exactly what was fetched: the worker may have moved on since read_tips.
-    fetched = orepo.refs_under(f"{COLLECT_PREFIX}{task_id}/fetched-")
-    tips = {key: fetched.get(key, oid) for key, oid in tips.items()}
+    fetched = collect_refs(orepo, task_id, FETCHED)
+    tips = {key: fetched.get(f"fetched-{key}", oid) for key, oid in tips.items()}
     repo = orepo.pygit
     contract = contract_oid(orepo, task_id)
     branch_ref = f"refs/heads/{task_branch(task_id)}"
@@ -351,12 +366,7 @@ def collect_quietly(orepo: OrchRepo, task_id: str | None = None) -> list[str]:
     return []
 
 
-def forget_collected(orepo: OrchRepo, task_id: str) -> list[str]:
-    """Delete refs/orch-collect/<id>/* once the task is cleaned up."""
-    refs = orepo.refs_under(f"{COLLECT_PREFIX}{task_id}/")
-    if not refs:
-        return []
-    lines = "".join(f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items())
-    run_git(["--git-dir", str(orepo.common_dir), "update-ref", "--stdin"], orepo.common_dir,
-            input=lines, check=False)
-    return [f"deleted {COLLECT_PREFIX}{task_id}/"]
+def collected_deletes(orepo: OrchRepo, task_id: str) -> list[str]:
+    """`update-ref --stdin` lines deleting refs/orch-collect/<id>/*, for cleanup."""
+    refs = collect_refs(orepo, task_id, TAKEN + FETCHED)
+    return [f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items()]
