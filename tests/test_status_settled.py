@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from conftest import Repo
-from test_land import ready
+from test_land import accept, ready
 from test_statuspage import build_scene
 
 from git_orch.record.misalignment import record_misalignment
@@ -47,11 +47,11 @@ def full(repo: Repo, *args: str) -> str:
     return status(repo, *args)
 
 
-def many_ended(repo: Repo, count: int) -> list[str]:
+def many_ended(repo: Repo, count: int, package: str = "core") -> list[str]:
     """More ended tasks than "recently ended" shows: the rest are settled."""
     ids = [f"old-{n:02d}" for n in range(count)]
     for task_id in ids:
-        repo.orch_ok("start", task_id, "--title", f"old {task_id}", "--package", "core",
+        repo.orch_ok("start", task_id, "--title", f"old {task_id}", "--package", package,
                      "--no-worktree", "--force", "--reason", "test: many tasks")
         repo.orch_ok("abandon", task_id, "--reason", "superseded")
     return ids
@@ -104,6 +104,27 @@ def test_a_settled_task_whose_surroundings_change_is_read_again(repo: Repo) -> N
     tasks = {t["id"]: t for t in warm["tasks"]}  # type: ignore[union-attr]
     assert tasks[ids[1]]["misalignments"][0]["what"] == "pushed to main by hand"
     assert warm == without_clock(full(repo, "--json"))
+
+
+def test_a_closed_package_of_settled_tasks_is_due(repo: Repo) -> None:
+    """package_pack reads what status read (the digests), not every task again."""
+    with open(repo.path / "orch.toml", "a") as handle:
+        handle.write("\n[review]\npackage_pack = true\n")
+    repo.commit_all("package review on")
+    ids = many_ended(repo, RECENT_ENDED + 2, package="old")
+    wt = repo.start("landed-late", "--package", "old", "--allow", "src/e.py")
+    repo.write("src/e.py", "e\n", cwd=wt)
+    repo.commit_all("work\n\nOrch-Task: landed-late", cwd=wt)
+    repo.orch_ok("handoff", "--summary", "did it", cwd=wt)
+    repo.orch_ok("collect")
+    accept(repo, "landed-late")
+    repo.orch_ok("land", "landed-late")
+    cold = without_clock(full(repo, "--json"))
+    warm = without_clock(status(repo, "--json"))
+    assert warm == cold
+    (due,) = warm["packages_due"]  # type: ignore[misc]
+    assert due["package"] == "old" and due["head"] == repo.rev("main")
+    assert sorted(due["tasks"]) == sorted([*ids, "landed-late"])
 
 
 def test_a_broken_index_is_an_empty_one(repo: Repo) -> None:

@@ -18,9 +18,10 @@ landing is recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from git_orch import dispatch, roadmap
 from git_orch.config import Policy, load_policy
@@ -82,32 +83,56 @@ def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
                    check=False).returncode == 0
 
 
-def closed_change(orepo: OrchRepo, policy: Policy, name: str,
-                  recorded: dict[str, PackageTask] | None = None) -> PackageChange | None:
-    """The package's combined change if it is closed (None: open, or nothing landed)."""
-    recorded = _recorded(orepo) if recorded is None else recorded
+class _Row(NamedTuple):
+    """What the closed-package check reads of a task (from a full read or a digest)."""
+
+    package: str | None
+    base: str
+    state: str
+    created_at: str | None
+    merged_commit: str | None
+
+
+def _rows(recorded: dict[str, PackageTask]) -> dict[str, _Row]:
+    return {i: _Row(t.contract.package, t.contract.base, t.state.state, t.state.created_at,
+                    t.state.merged_commit) for i, t in recorded.items()}
+
+
+def _closed(orepo: OrchRepo, policy: Policy, name: str,
+            rows: dict[str, _Row]) -> tuple[str, str, list[str]] | None:
+    """(base, head, task ids in creation order) if the package is closed; None when it is
+    open or nothing of it landed."""
     planned = next((p for p in roadmap.load(policy) if p.name == name), None)
     ids = {t.id for t in planned.tasks} if planned else set()
-    ids |= {i for i, t in recorded.items() if t.contract.package == name}
-    if not ids or any(i not in recorded or recorded[i].state.state not in ENDED for i in ids):
+    ids |= {i for i, r in rows.items() if r.package == name}
+    if not ids or any(i not in rows or rows[i].state not in ENDED for i in ids):
         return None
-    tasks = sorted((recorded[i] for i in ids),
-                   key=lambda t: (t.state.created_at or "", t.contract.task_id))
-    landings = [t.state.merged_commit for t in tasks
-                if t.state.state in LANDED and t.state.merged_commit]
+    order = sorted(ids, key=lambda i: (rows[i].created_at or "", i))
+    landings = [rows[i].merged_commit for i in order
+                if rows[i].state in LANDED and rows[i].merged_commit]
     if not landings:
         return None
     head = landings[0]
     for commit in landings[1:]:
-        if _is_ancestor(orepo, head, commit):
+        if commit and head and _is_ancestor(orepo, head, commit):
             head = commit
-    return PackageChange(name, tasks[0].contract.base, head, tasks)
+    return rows[order[0]].base, str(head), order
 
 
-def package_names(policy: Policy, recorded: dict[str, PackageTask]) -> list[str]:
+def closed_change(orepo: OrchRepo, policy: Policy, name: str,
+                  recorded: dict[str, PackageTask] | None = None) -> PackageChange | None:
+    """The package's combined change if it is closed (None: open, or nothing landed)."""
+    recorded = _recorded(orepo) if recorded is None else recorded
+    found = _closed(orepo, policy, name, _rows(recorded))
+    if found is None:
+        return None
+    base, head, order = found
+    return PackageChange(name, base, head, [recorded[i] for i in order])
+
+
+def package_names(policy: Policy, packages: Iterable[str | None]) -> list[str]:
     names = [p.name for p in roadmap.load(policy)]
-    names += sorted({t.contract.package for t in recorded.values() if t.contract.package}
-                    - set(names))
+    names += sorted({p for p in packages if p} - set(names))
     return names
 
 
@@ -118,18 +143,45 @@ def reviewed(log: EventLog, name: str, head: str) -> Event | None:
     return found[-1] if found else None
 
 
-def due(orepo: OrchRepo) -> list[PackageChange]:
-    """Closed packages with no verdict for their current landing (when package_pack is on)."""
+class Due(NamedTuple):
+    name: str
+    base: str
+    head: str
+    tasks: list[str]
+
+
+class TaskFacts(Protocol):
+    """What `due` reads of each task: status's digests have it."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def package(self) -> str | None: ...
+    @property
+    def base(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def created_at(self) -> str | None: ...
+    @property
+    def merged_commit(self) -> str | None: ...
+
+
+def due(orepo: OrchRepo, tasks: Iterable[TaskFacts]) -> list[Due]:
+    """Closed packages with no verdict for their current landing (when package_pack is
+    on), from what status already read of every task: at 10k tasks it must not read
+    them all again."""
     policy = load_policy(orepo)
     if not package_pack_due_enabled(policy):
         return []
-    recorded = _recorded(orepo)
+    rows = {t.task_id: _Row(t.package, t.base, t.state, t.created_at, t.merged_commit)
+            for t in tasks}
     log = dispatch.loop_log(orepo)
     found = []
-    for name in package_names(policy, recorded):
-        change = closed_change(orepo, policy, name, recorded)
-        if change is not None and reviewed(log, name, change.head) is None:
-            found.append(change)
+    for name in package_names(policy, (r.package for r in rows.values())):
+        closed = _closed(orepo, policy, name, rows)
+        if closed is not None and reviewed(log, name, closed[1]) is None:
+            found.append(Due(name, *closed))
     return found
 
 

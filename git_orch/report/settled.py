@@ -74,13 +74,14 @@ class TaskDigest(NamedTuple):
     reviews: list[dict[str, Any]]  # only the overclaims: all that trust counts of reviews
     misalignments: list[dict[str, Any]]
     ended_at: str  # what "recently ended" sorts by
+    created_at: str | None  # the order of a package's tasks (judge/packagereview.py)
 
 
 def digest(state: TaskState, package: str | None, base: str) -> TaskDigest:
     return TaskDigest(state.task_id, state.state, package, base, state.worktree,
                       state.merged_commit, state.merged_target, state.pushed, state.runs,
                       [r for r in state.reviews if is_overclaim(r)], state.misalignments,
-                      state.activity_at or state.updated_at or "")
+                      state.activity_at or state.updated_at or "", state.created_at)
 
 
 class Settled(NamedTuple):

@@ -242,7 +242,7 @@ def collect(orepo: OrchRepo, only: str | None = None, *, fast: bool = False) -> 
     return Overview(
         views, problems, tip, policy, orphans, heartbeat, breakers, dispatch.current(orepo),
         target=target, tampering=tampering, damage=found + ([lock] if lock else []),
-        trust=rows, packages_due=_packages_due(orepo, problems) if only is None else [],
+        trust=rows, packages_due=_packages_due(orepo, digests, problems) if only is None else [],
         now=reader.now, digests=digests, settled=settled, index=index,
     )
 
@@ -307,11 +307,12 @@ class _Reader:
             self.problems.extend(f"task {task_id}: {p}" for p in view.problems)
 
 
-def _packages_due(orepo: OrchRepo, problems: list[str]) -> list[dict[str, Any]]:
+def _packages_due(orepo: OrchRepo, digests: list[TaskDigest],
+                  problems: list[str]) -> list[dict[str, Any]]:
     """Closed roadmap packages whose review pack is due ([review] package_pack)."""
     try:
-        return [{"package": c.name, "base": c.base, "head": c.head,
-                 "tasks": [t.contract.task_id for t in c.tasks]} for c in packagereview.due(orepo)]
+        return [{"package": d.name, "base": d.base, "head": d.head, "tasks": d.tasks}
+                for d in packagereview.due(orepo, digests)]
     except OrchError as exc:
         problems.append(f"package review: {exc}")
         return []
