@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import children_cpu, prepare
+from timing import children_cpu, hermetic_env
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -74,15 +74,7 @@ def main() -> None:
     opts = parser.parse_args()
     clone = opts.isolation == "clone"
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-        env = {
-            **prepare(), "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-            "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-        }
+        env = hermetic_env(Path(tmp) / "home")
         repo = Path(tmp) / "repo"
         repo.mkdir()
         run(["git", "init", "-q", "-b", "main"], repo, env)

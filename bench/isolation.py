@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from timing import prepare
+from timing import hermetic_env
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None = None) -> str:
@@ -95,15 +95,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-        env = {
-            **prepare(), "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-            "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-        }
+        env = hermetic_env(Path(tmp) / "home")
         env.pop("ORCH_TASK", None)
         repo = Path(tmp) / "repo"
         repo.mkdir()

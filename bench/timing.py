@@ -29,6 +29,19 @@ def prepare(env: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def hermetic_env(home: Path) -> dict[str, str]:
+    """prepare()'s environment with a fresh HOME (its own .gitconfig), no system config
+    and a fixed identity: the runs do not depend on this machine's git setup."""
+    home.mkdir()
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    return {
+        **prepare(), "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime

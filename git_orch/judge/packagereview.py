@@ -32,7 +32,7 @@ from git_orch.record import ledger
 from git_orch.record.contract import Contract, read_contract
 from git_orch.record.ids import task_ref
 from git_orch.record.ledger import Event, EventLog
-from git_orch.record.state import ENDED, TaskState
+from git_orch.record.state import ENDED, StateFacts, TaskState
 from git_orch.repo import OrchRepo
 from git_orch.roadmap import LANDED
 from git_orch.workspace import limits
@@ -150,21 +150,15 @@ class Due(NamedTuple):
     tasks: list[str]
 
 
-class TaskFacts(Protocol):
-    """What `due` reads of each task: status's digests have it."""
+class TaskFacts(StateFacts, Protocol):
+    """What `due` reads of each task beyond StateFacts: status's digests have it."""
 
-    @property
-    def task_id(self) -> str: ...
     @property
     def package(self) -> str | None: ...
     @property
     def base(self) -> str: ...
     @property
-    def state(self) -> str: ...
-    @property
     def created_at(self) -> str | None: ...
-    @property
-    def merged_commit(self) -> str | None: ...
 
 
 def due(orepo: OrchRepo, tasks: Iterable[TaskFacts]) -> list[Due]:

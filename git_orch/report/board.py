@@ -21,13 +21,12 @@ from git_orch import roadmap
 from git_orch.agent import budget, runlog
 from git_orch.errors import OrchError
 from git_orch.record.state import ABANDONED, ACCEPTED, BLOCKED, ENDED, REJECTED, UNREVIEWED
+from git_orch.record.summary_cache import SummaryCache
 from git_orch.report import needs, settled, trust
 from git_orch.report.needs import NeedsItem, cmd, live_run
 from git_orch.report.settled import RECENT_ENDED, encode
 from git_orch.report.status import Overview, TaskView
 from git_orch.workspace import reconcile
-
-RECENT = RECENT_ENDED
 
 
 @dataclass
@@ -149,7 +148,7 @@ class Board:
     needs: list[NeedsItem]
     running: list[Card]
     open: list[Card]
-    ended: list[Card]  # most recent first, at most RECENT
+    ended: list[Card]  # most recent first, at most RECENT_ENDED
     ended_total: int
     packages: list[PackageRow]
     cards: dict[str, Card]
@@ -316,7 +315,7 @@ def build(overview: Overview, whole: bool = True) -> Board:
     ended.sort(key=lambda c: c.view.state.activity_at or c.view.state.updated_at or "",
                reverse=True)
     next_task, reasons = _next(overview) if whole else (None, [])
-    return Board(overview, items, running, open_, ended[:RECENT],
+    return Board(overview, items, running, open_, ended[:RECENT_ENDED],
                  len(ended) + len(overview.settled), _packages(overview) if whole else [],
                  cards, reasons, next_task, whole)
 
@@ -334,7 +333,7 @@ def remember_settled(board: Board) -> None:
                          runlog.open_attempt(view.state) is not None, board.now):
             card = board.cards[view.task_id]
             index.put(view.task_id, settled.Settled(
-                settled.key_of(view.contract.commit or "", view.note),
+                SummaryCache.key_of(view.contract.commit or "", view.note or None),
                 settled.digest(view.state, view.contract.package, view.contract.base)),
                 board.text_of(card))
             keep.add(view.task_id)

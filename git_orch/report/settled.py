@@ -35,7 +35,7 @@ from git_orch.report.trust import is_overclaim
 INDEX_FILE = "status-settled.marshal"
 RECENT_ENDED = 10  # how many ended tasks every output shows as cards: always read in full
 SPAN = 1 << 20  # bytes of neighbouring texts read at once
-_FORMAT = "status-settled-2"
+_FORMAT = "status-settled-3"
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -85,12 +85,8 @@ def digest(state: TaskState, package: str | None, base: str) -> TaskDigest:
 
 
 class Settled(NamedTuple):
-    key: str  # "<contract commit>:<note blob>"
+    key: str  # SummaryCache.key_of: "<contract commit>:<note blob>"
     digest: TaskDigest
-
-
-def key_of(contract: str, blob: str) -> str:
-    return f"{contract}:{blob}"
 
 
 def quiet(state: TaskState, flags: list[str], problems: list[str], has_item: bool,

@@ -34,7 +34,6 @@ from git_orch.report.settled import (
     TaskDigest,
     digest,
 )
-from git_orch.report.settled import key_of as settled_key
 from git_orch.sanitize import clean
 from git_orch.workspace import reconcile, tamper, workerhooks
 
@@ -194,7 +193,8 @@ def collect(orepo: OrchRepo, only: str | None = None, *, fast: bool = False) -> 
     reader = _Reader(orepo, policy, notes, facts, SummaryCache(orepo.runtime_dir))
     settled: dict[str, Settled] = {}
     for task_id, oid in sorted(refs.items()):
-        entry = index.get(task_id, _key(oid, notes)) if index is not None else None
+        key = SummaryCache.key_of(str(oid), notes.get(str(oid)))
+        entry = index.get(task_id, key) if index is not None else None
         if entry is not None and task_id not in facts.heads and task_id not in blamed \
                 and reconcile.present_workspace(task_id, entry.digest.worktree, facts) is None:
             settled[task_id] = entry
@@ -245,11 +245,6 @@ def collect(orepo: OrchRepo, only: str | None = None, *, fast: bool = False) -> 
         trust=rows, packages_due=_packages_due(orepo, digests, problems) if only is None else [],
         now=reader.now, digests=digests, settled=settled, index=index,
     )
-
-
-def _key(oid: pygit2.Oid, notes: dict[str, pygit2.Oid]) -> str:
-    blob = notes.get(str(oid))
-    return settled_key(str(oid), str(blob) if blob is not None else "")
 
 
 def _most_recent(settled: dict[str, Settled]) -> list[str]:
