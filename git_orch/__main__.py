@@ -1,3 +1,3 @@
-from git_orch.cli import entry_point
+from git_orch.entry import entry_point
 
 entry_point()

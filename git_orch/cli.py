@@ -9,7 +9,6 @@ only when used. Errors are mapped to exit codes here and nowhere else:
 from __future__ import annotations
 
 import errno
-import gc
 import importlib
 import os
 import sys
@@ -207,15 +206,3 @@ def _internal_error(exc: BaseException) -> int:
         err=True,
     )
     return 3
-
-
-# Young objects allowed between collections. Status builds ~10 objects per task
-# that all live until exit; at the default (700) every load of the per-machine
-# caches ran dozens of full scans, and at 50k tasks the cost was no longer linear.
-GC_THRESHOLD = (50_000, 20, 20)
-
-
-def entry_point() -> None:
-    gc.freeze()  # what the imports made stays: no collection needs to scan it again
-    gc.set_threshold(*GC_THRESHOLD)
-    sys.exit(main())

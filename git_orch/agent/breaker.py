@@ -20,6 +20,7 @@ from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.record.ledger import Event
 from git_orch.record.state import StateFacts
+from git_orch.record.timefmt import passed
 from git_orch.repo import OrchRepo
 
 
@@ -50,11 +51,12 @@ def breaker_state(preset: agents.AgentPreset, ended: Iterable[Event],
             failures = []
         elif event.get("outcome") in BREAKER_OUTCOMES:
             failures.append(stamp)
-    recent = [f for f in failures if f >= now - preset.breaker.window]
+    # A failure counts while the window since it has not passed.
+    recent = [f for f in failures if not passed(f + preset.breaker.window, now)]
     state = BreakerState(preset.name, failures=len(recent), threshold=preset.breaker.failures)
     if len(recent) >= preset.breaker.failures:
         until = recent[-1] + preset.breaker.cooldown
-        state.state = "open" if now < until else "half-open"
+        state.state = "half-open" if passed(until, now, inclusive=True) else "open"
         state.until = until
     return state
 

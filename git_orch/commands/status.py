@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import itertools
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from git_orch.commands.collect import pull_first
+from git_orch.config import load_policy, worktree_root
 from git_orch.errors import OrchUsageError
 from git_orch.output import emit_json, json_option, open_repo, write_bytes
+from git_orch.record import timefmt
+from git_orch.repo import OrchRepo
+from git_orch.report import repeat
 from git_orch.report.board import build, remember_settled
 from git_orch.report.status import collect
 from git_orch.report.statuspage import write_pages
@@ -42,15 +49,33 @@ def status(
     if write and task_id is not None:
         raise OrchUsageError("--write shows every task: leave out ID")
     orepo = open_repo(ctx)
+    piped = as_json and not sys.stdout.isatty()
+    probe = _probe(ctx, orepo) if piped and task_id is None and not write else None
     pull_first(orepo, task_id)
     board = build(collect(orepo, task_id, fast=task_id is None), whole=task_id is None)
     remember_settled(board)
     if write:
         for path in write_pages(board, out_dir or orepo.runtime_dir):
             click.echo(f"wrote {path}", err=as_json)
-    if as_json and not sys.stdout.isatty():  # a program reads it: compact, in pieces
-        write_bytes([*board.compact_json(), b"\n"])
+    if piped:  # a program reads it: compact, in pieces
+        pieces: Iterator[bytes | memoryview] = itertools.chain(board.compact_json(), [b"\n"])
+        if probe is not None and board.repeatable():
+            pieces = probe.keep(pieces, lambda: board.generated_at, timefmt.horizon)
+        write_bytes(pieces)
     elif as_json:
         emit_json(board.to_json())
     else:
         click.echo(render_text(board))
+
+
+def _probe(ctx: click.Context, orepo: OrchRepo) -> repeat.Probe | None:
+    """The fingerprint a repeated `status --json` checks (report/repeat.py), taken
+    before anything is read; None where it cannot answer (a linked worktree)."""
+    folder = os.path.abspath(ctx.obj or ".")
+    dirs = repeat.git_dirs(folder)
+    if dirs is None or dirs[0] != dirs[1]:
+        return None
+    trees = orepo.worktrees
+    more = [("names", str(worktree_root(orepo, load_policy(orepo))))]
+    more += [("file", str(tree.path)) for tree in trees[1:]]
+    return repeat.Probe(folder, dirs, more)

@@ -419,11 +419,13 @@ def stale_lock(orepo: OrchRepo) -> str | None:
     """A ledger ref lock older than a minute, named with its path and the fix."""
     path = orepo.common_dir / f"{LEDGER_REF}.lock"
     try:
-        age = time.time() - path.stat().st_mtime
+        made = path.stat().st_mtime
     except OSError:
         return None
-    if age < STALE_LOCK_SECONDS:
+    now = time.time()
+    if not timefmt.passed(made + STALE_LOCK_SECONDS, now, inclusive=True):
         return None
+    age = now - made
     return (f"{path} is {int(age)}s old: a killed git left it and every ledger write fails "
             f"while it is there; if no git runs on this repository, rm {path}")
 

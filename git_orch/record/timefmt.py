@@ -15,6 +15,10 @@ from datetime import datetime
 # and staleness ignores it (it would otherwise keep a task "active" forever).
 FUTURE_LIMIT_SECONDS = 3600
 
+# The earliest moment ahead at which a time comparison made by this process would
+# come out the other way (see `passed`): what this process printed holds until then.
+_horizon = [float("inf")]
+
 _EXACT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 
 
@@ -45,4 +49,22 @@ def parse_iso(text: object) -> float | None:
 
 def plausible(stamp: float | None, now: float) -> float | None:
     """The stamp, or None when it lies more than FUTURE_LIMIT_SECONDS after now."""
-    return None if stamp is None or stamp > now + FUTURE_LIMIT_SECONDS else stamp
+    if stamp is None or not passed(stamp - FUTURE_LIMIT_SECONDS, now, inclusive=True):
+        return None
+    return stamp
+
+
+def passed(moment: float, now: float, *, inclusive: bool = False) -> bool:
+    """Whether `now` is after `moment` (or at it, when inclusive). A moment still
+    ahead is noted: every answer that depends on the clock goes through here, so
+    `horizon()` tells until when a status computed at `now` stays true, and a
+    repeated status may print it again until then (report/repeat.py)."""
+    if now > moment or (inclusive and now == moment):
+        return True
+    _horizon[0] = min(_horizon[0], moment)
+    return False
+
+
+def horizon() -> float:
+    """The earliest moment noted by `passed` in this process (inf: none)."""
+    return _horizon[0]

@@ -156,6 +156,17 @@ class Board:
     next_task: str | None = None
     whole: bool = True  # False for `status ID`: one task, no loop-wide sections
     encoded: dict[str, bytes] = field(default_factory=dict)  # task id -> its compact JSON
+    generated_at: int | None = None  # where compact_json wrote the "generated" time
+
+    def repeatable(self) -> bool:
+        """Whether this board depends only on what report/repeat.py watches: no task
+        workspace or orphan (a worker's files), no open agent run (a process), no
+        tampering or ledger finding (status keeps its own records of those)."""
+        ov = self.overview
+        return self.whole and not (
+            ov.tampering or ov.damage or ov.orphans
+            or any(v.worktree_present or runlog.open_attempt(v.state) is not None
+                   for v in ov.tasks))
 
     @property
     def now(self) -> float:
@@ -246,9 +257,13 @@ class Board:
         object as status last encoded it, the others encoded now. Pieces, not one
         string: at 10k tasks the text is megabytes and every copy adds to peak memory.
         A random mark holds the place of the tasks: no ledger text can forge it."""
-        mark = uuid.uuid4().hex
-        head, _, tail = encode({**self._top_json(), "tasks": mark}).partition(f'"{mark}"'.encode())
-        yield head + b"["
+        mark, clock = uuid.uuid4().hex, uuid.uuid4().hex
+        head, _, tail = encode({**self._top_json(), "generated": clock, "tasks": mark}
+                               ).partition(f'"{mark}"'.encode())
+        before, found, after = head.partition(f'"{clock}"'.encode())
+        stamp = f'"{reconcile.iso(self.now)}"'.encode()
+        self.generated_at = len(before) + 1 if found else None
+        yield before + stamp + after + b"[" if found else head + b"["
         pieces = self._task_pieces()
         first = next(pieces, b",")
         yield memoryview(first)[1:]  # every piece starts with its comma: not the first

@@ -18,10 +18,8 @@ unreadable or from other code is an empty one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,27 +28,13 @@ from git_orch.record import blobfile
 from git_orch.record.blobfile import BlobFile
 from git_orch.record.state import ENDED, TaskState
 from git_orch.record.timefmt import parse_iso
+from git_orch.report.repeat import code_stamp
 from git_orch.report.trust import is_overclaim
 
 INDEX_FILE = "status-settled.marshal"
 RECENT_ENDED = 10  # how many ended tasks every output shows as cards: always read in full
 SPAN = 1 << 20  # bytes of neighbouring texts read at once
 _FORMAT = "status-settled-3"
-_PACKAGE = Path(__file__).resolve().parent.parent
-
-
-@lru_cache(maxsize=1)
-def code_stamp() -> str:
-    """Every module's path, size and modification time: other code, other entries."""
-    found = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        found.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode(
-            "utf-8", "surrogateescape"))
-    return found.hexdigest()
 
 
 def encode(value: Any) -> bytes:

@@ -163,7 +163,7 @@ def derive(
         known = [0.0]  # every time it has is in the future: that hides nothing
     out.last_activity = max(known) if known else None
     if st.state in RUNNING_STATES and out.last_activity is not None:
-        if now - out.last_activity > policy.stale_after_seconds:
+        if timefmt.passed(out.last_activity + policy.stale_after_seconds, now):
             out.flags.append(STALE)
     if st.state in ENDED and (out.head is not None or out.worktree_present):
         out.flags.append(CLEANUP)
@@ -246,7 +246,7 @@ class HeartbeatInfo:
 
     def missed(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        return now - self.at > MISSED_AFTER_INTERVALS * max(self.interval, 1)
+        return timefmt.passed(self.at + MISSED_AFTER_INTERVALS * max(self.interval, 1), now)
 
     def to_json(self, now: float | None = None) -> dict[str, Any]:
         return {"at": iso(self.at), "interval": self.interval, "missed": self.missed(now),
