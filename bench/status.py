@@ -7,7 +7,8 @@ throw-away repository (bench/ledger.py's builder) and times whole processes:
 - cold: no caches at all (first status on a machine);
 - warm: one ledger write since the last status (the usual case: caches hold
   every task but one, the whole output is stale);
-- repeat: nothing changed since the last status.
+- repeat: nothing changed since the last status (answered from its kept output,
+  report/repeat.py, when that status could keep it).
 Also peak RSS of a warm status and µs per task (warm) per size, to show the
 cost is linear in N. Numbers are medians of interleaved runs, as wall time and
 as CPU time (with children: git); the machine is shared, so compare the
@@ -35,6 +36,7 @@ import git_orch
 from git_orch.record import ledger
 from git_orch.record.summary_cache import CACHE_FILE
 from git_orch.repo import OrchRepo
+from git_orch.report import repeat
 from git_orch.report.settled import INDEX_FILE
 
 
@@ -77,7 +79,7 @@ def plain_git_read(cwd: Path) -> tuple[float, float]:
 
 def clear_caches(repo_dir: Path) -> None:
     """Forget every per-machine cache status uses."""
-    for name in (CACHE_FILE, INDEX_FILE):
+    for name in (CACHE_FILE, INDEX_FILE, repeat.CACHE_FILE):
         (OrchRepo(repo_dir).runtime_dir / name).unlink(missing_ok=True)
 
 

@@ -200,3 +200,19 @@ def test_other_environment_other_answer(repo: Repo) -> None:
     home.mkdir()
     assert not answered_from_kept(repo, {"HOME": str(home)})
     assert answered_from_kept(repo)
+
+
+def test_a_status_killed_while_keeping_leaves_nothing_behind(repo: Repo) -> None:
+    """A copy half-written by a killed status is removed by a later one; a fresh one
+    (another status writing now) is left alone."""
+    quiet_loop(repo)
+    folder = kept_path(repo).parent
+    old, young = folder / f".{CACHE_FILE}.999999", folder / f".{CACHE_FILE}.999998"
+    for path in (old, young):
+        path.write_bytes(b'{"half": ')
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    _note(repo)
+    status(repo)
+    status(repo)  # the first after a change may have written status's own records
+    assert not old.exists() and young.exists()
+    assert answered_from_kept(repo)

@@ -38,7 +38,9 @@ def status(
     what needs you (each with why and the command that fixes it), running
     (a live agent run), open, recently ended, packages, heartbeat. Every task
     shows its branch, workspace, agent and last outcome, and its next command.
-    Ledger lines that cannot be read are reported, never fatal.
+    Ledger lines that cannot be read are reported, never fatal. A repeated
+    --json into a pipe prints the last output again while no ref, watched file
+    or time-based flag changed (docs/performance.md).
 
     \b
     Example:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 CACHE_FILE = "status-repeat.bin"
 _FORMAT = "status-repeat-1"
+ABANDONED_AFTER = 60  # seconds: a copy this old belongs to a status that was killed
 # Files of the runtime folder status reads nothing from: caches of what git holds
 # (each keyed by object ids) and outputs.
 _NOT_INPUTS = frozenset({
@@ -253,6 +254,7 @@ class Probe:
         are asked once the output is written: writing it compares times too."""
         path = os.path.join(self.dirs[0], "orch", CACHE_FILE)
         tmp = os.path.join(self.dirs[0], "orch", f".{CACHE_FILE}.{os.getpid()}")
+        _forget_abandoned(os.path.dirname(path))
         try:
             handle = open(tmp, "wb")  # noqa: SIM115 - closed below, on every path
         except OSError:
@@ -312,6 +314,21 @@ def _racy(stamp: tuple[int, ...], since: int) -> bool:
     newest = max(stamp[3], stamp[4])
     window = _RACY_WHOLE_SECOND_NS if newest % 1_000_000_000 == 0 else _RACY_NS
     return newest > since - window
+
+
+def _forget_abandoned(folder: str) -> None:
+    """Remove the half-written copies of a status that was killed (a minute old)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if (entry.name.startswith(f".{CACHE_FILE}.")
+                    and entry.stat().st_mtime < time.time() - ABANDONED_AFTER):
+                _forget(entry.path)
+        except OSError:
+            continue
 
 
 def _forget(path: str) -> None:
