@@ -17,8 +17,9 @@ def entry_point() -> None:
     gc.set_threshold(*GC_THRESHOLD)
     from git_orch.report import repeat
 
-    if repeat.answer(sys.argv[1:]):
-        sys.exit(0)
+    code = repeat.answer(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     from git_orch.cli import main
 
     sys.exit(main())

@@ -62,14 +62,15 @@ def wanted(args: Sequence[str]) -> str | None:
     return None
 
 
-def answer(args: Sequence[str]) -> bool:
-    """Print the kept output if it is still what status would print; False: run status."""
+def answer(args: Sequence[str]) -> int | None:
+    """Print the kept output if it is still what status would print and return the exit
+    code; None: run status."""
     try:
         found = _still_true(args)
     except Exception:  # noqa: BLE001 - any doubt about the kept output: run status itself
-        return False
+        return None
     if found is None:
-        return False
+        return None
     output, at = found
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())).encode("ascii")
     pieces: list[bytes | memoryview] = (
@@ -77,9 +78,13 @@ def answer(args: Sequence[str]) -> bool:
     try:
         sys.stdout.buffer.writelines(pieces)
         sys.stdout.buffer.flush()
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away, as the CLI treats it
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # no second error at exit
-    return True
+        return 1
+    except OSError as exc:
+        print(f"git-orch: cannot write the status: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _still_true(args: Sequence[str]) -> tuple[memoryview, int | None] | None:
@@ -97,7 +102,7 @@ def _still_true(args: Sequence[str]) -> tuple[memoryview, int | None] | None:
     if (header.get("format") != _FORMAT or header.get("key") != static_key(folder, dirs)
             or not time.time() < header.get("until", 0.0)  # type: ignore[operator]
             or header.get("files") != dict(watch_files(_items(header.get("watched"))))
-            or header.get("refs") != ref_listing(folder)):
+            or header.get("refs") is None or header.get("refs") != ref_listing(folder)):
         return None
     at = header.get("generated_at")
     return output, at if isinstance(at, int) else None
@@ -117,11 +122,11 @@ def git_dirs(folder: str) -> tuple[str, str, str] | None:
     return lines[0], lines[1], lines[2]
 
 
-def ref_listing(folder: str) -> bytes:
-    """A digest of every ref and the object it names (b"" when git fails)."""
+def ref_listing(folder: str) -> bytes | None:
+    """A digest of every ref and the object it names (None when git fails)."""
     proc = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname)"],
                           cwd=folder, capture_output=True, check=False)
-    return hashlib.sha256(proc.stdout).digest() if proc.returncode == 0 else b""
+    return hashlib.sha256(proc.stdout).digest() if proc.returncode == 0 else None
 
 
 def static_key(folder: str, dirs: tuple[str, str, str]) -> bytes:
@@ -267,7 +272,8 @@ class Probe:
                     yield piece
                 ended = time.time_ns()
                 files = dict(watch_files(self.watched))
-                if (not self._unchanged(files, ended) or not _plain_configs(self.watched)
+                if (self.refs is None or not self._unchanged(files, ended)
+                        or not _plain_configs(self.watched)
                         or ref_listing(self.folder) != self.refs):
                     os.unlink(tmp)
                     return
