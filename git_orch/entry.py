@@ -13,13 +13,14 @@ GC_THRESHOLD = (50_000, 20, 20)
 
 
 def entry_point() -> None:
-    gc.freeze()  # what the imports made stays: no collection needs to scan it again
     gc.set_threshold(*GC_THRESHOLD)
-    from git_orch.report import repeat
+    if "status" in sys.argv[1:4]:  # other commands do not pay for the check's imports
+        from git_orch.report import repeat
 
-    code = repeat.answer(sys.argv[1:])
-    if code is not None:
-        sys.exit(code)
+        code = repeat.answer(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
     from git_orch.cli import main
 
+    gc.freeze()  # what the imports made stays: no collection needs to scan it again
     sys.exit(main())
