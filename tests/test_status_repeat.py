@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -216,3 +218,25 @@ def test_a_status_killed_while_keeping_leaves_nothing_behind(repo: Repo) -> None
     status(repo)  # the first after a change may have written status's own records
     assert not old.exists() and young.exists()
     assert answered_from_kept(repo)
+
+
+FORGE = """
+import sys, time
+from git_orch.report import repeat
+time.sleep(0.3)  # past the racy window of what start just wrote
+lead = sys.argv[1]
+probe = repeat.Probe(lead, repeat.git_dirs(lead), [])
+list(probe.keep([b'{"tasks": [{"title": "FORGED"}]}\\n'], lambda: None, lambda: 1e12))
+"""
+
+
+def test_a_worktree_worker_cannot_plant_a_kept_output(repo: Repo) -> None:
+    """A worker in a linked worktree can write the lead's git dir: it writes a kept
+    output whose fingerprint matches; the lead's status does not print it."""
+    quiet_loop(repo)
+    wt = repo.start("planter", "--allow", "src/plant/**")
+    proc = subprocess.run([sys.executable, "-c", FORGE, str(repo.path)], cwd=wt,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert b"FORGED" in kept_path(repo).read_bytes()
+    assert "FORGED" not in json.dumps(status(repo))

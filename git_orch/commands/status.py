@@ -72,12 +72,10 @@ def status(
 
 def _probe(ctx: click.Context, orepo: OrchRepo) -> repeat.Probe | None:
     """The fingerprint a repeated `status --json` checks (report/repeat.py), taken
-    before anything is read; None where it cannot answer (a linked worktree)."""
+    before anything is read; None where no output is kept (linked worktrees)."""
     folder = os.path.abspath(ctx.obj or ".")
     dirs = repeat.git_dirs(folder)
-    if dirs is None or dirs[0] != dirs[1]:
+    if dirs is None or repeat.shares_git_dir(dirs):
         return None
-    trees = orepo.worktrees
-    more = [("names", str(worktree_root(orepo, load_policy(orepo))))]
-    more += [("file", str(tree.path)) for tree in trees[1:]]
-    return repeat.Probe(folder, dirs, more)
+    root = worktree_root(orepo, load_policy(orepo))
+    return repeat.Probe(folder, dirs, [("names", str(root))])

@@ -12,7 +12,9 @@ processes and of the clock. The fingerprint holds the first ones exactly:
 the `for-each-ref` listing of every ref, and each watched file's identity,
 size and times, each watched folder's names. The others it cannot hold, so
 an output is kept only while they cannot matter:
-- no task workspace and no orphan exists (a worker's files are not watched);
+- no task workspace and no orphan exists (a worker's files are not watched), and
+  no linked worktree at all (whoever works in one can write the git dir, and so
+  could write a kept output);
 - no agent run is open (whether it lives is a process, not a file);
 - no tampering or ledger finding is shown (status keeps records of those);
 - no config file includes another (that one would not be watched);
@@ -93,7 +95,7 @@ def _still_true(args: Sequence[str]) -> tuple[memoryview, int | None] | None:
     if folder is None:
         return None
     dirs = git_dirs(folder)
-    if dirs is None:
+    if dirs is None or shares_git_dir(dirs):
         return None
     kept = _read(os.path.join(dirs[0], "orch", CACHE_FILE))
     if kept is None:
@@ -120,6 +122,15 @@ def git_dirs(folder: str) -> tuple[str, str, str] | None:
     if proc.returncode != 0 or len(lines) != 3:
         return None
     return lines[0], lines[1], lines[2]
+
+
+def shares_git_dir(dirs: tuple[str, str, str]) -> bool:
+    """Whether this is a linked worktree, or linked worktrees exist: whoever works in
+    one can write the git dir, a kept output included, so none is kept or used."""
+    try:
+        return dirs[0] != dirs[1] or bool(os.listdir(os.path.join(dirs[0], "worktrees")))
+    except OSError:
+        return False
 
 
 def ref_listing(folder: str) -> bytes | None:
