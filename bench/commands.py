@@ -11,6 +11,11 @@ every side alike:
   `git notes append` (what a ledger write is at its core).
 `unblock` (not timed) returns the task to active between rounds.
 
+Children run with this interpreter and without PYTHONDONTWRITEBYTECODE (compiled
+first, as a wheel is). From .venv that is the editable install, whose import
+finder costs a git-orch command next to nothing (docs/performance.md), so the
+figures stand for an installed wheel's.
+
 Run: .venv/bin/python bench/commands.py [--tasks 10000] [--runs 7]
 """
 

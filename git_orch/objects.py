@@ -38,6 +38,7 @@ HEX40 = re.compile(r"[0-9a-f]{40}")
 TREE_MODE = 0o040000
 BLOB_MODE = 0o100644
 _TYPE_BITS = 0o170000
+KEPT_TREES = 16  # parsed trees an Objects keeps (a ledger write reads two, twice)
 _GITLINK = 0o160000
 
 
@@ -115,6 +116,7 @@ class Objects:
         self.folder = common_dir / "objects"
         self._proc: subprocess.Popen[bytes] | None = None
         self._borrowed: list[Path] | None = None
+        self._trees: dict[str, Tree] = {}
 
     def _reader(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
@@ -200,7 +202,16 @@ class Objects:
         return found[1]
 
     def tree(self, oid: str) -> Tree:
-        return parse_tree(self.read_kind(oid, "tree"), oid)
+        """A tree, read and parsed once per process: a ledger write reads the notes
+        root it has just read for the task's log. Its id names its content, so a
+        kept parse is never stale; callers copy a tree before they change it. A
+        long-running process (a supervisor) keeps only the last few."""
+        found = self._trees.get(oid)
+        if found is None:
+            if len(self._trees) >= KEPT_TREES:
+                self._trees.clear()
+            found = self._trees[oid] = parse_tree(self.read_kind(oid, "tree"), oid)
+        return found
 
     def write(self, kind: str, data: bytes) -> str:
         """Store one loose object (kept as it is when already there); its id."""

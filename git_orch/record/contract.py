@@ -7,7 +7,6 @@ contract itself is the commit message's trailers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from git_orch.errors import OrchError
@@ -22,17 +21,37 @@ if TYPE_CHECKING:
 CONTRACT_SCHEMA = "1"
 
 
-@dataclass
 class Contract:
-    task_id: str
-    title: str
-    base: str
-    body: str = ""
-    package: str | None = None
-    allow: list[str] = field(default_factory=list)
-    forbid: list[str] = field(default_factory=list)
-    gates: list[str] = field(default_factory=list)
-    commit: str | None = None
+    """A plain class (fields compared, as a dataclass's are): a dataclass costs
+    ~0.4 ms a process to define, dataclasses itself ~0.6 ms to import."""
+
+    def __init__(
+        self,
+        task_id: str,
+        title: str,
+        base: str,
+        body: str = "",
+        package: str | None = None,
+        allow: list[str] | None = None,
+        forbid: list[str] | None = None,
+        gates: list[str] | None = None,
+        commit: str | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.title = title
+        self.base = base
+        self.body = body
+        self.package = package
+        self.allow = [] if allow is None else allow
+        self.forbid = [] if forbid is None else forbid
+        self.gates = [] if gates is None else gates
+        self.commit = commit
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __repr__(self) -> str:
+        return f"Contract({vars(self)})"
 
     def message(self) -> str:
         pairs = [("Orch-Task", self.task_id), ("Orch-Schema", CONTRACT_SCHEMA)]

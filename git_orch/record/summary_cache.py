@@ -10,7 +10,6 @@ another format; it is never fetched or pushed.
 
 from __future__ import annotations
 
-import dataclasses
 import marshal
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,13 @@ CACHE_FILE = "status-cache.marshal"
 _T = TypeVar("_T")
 
 
-def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+def _names(blank: object) -> tuple[str, ...]:
+    """The fields of a class, in the order its __init__ sets them on `blank`."""
+    return tuple(vars(blank))
 
 
 # The format changes whenever a field is added, so an old cache is never misread.
-CACHE_FORMAT = ("status-cache-4", _names(Contract), _names(TaskState))
+CACHE_FORMAT = ("status-cache-4", _names(Contract("", "", "")), _names(TaskState("")))
 
 
 @dataclass

@@ -6,7 +6,6 @@ every task's times: datetime's general parser costs several times more.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from datetime import datetime
@@ -37,6 +36,8 @@ def parse_iso(text: object) -> float | None:
             return datetime.fromisoformat(text).timestamp()
         except ValueError:
             pass
+        import calendar  # rare: not loaded by every command
+
         try:  # what it refuses (a day 31 of a 30-day month) keeps its old reading
             return float(calendar.timegm(tuple(int(g) for g in match.groups())))
         except (ValueError, OverflowError):

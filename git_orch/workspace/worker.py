@@ -28,7 +28,12 @@ def resolve_task(orepo: OrchRepo, task_id: str | None) -> str:
 
 
 def _worktree(orepo: OrchRepo, task_id: str) -> Path | None:
-    tree = orepo.worktree_for_branch(task_branch(task_id))
+    """The worktree that has the task's branch checked out. Run there (as a worker
+    does), it is this one, known from its HEAD file without `git worktree list`."""
+    branch = f"refs/heads/{task_branch(task_id)}"
+    if orepo.checked_out_branch() == branch:
+        return orepo.toplevel
+    tree = orepo.worktree_for_branch(branch)
     return tree.path if tree is not None else None
 
 
