@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
@@ -517,6 +515,8 @@ def _push(orepo: OrchRepo, task_id: str, target: str, remote: str) -> None:
 def _contains(orepo: OrchRepo, target: str, commit: str) -> bool:
     """Whether the target branch contains commit; its tip or a parent of it (what land
     just made) is known without running git."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     tip = orepo.ref_target(f"refs/heads/{target}")
     if tip is None:
         return False

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pygit2
-
 from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
@@ -121,6 +119,8 @@ def rewritten(orepo: OrchRepo, ref: str, tip: str, tips: dict[str, StateFacts],
 
 def bypasses(orepo: OrchRepo, ref: str, tip: str, exclude: Iterable[str]) -> list[TargetFinding]:
     """Commits on ref, reachable from no landing tip or task base, naming a task."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     proc = run_git(["rev-list", f"--max-count={SCAN_LIMIT}", tip, "--not",
                     *sorted(set(exclude)), "--"], orepo.toplevel, check=False)
     found: list[TargetFinding] = []
