@@ -26,6 +26,7 @@ from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, 
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
 from git_orch.landing import watch
+from git_orch.objects import commit_parts
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event, EventLog, RefUpdate
@@ -352,10 +353,10 @@ def _merge(
     task_id = task.task_id
     st = task.state
     target_ref = f"refs/heads/{target}"
-    old_oid = orepo.ref_target(target_ref)
+    old_oid = orepo.ref_oid(target_ref)
     if old_oid is None:
         raise OrchError(f"target branch {target} does not exist ([orch].main_branch)")
-    head_oid = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    head_oid = orepo.ref_oid(f"refs/heads/{task_branch(task_id)}")
     if head_oid is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to land")
     old, head = str(old_oid), str(head_oid)
@@ -408,10 +409,10 @@ def _merge(
     def move_target() -> list[RefUpdate]:
         if contained:
             return []
-        current = orepo.ref_target(target_ref)
+        current = orepo.ref_oid(target_ref)
         if current is None or str(current) != old:
             raise OrchError(f"{target} moved while landing {task_id}; nothing changed: run again")
-        tip = orepo.ref_target(ledger.LEDGER_REF)
+        tip = orepo.ref_oid(ledger.LEDGER_REF)
         seen_tips.append(str(tip) if tip else None)
         if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
             # Neither the ledger nor the target moved, yet the transaction kept failing.
@@ -515,21 +516,19 @@ def _push(orepo: OrchRepo, task_id: str, target: str, remote: str) -> None:
 def _contains(orepo: OrchRepo, target: str, commit: str) -> bool:
     """Whether the target branch contains commit; its tip or a parent of it (what land
     just made) is known without running git."""
-    import pygit2  # only this path needs libgit2 (~50 ms to import)
-
-    tip = orepo.ref_target(f"refs/heads/{target}")
+    tip = orepo.ref_oid(f"refs/heads/{target}")
     if tip is None:
         return False
-    top = orepo.pygit.get(tip)
-    if str(tip) == commit or (isinstance(top, pygit2.Commit)
-                              and commit in (str(p) for p in top.parent_ids)):
+    top = orepo.objects.read(tip)
+    parents = commit_parts(top[1])[0].get("parent", []) if top and top[0] == "commit" else []
+    if tip == commit or commit in parents:
         return True
-    return is_ancestor(orepo, commit, str(tip))
+    return is_ancestor(orepo, commit, tip)
 
 
 def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
     ref = f"{ARCHIVE_PREFIX}{task_id}"
-    current = orepo.ref_target(ref)
+    current = orepo.ref_oid(ref)
     if current is not None and str(current) == head:
         return
     if current is not None:
@@ -574,7 +573,7 @@ def cleanup(
         done.append(f"pruned missing worktree {ws.path}")
     deletes = collected_deletes(orepo, task_id)
     forgets = [f"deleted {COLLECT_PREFIX}{task_id}/"] if deletes else []
-    head = orepo.ref_target(f"refs/heads/{branch}")
+    head = orepo.ref_oid(f"refs/heads/{branch}")
     if head is not None:
         reachable = target is not None and _contains(orepo, target, str(head))
         if not reachable:
@@ -700,7 +699,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
     task = load_task(orepo, task_id)
     st = task.state
     steps: list[str] = []
-    head_oid = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    head_oid = orepo.ref_oid(f"refs/heads/{task_branch(task_id)}")
     head = str(head_oid) if head_oid is not None else None
     archive = f"{ARCHIVE_PREFIX}{task_id}"
     if st.state in ENDED and st.state != ABANDONED:
@@ -721,7 +720,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
                      "archive": archive if head else None}]
 
         def keep_head() -> list[RefUpdate]:
-            if head is None or orepo.ref_target(archive) is not None:
+            if head is None or orepo.ref_oid(archive) is not None:
                 return []
             return [RefUpdate(archive, head, None)]
 
@@ -730,7 +729,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
         steps.append("abandoned")  # cleanup says where the head is kept
     elif st.cleaned:
         steps.append("already abandoned and cleaned")
-        return AbandonResult(task_id, head, archive if orepo.ref_target(archive) else None, steps)
+        return AbandonResult(task_id, head, archive if orepo.ref_oid(archive) else None, steps)
     steps.extend(cleanup(orepo, task_id, None, force=discard))
     steps.append("cleaned")
-    return AbandonResult(task_id, head, archive if orepo.ref_target(archive) else None, steps)
+    return AbandonResult(task_id, head, archive if orepo.ref_oid(archive) else None, steps)

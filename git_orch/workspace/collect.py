@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import pinned_options, run_git
-from git_orch.landing.merge import merge_trees
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import LEDGER_REF, Event, RefUpdate
@@ -315,6 +314,8 @@ def _merged_ledger(orepo: OrchRepo, repo: pygit2.Repository, contract: str, task
     """A ledger commit on top of the lead's with the taken events, merged by sync's
     hostile-input path (size caps, line checks, task-name checks)."""
     import pygit2  # only this path needs libgit2 (~50 ms to import)
+
+    from git_orch.landing.merge import merge_trees
 
     clock = lead_log.max_lamport
     lines = b""
