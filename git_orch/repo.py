@@ -229,9 +229,16 @@ class OrchRepo:
         return oid if HEX40.fullmatch(oid) else "ask git"
 
     def commit_id(self, rev: str) -> str:
-        """A user-given revision's commit id, or a clear refusal (no libgit2)."""
+        """A user-given revision's commit id, or a clear refusal (no libgit2).
+
+        A full branch name pointing at a commit is read from its ref file (no
+        process); anything else is git's to resolve."""
         if rev.startswith("-"):
             raise OrchError(f"bad revision {rev!r}: must not start with '-'")
+        oid = self.ref_oid(rev) if rev.startswith("refs/heads/") else None
+        found = self.objects.read(oid) if oid is not None else None
+        if oid is not None and found is not None and found[0] == "commit":
+            return oid
         try:
             return git(["rev-parse", "--verify", "--quiet", "--end-of-options",
                         f"{rev}^{{commit}}"], self.toplevel)

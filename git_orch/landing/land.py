@@ -44,7 +44,7 @@ from git_orch.record.state import (
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
 from git_orch.workspace import workspaces
-from git_orch.workspace.collect import COLLECT_PREFIX, collected_deletes
+from git_orch.workspace.collect import COLLECT_PREFIX, collected_refs
 from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
@@ -346,6 +346,14 @@ def _stuck_checkout(orepo: OrchRepo, tree: Worktree, target: str, previous: str,
     )
 
 
+def refuse_stuck(orepo: OrchRepo, seen_tips: list[str | None], why: str) -> None:
+    """Called on each attempt of a ledger write that moves other refs too: refuse
+    when neither the ledger nor those refs moved, yet the transaction kept failing."""
+    seen_tips.append(orepo.ref_oid(ledger.LEDGER_REF))
+    if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
+        raise OrchError(why)
+
+
 def _merge(
     orepo: OrchRepo, task: Task, target: str, strategy: str, lp: LandPolicy, result: LandResult,
     push_to: str | None, trees: list[Worktree] | None = None,
@@ -412,13 +420,8 @@ def _merge(
         current = orepo.ref_oid(target_ref)
         if current is None or str(current) != old:
             raise OrchError(f"{target} moved while landing {task_id}; nothing changed: run again")
-        tip = orepo.ref_oid(ledger.LEDGER_REF)
-        seen_tips.append(str(tip) if tip else None)
-        if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
-            # Neither the ledger nor the target moved, yet the transaction kept failing.
-            raise OrchError(
-                f"git refused to move {target} (a reference-transaction hook?); nothing changed"
-            )
+        refuse_stuck(orepo, seen_tips, f"git refused to move {target} (a "
+                     "reference-transaction hook?); nothing changed")
         return [RefUpdate(target_ref, new, old)]
 
     ledger.append(orepo, contract_oid(orepo, task_id), make, extra_refs=move_target,
@@ -571,25 +574,39 @@ def cleanup(
     elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
         done.append(f"pruned missing worktree {ws.path}")
-    deletes = collected_deletes(orepo, task_id)
+    deletes = collected_refs(orepo, task_id)
     forgets = [f"deleted {COLLECT_PREFIX}{task_id}/"] if deletes else []
     head = orepo.ref_oid(f"refs/heads/{branch}")
     if head is not None:
-        reachable = target is not None and _contains(orepo, target, str(head))
+        reachable = target is not None and _contains(orepo, target, head)
         if not reachable:
-            _archive(orepo, task_id, str(head))
-            done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
-        deletes.append(f"delete refs/heads/{branch} {head}\n")
+            _archive(orepo, task_id, head)
+            done.append(f"kept {head[:12]} as {ARCHIVE_PREFIX}{task_id}")
+        deletes[f"refs/heads/{branch}"] = head
         forgets.append(f"deleted branch {branch}")
-    if deletes:  # the branch and what collect kept of it go in one transaction
-        orepo.git_common(["update-ref", "--stdin"], input="".join(deletes))
-        done.extend(forgets)
     where = str(ws.path) if ws is not None else None
+    # The branch and what collect kept of it go in one transaction: with the
+    # cleaned event when it is recorded (one git process less).
     if not record_event:
-        return done
-    transition(orepo, task_id, {"type": "cleaned", "worktree": where,
-                                "branch_head": str(head) if head else None})
-    return done
+        if deletes:
+            orepo.git_common(["update-ref", "--stdin"],
+                             input="".join(f"delete {ref} {oid}\n" for ref, oid in deletes.items()))
+        return done + forgets
+
+    seen_tips: list[str | None] = []
+
+    def delete_refs() -> list[RefUpdate]:
+        for ref, oid in deletes.items():
+            if orepo.ref_oid(ref) != oid:
+                raise OrchError(f"{ref} moved while cleaning up {task_id}; nothing deleted: "
+                                "run the command again")
+        refuse_stuck(orepo, seen_tips, f"git refused to delete {', '.join(deletes)} (a "
+                     "reference-transaction hook?); run the command again")
+        return [RefUpdate(ref, ledger.ZERO_OID, oid) for ref, oid in deletes.items()]
+
+    transition(orepo, task_id, {"type": "cleaned", "worktree": where, "branch_head": head},
+               extra_refs=delete_refs)
+    return done + forgets
 
 
 # --- the commands ----------------------------------------------------------------

@@ -77,12 +77,12 @@ FETCHED = ("fetched-head", "fetched-ledger")
 
 def collect_refs(orepo: OrchRepo, task_id: str, names: tuple[str, ...]) -> dict[str, str]:
     """Name -> object id of the task's refs/orch-collect/<id>/NAME refs that exist (read
-    by libgit2: every name collect writes is known, so no listing is needed)."""
+    from the ref files: every name collect writes is known, so no listing is needed)."""
     found = {}
     for name in names:
-        oid = orepo.ref_target(collect_ref(task_id, name))
+        oid = orepo.ref_oid(collect_ref(task_id, name))
         if oid is not None:
-            found[name] = str(oid)
+            found[name] = oid
     return found
 
 
@@ -376,7 +376,7 @@ def collect_quietly(orepo: OrchRepo, task_id: str | None = None) -> list[str]:
     return []
 
 
-def collected_deletes(orepo: OrchRepo, task_id: str) -> list[str]:
-    """`update-ref --stdin` lines deleting refs/orch-collect/<id>/*, for cleanup."""
+def collected_refs(orepo: OrchRepo, task_id: str) -> dict[str, str]:
+    """Ref -> object id of refs/orch-collect/<id>/*, which cleanup deletes."""
     refs = collect_refs(orepo, task_id, TAKEN + FETCHED)
-    return [f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items()]
+    return {collect_ref(task_id, name): oid for name, oid in refs.items()}
