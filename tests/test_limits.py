@@ -227,3 +227,21 @@ def revive(repo: Repo, contract: str) -> None:
     plumb("update-index", "--cacheinfo", f"100644,{blob},{path}")
     commit = plumb("commit-tree", plumb("write-tree"), "-p", "refs/orch/ledger", "-m", "edit")
     repo.git("update-ref", "refs/orch/ledger", commit)
+
+
+def test_a_live_task_in_a_ledger_folder_unchanged_since_the_index_is_read_whole(
+        repo: Repo) -> None:
+    """The index skips the notes of fanout folders unchanged since it was written: a
+    live task there is still read with its own note (its state, not an empty log)."""
+    from git_orch.repo import OrchRepo
+    from git_orch.workspace import limits
+
+    repo.start("old", "--allow", "src/old/**")
+    repo.start("old2", "--allow", "src/old2/**")
+    repo.orch_ok("abandon", "old", "--reason", "done with it")
+    repo.start("a", "--allow", "src/a/**")  # the index: old is settled
+    repo.orch_ok("abandon", "old2", "--reason", "done with it")
+    assert sorted(limits.live_tasks(OrchRepo(repo.path))) == ["a"]  # rewritten: old2 settled
+    again = limits.live_tasks(OrchRepo(repo.path))  # a's folder is unchanged since
+    assert sorted(again) == ["a"]
+    assert again["a"].state.state == repo.status()["a"]["state"] == "active"

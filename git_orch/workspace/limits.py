@@ -145,7 +145,7 @@ def live_tasks(orepo: OrchRepo) -> dict[str, Other]:
         if was is not None and was[0] == oid and oid[:2] not in changed:
             settled[task_id] = was  # same contract, same note: still settled
             continue
-        blob = notes.get(oid)
+        blob = notes.get(oid) if oid[:2] in changed else ledger.note_blob_in(objs, root, oid)
         if was == (oid, blob):
             settled[task_id] = was
             continue
