@@ -74,10 +74,10 @@ def path_for(orepo: OrchRepo, policy: Policy, task_id: str) -> Path:
 
 def open_clone(path: Path) -> pygit2.Repository | None:
     """The workspace's repository through libgit2, or None when it is not a clone."""
+    if not (path / ".git").is_dir():
+        return None  # decided before libgit2 is loaded (a start's new workspace path)
     import pygit2  # only this path needs libgit2 (~50 ms to import)
 
-    if not (path / ".git").is_dir():
-        return None
     try:
         return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError:
@@ -86,11 +86,11 @@ def open_clone(path: Path) -> pygit2.Repository | None:
 
 def clone_task(path: Path) -> str | None:
     """The task a clone workspace says it belongs to (its orch.task), read by libgit2."""
-    import pygit2  # only this path needs libgit2 (~50 ms to import)
-
     repo = open_clone(path)
     if repo is None:
         return None
+    import pygit2  # open_clone loaded it
+
     try:
         value = repo.config[TASK_KEY]
     except (KeyError, pygit2.GitError, ValueError):
@@ -194,7 +194,7 @@ def _fill_clone(orepo: OrchRepo, contract: Contract, tmp: Path) -> None:
 
     ws_git("checkout", "--quiet", task_branch(task_id))
     ws_git("remote", "remove", "origin")
-    contract_oid = orepo.ref_target(task_ref(task_id))
+    contract_oid = orepo.ref_oid(task_ref(task_id))
     # The objects come through the alternates.
     ws_git("update-ref", task_ref(task_id), str(contract_oid), "0" * 40)
 
