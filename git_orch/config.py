@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from git_orch.errors import OrchError
-from git_orch.repo import OrchRepo, blob_bytes, peel
+from git_orch.objects import commit_parts
+from git_orch.repo import OrchRepo
 
 CONFIG_NAME = "orch.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -299,19 +300,25 @@ def _read_config(path: Path) -> tuple[str, os.stat_result]:
 
 
 def committed_policy(orepo: OrchRepo, rev: str) -> Policy | None:
-    """orch.toml as committed at rev (what review trusts for gates), if any."""
-    import pygit2
+    """orch.toml as committed at rev (what review trusts for gates), if any.
 
+    Read through git_orch.objects (loose files, one `cat-file --batch`): land and
+    heartbeat need no libgit2 for it."""
     try:
-        commit = orepo.resolve_commit(rev)
-        entry = commit.tree[CONFIG_NAME]
-    except (KeyError, OrchError):
+        commit = orepo.commit_id(rev)
+    except OrchError:
         return None
-    if entry.type_str != "blob" or peel(orepo.pygit, entry.id, pygit2.Blob).size > MAX_CONFIG_BYTES:
+    objs = orepo.objects
+    headers, _ = commit_parts(objs.read_kind(commit, "commit"))
+    entry = objs.tree(headers.get("tree", [""])[0]).get(CONFIG_NAME)
+    if entry is None:
+        return None
+    data = objs.read_kind(entry.oid, "blob") if entry.kind == "blob" else None
+    if data is None or len(data) > MAX_CONFIG_BYTES:
         raise OrchError(f"{CONFIG_NAME} at {rev} is not a file of at most {MAX_CONFIG_BYTES} "
                         "bytes")
     try:
-        text = blob_bytes(orepo.pygit, entry.id).decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OrchError(f"{CONFIG_NAME} at {rev} is not UTF-8") from None
     return parse_policy(text, f"{CONFIG_NAME} at {rev}")

@@ -221,6 +221,11 @@ class OrchRepo:
                 and all(part and not part.startswith(".") for part in parts)):
             try:
                 text = (self.common_dir / name).read_bytes()
+            except FileNotFoundError:
+                packed = self._packed_ref(name)
+                if packed != "ask git":
+                    return packed
+                text = b""
             except (OSError, ValueError):
                 text = b""
             if len(text) == 41 and text.endswith(b"\n") and HEX40.fullmatch(text[:40].decode()):
@@ -231,6 +236,50 @@ class OrchRepo:
             if found == name:
                 return oid
         return None
+
+    def _packed_ref(self, name: str) -> str | None:
+        """A ref with no loose file: its line in packed-refs, None when it has none,
+        "ask git" when anything is unusual (another ref store, a peeled or odd line).
+
+        git reads a ref the same way, the loose file first: `pack-refs` writes
+        packed-refs before it deletes the loose files, so no ref is missed between."""
+        if (self.common_dir / "reftable").exists():
+            return "ask git"
+        try:
+            data = (self.common_dir / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return "ask git"
+        end = data.find(b" " + name.encode() + b"\n")
+        if end < 0:
+            return None
+        line = data[data.rfind(b"\n", 0, end) + 1 : end]
+        oid = line.decode("ascii", "replace")
+        return oid if HEX40.fullmatch(oid) else "ask git"
+
+    def commit_id(self, rev: str) -> str:
+        """A user-given revision's commit id, or a clear refusal (no libgit2).
+
+        A full branch name pointing at a commit is read from its ref file (no
+        process); anything else is git's to resolve."""
+        if rev.startswith("-"):
+            raise OrchError(f"bad revision {rev!r}: must not start with '-'")
+        oid = self.ref_oid(rev) if rev.startswith("refs/heads/") else None
+        found = self.objects.read(oid) if oid is not None else None
+        if oid is not None and found is not None and found[0] == "commit":
+            return oid
+        try:
+            return git(["rev-parse", "--verify", "--quiet", "--end-of-options",
+                        f"{rev}^{{commit}}"], self.toplevel)
+        except GitError:
+            unborn = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], self.toplevel,
+                             check=False).returncode != 0
+            if unborn and not self.refs_under("refs/heads/"):
+                raise OrchError(
+                    f"this repository has no commits yet, so there is no {rev!r}: "
+                    "commit something first (git commit)") from None
+            raise OrchError(f"bad revision {rev!r}: not a commit in this repository") from None
 
     def ref_target(self, name: str) -> pygit2.Oid | None:
         import pygit2
@@ -248,18 +297,7 @@ class OrchRepo:
         """A user-given revision as a commit, or a clear refusal."""
         import pygit2
 
-        if rev.startswith("-"):
-            raise OrchError(f"bad revision {rev!r}: must not start with '-'")
-        try:
-            oid = git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
-                      self.toplevel)
-        except GitError:
-            if self.pygit.head_is_unborn and not self.refs_under("refs/heads/"):
-                raise OrchError(
-                    f"this repository has no commits yet, so there is no {rev!r}: "
-                    "commit something first (git commit)") from None
-            raise OrchError(f"bad revision {rev!r}: not a commit in this repository") from None
-        return peel(self.pygit, oid, pygit2.Commit)
+        return peel(self.pygit, self.commit_id(rev), pygit2.Commit)
 
     def _who(self, what: str, default: str) -> str:
         return (os.environ.get(f"GIT_COMMITTER_{what.upper()}")

@@ -154,7 +154,7 @@ def test_repair_adopts_pending_task_whose_setup_finished(any_repo: Repo) -> None
 
     orepo = OrchRepo(repo.path)
     contract = build_contract(orepo, StartRequest("half", "half started"))
-    oid = write_contract(orepo.pygit, contract, orepo.signature)
+    oid = write_contract(orepo.objects, contract, orepo.ident)
     ledger.append(orepo, oid, lambda _log: [{"type": "created", "task": "half", "contract": oid}],
                   extra_refs=lambda: [ledger.RefUpdate("refs/orch/tasks/half", oid, None)])
     path = repo.path.parent / "repo.orch" / "half"

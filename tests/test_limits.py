@@ -193,15 +193,17 @@ def test_settled_tasks_are_indexed_by_object_ids_and_never_go_stale(repo: Repo) 
     repo.start("a", "--allow", "src/a/**")  # writes the index: `old` is settled
     index = repo.path / ".git" / "orch" / limits.SETTLED_FILE
     contract = repo.rev("refs/orch/tasks/old")
-    keys = limits._load_keys(index)
-    assert keys is not None and [k.split()[:2] for k in keys] == [["old", contract]]
+    settled = limits._load_index(index)
+    assert settled is not None and [(t, c) for t, (c, _) in settled.tasks.items()] == [
+        ("old", contract)]
     assert sorted(limits.live_tasks(OrchRepo(repo.path))) == ["a"]
     # The note changes under the index (as a sync merge might change it): `old` is
     # live again by its log, and is read, counted and re-indexed.
     revive(repo, contract)
     refused = repo.orch("start", "b", "--title", "b", "--allow", "src/b/**")
     assert refused.code == 1 and "2 task(s) being worked: a, old" in refused.err
-    assert limits._load_keys(index) == set()
+    settled = limits._load_index(index)
+    assert settled is not None and settled.tasks == {}
     # A damaged index is only a slower read.
     index.write_bytes(b"not marshal")
     refused = repo.orch("start", "b", "--title", "b", "--allow", "src/b/**")
@@ -225,3 +227,21 @@ def revive(repo: Repo, contract: str) -> None:
     plumb("update-index", "--cacheinfo", f"100644,{blob},{path}")
     commit = plumb("commit-tree", plumb("write-tree"), "-p", "refs/orch/ledger", "-m", "edit")
     repo.git("update-ref", "refs/orch/ledger", commit)
+
+
+def test_a_live_task_in_a_ledger_folder_unchanged_since_the_index_is_read_whole(
+        repo: Repo) -> None:
+    """The index skips the notes of fanout folders unchanged since it was written: a
+    live task there is still read with its own note (its state, not an empty log)."""
+    from git_orch.repo import OrchRepo
+    from git_orch.workspace import limits
+
+    repo.start("old", "--allow", "src/old/**")
+    repo.start("old2", "--allow", "src/old2/**")
+    repo.orch_ok("abandon", "old", "--reason", "done with it")
+    repo.start("a", "--allow", "src/a/**")  # the index: old is settled
+    repo.orch_ok("abandon", "old2", "--reason", "done with it")
+    assert sorted(limits.live_tasks(OrchRepo(repo.path))) == ["a"]  # rewritten: old2 settled
+    again = limits.live_tasks(OrchRepo(repo.path))  # a's folder is unchanged since
+    assert sorted(again) == ["a"]
+    assert again["a"].state.state == repo.status()["a"]["state"] == "active"

@@ -62,7 +62,12 @@ def test_ref_oid_is_exact(plain_repo: Repo) -> None:
     plain_repo.git("update-ref", "refs/orch/ledger", head)
     assert orepo.ref_oid("refs/orch/ledger") == head
     plain_repo.git("pack-refs", "--all")
-    assert orepo.ref_oid("refs/orch/ledger") == head  # packed: git answers
+    assert orepo.ref_oid("refs/orch/ledger") == head  # packed: read from packed-refs
+    assert orepo.ref_oid("refs/orch/ledge") is None  # a prefix of a packed name
+    assert orepo.ref_oid("refs/heads/refs/orch/ledger") == head
+    plain_repo.git("update-ref", "-d", "refs/heads/refs/orch/ledger")  # gone from packed-refs
+    assert orepo.ref_oid("refs/heads/refs/orch/ledger") is None
+    assert orepo.ref_oid("refs/orch/ledger") == head
     plain_repo.git("symbolic-ref", "refs/orch/alias", "refs/orch/ledger")
     assert orepo.ref_oid("refs/orch/alias") == head
     assert orepo.ref_oid("refs/orch/../../HEAD") is None

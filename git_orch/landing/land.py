@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from git_orch.config import CONFIG_NAME, Policy, committed_policy, load_policy, parse_duration
 from git_orch.errors import OrchError
 from git_orch.gitcmd import GitError, clean_env, run_git
 from git_orch.landing import watch
+from git_orch.objects import commit_parts
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event, EventLog, RefUpdate
@@ -45,7 +44,7 @@ from git_orch.record.state import (
 from git_orch.record.tasks import Task, contract_oid, load_task, record, transition
 from git_orch.repo import OrchRepo, Worktree
 from git_orch.workspace import workspaces
-from git_orch.workspace.collect import COLLECT_PREFIX, collected_deletes
+from git_orch.workspace.collect import COLLECT_PREFIX, collected_refs
 from git_orch.workspace.reconcile import ARCHIVE_PREFIX
 
 STRATEGIES = ("merge", "squash", "ff")
@@ -347,6 +346,14 @@ def _stuck_checkout(orepo: OrchRepo, tree: Worktree, target: str, previous: str,
     )
 
 
+def refuse_stuck(orepo: OrchRepo, seen_tips: list[str | None], why: str) -> None:
+    """Called on each attempt of a ledger write that moves other refs too: refuse
+    when neither the ledger nor those refs moved, yet the transaction kept failing."""
+    seen_tips.append(orepo.ref_oid(ledger.LEDGER_REF))
+    if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
+        raise OrchError(why)
+
+
 def _merge(
     orepo: OrchRepo, task: Task, target: str, strategy: str, lp: LandPolicy, result: LandResult,
     push_to: str | None, trees: list[Worktree] | None = None,
@@ -354,10 +361,10 @@ def _merge(
     task_id = task.task_id
     st = task.state
     target_ref = f"refs/heads/{target}"
-    old_oid = orepo.ref_target(target_ref)
+    old_oid = orepo.ref_oid(target_ref)
     if old_oid is None:
         raise OrchError(f"target branch {target} does not exist ([orch].main_branch)")
-    head_oid = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    head_oid = orepo.ref_oid(f"refs/heads/{task_branch(task_id)}")
     if head_oid is None:
         raise OrchError(f"branch {task_branch(task_id)} is missing: nothing to land")
     old, head = str(old_oid), str(head_oid)
@@ -410,16 +417,11 @@ def _merge(
     def move_target() -> list[RefUpdate]:
         if contained:
             return []
-        current = orepo.ref_target(target_ref)
+        current = orepo.ref_oid(target_ref)
         if current is None or str(current) != old:
             raise OrchError(f"{target} moved while landing {task_id}; nothing changed: run again")
-        tip = orepo.ref_target(ledger.LEDGER_REF)
-        seen_tips.append(str(tip) if tip else None)
-        if len(seen_tips) >= 3 and len(set(seen_tips[-3:])) == 1:
-            # Neither the ledger nor the target moved, yet the transaction kept failing.
-            raise OrchError(
-                f"git refused to move {target} (a reference-transaction hook?); nothing changed"
-            )
+        refuse_stuck(orepo, seen_tips, f"git refused to move {target} (a "
+                     "reference-transaction hook?); nothing changed")
         return [RefUpdate(target_ref, new, old)]
 
     ledger.append(orepo, contract_oid(orepo, task_id), make, extra_refs=move_target,
@@ -517,19 +519,19 @@ def _push(orepo: OrchRepo, task_id: str, target: str, remote: str) -> None:
 def _contains(orepo: OrchRepo, target: str, commit: str) -> bool:
     """Whether the target branch contains commit; its tip or a parent of it (what land
     just made) is known without running git."""
-    tip = orepo.ref_target(f"refs/heads/{target}")
+    tip = orepo.ref_oid(f"refs/heads/{target}")
     if tip is None:
         return False
-    top = orepo.pygit.get(tip)
-    if str(tip) == commit or (isinstance(top, pygit2.Commit)
-                              and commit in (str(p) for p in top.parent_ids)):
+    top = orepo.objects.read(tip)
+    parents = commit_parts(top[1])[0].get("parent", []) if top and top[0] == "commit" else []
+    if tip == commit or commit in parents:
         return True
-    return is_ancestor(orepo, commit, str(tip))
+    return is_ancestor(orepo, commit, tip)
 
 
 def _archive(orepo: OrchRepo, task_id: str, head: str) -> None:
     ref = f"{ARCHIVE_PREFIX}{task_id}"
-    current = orepo.ref_target(ref)
+    current = orepo.ref_oid(ref)
     if current is not None and str(current) == head:
         return
     if current is not None:
@@ -572,25 +574,39 @@ def cleanup(
     elif ws is not None:
         orepo.git(["worktree", "prune"], cwd=orepo.main_worktree)
         done.append(f"pruned missing worktree {ws.path}")
-    deletes = collected_deletes(orepo, task_id)
+    deletes = collected_refs(orepo, task_id)
     forgets = [f"deleted {COLLECT_PREFIX}{task_id}/"] if deletes else []
-    head = orepo.ref_target(f"refs/heads/{branch}")
+    head = orepo.ref_oid(f"refs/heads/{branch}")
     if head is not None:
-        reachable = target is not None and _contains(orepo, target, str(head))
+        reachable = target is not None and _contains(orepo, target, head)
         if not reachable:
-            _archive(orepo, task_id, str(head))
-            done.append(f"kept {str(head)[:12]} as {ARCHIVE_PREFIX}{task_id}")
-        deletes.append(f"delete refs/heads/{branch} {head}\n")
+            _archive(orepo, task_id, head)
+            done.append(f"kept {head[:12]} as {ARCHIVE_PREFIX}{task_id}")
+        deletes[f"refs/heads/{branch}"] = head
         forgets.append(f"deleted branch {branch}")
-    if deletes:  # the branch and what collect kept of it go in one transaction
-        orepo.git_common(["update-ref", "--stdin"], input="".join(deletes))
-        done.extend(forgets)
     where = str(ws.path) if ws is not None else None
+    # The branch and what collect kept of it go in one transaction: with the
+    # cleaned event when it is recorded (one git process less).
     if not record_event:
-        return done
-    transition(orepo, task_id, {"type": "cleaned", "worktree": where,
-                                "branch_head": str(head) if head else None})
-    return done
+        if deletes:
+            orepo.git_common(["update-ref", "--stdin"],
+                             input="".join(f"delete {ref} {oid}\n" for ref, oid in deletes.items()))
+        return done + forgets
+
+    seen_tips: list[str | None] = []
+
+    def delete_refs() -> list[RefUpdate]:
+        for ref, oid in deletes.items():
+            if orepo.ref_oid(ref) != oid:
+                raise OrchError(f"{ref} moved while cleaning up {task_id}; nothing deleted: "
+                                "run the command again")
+        refuse_stuck(orepo, seen_tips, f"git refused to delete {', '.join(deletes)} (a "
+                     "reference-transaction hook?); run the command again")
+        return [RefUpdate(ref, ledger.ZERO_OID, oid) for ref, oid in deletes.items()]
+
+    transition(orepo, task_id, {"type": "cleaned", "worktree": where, "branch_head": head},
+               extra_refs=delete_refs)
+    return done + forgets
 
 
 # --- the commands ----------------------------------------------------------------
@@ -700,7 +716,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
     task = load_task(orepo, task_id)
     st = task.state
     steps: list[str] = []
-    head_oid = orepo.ref_target(f"refs/heads/{task_branch(task_id)}")
+    head_oid = orepo.ref_oid(f"refs/heads/{task_branch(task_id)}")
     head = str(head_oid) if head_oid is not None else None
     archive = f"{ARCHIVE_PREFIX}{task_id}"
     if st.state in ENDED and st.state != ABANDONED:
@@ -721,7 +737,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
                      "archive": archive if head else None}]
 
         def keep_head() -> list[RefUpdate]:
-            if head is None or orepo.ref_target(archive) is not None:
+            if head is None or orepo.ref_oid(archive) is not None:
                 return []
             return [RefUpdate(archive, head, None)]
 
@@ -730,7 +746,7 @@ def abandon(orepo: OrchRepo, task_id: str, reason: str, *, discard: bool = False
         steps.append("abandoned")  # cleanup says where the head is kept
     elif st.cleaned:
         steps.append("already abandoned and cleaned")
-        return AbandonResult(task_id, head, archive if orepo.ref_target(archive) else None, steps)
+        return AbandonResult(task_id, head, archive if orepo.ref_oid(archive) else None, steps)
     steps.extend(cleanup(orepo, task_id, None, force=discard))
     steps.append("cleaned")
-    return AbandonResult(task_id, head, archive if orepo.ref_target(archive) else None, steps)
+    return AbandonResult(task_id, head, archive if orepo.ref_oid(archive) else None, steps)

@@ -17,17 +17,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pygit2
-
 from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
-from git_orch.judge.trailers import commit_message, parse_trailers, values
+from git_orch.judge.trailers import parse_trailers, values
+from git_orch.objects import commit_parts
 from git_orch.record import ledger
-from git_orch.record.contract import read_contract
+from git_orch.record.contract import load_contract
 from git_orch.record.misalignment import record_misalignment
 from git_orch.record.state import StateFacts, TaskState, fold
-from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.repo import OrchRepo
 
 SCAN_LIMIT = 5000  # commits since the newest landing looked at for Orch-Task trailers
 REWRITTEN = "target-rewritten"
@@ -63,9 +62,8 @@ def _remote(policy: Policy) -> str:
 def watched_refs(orepo: OrchRepo, policy: Policy) -> tuple[str | None, str | None]:
     """Tips of the target and of its remote-tracking copy (None when absent)."""
     target = policy.main_branch
-    local = orepo.ref_target(f"refs/heads/{target}")
-    remote = orepo.ref_target(f"refs/remotes/{_remote(policy)}/{target}")
-    return (str(local) if local else None, str(remote) if remote else None)
+    return (orepo.ref_oid(f"refs/heads/{target}"),
+            orepo.ref_oid(f"refs/remotes/{_remote(policy)}/{target}"))
 
 
 def landed_tips(orepo: OrchRepo, states: Iterable[StateFacts], target: str
@@ -81,7 +79,7 @@ def landed_tips(orepo: OrchRepo, states: Iterable[StateFacts], target: str
 
 def _have(orepo: OrchRepo, oid: str) -> bool:
     """A full object id (ledger text is hostile) that this clone has."""
-    return bool(ledger.HEX40.fullmatch(oid)) and orepo.pygit.get(oid) is not None
+    return bool(ledger.HEX40.fullmatch(oid)) and orepo.objects.read(oid) is not None
 
 
 def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
@@ -121,14 +119,16 @@ def rewritten(orepo: OrchRepo, ref: str, tip: str, tips: dict[str, StateFacts],
 
 def bypasses(orepo: OrchRepo, ref: str, tip: str, exclude: Iterable[str]) -> list[TargetFinding]:
     """Commits on ref, reachable from no landing tip or task base, naming a task."""
+
     proc = run_git(["rev-list", f"--max-count={SCAN_LIMIT}", tip, "--not",
                     *sorted(set(exclude)), "--"], orepo.toplevel, check=False)
     found: list[TargetFinding] = []
     for oid in proc.stdout.split():
-        commit = orepo.pygit.get(oid)
-        if not isinstance(commit, pygit2.Commit):
+        commit = orepo.objects.read(oid)
+        if commit is None or commit[0] != "commit":
             continue
-        for name in dict.fromkeys(values(parse_trailers(commit_message(commit)), "Orch-Task")):
+        message = commit_parts(commit[1])[1].decode("utf-8", "surrogateescape")
+        for name in dict.fromkeys(values(parse_trailers(message), "Orch-Task")):
             found.append(TargetFinding(BYPASS, ref, oid, task=name))
     return found
 
@@ -156,16 +156,19 @@ def watch(orepo: OrchRepo, policy: Policy, states: Mapping[str, StateFacts],
 
 def target_states(orepo: OrchRepo) -> tuple[dict[str, TaskState], list[str]]:
     """Every task's state and contract base, straight from the ledger (for land)."""
-    notes = ledger.snapshot(orepo).notes()
+    objs = orepo.objects
+    tip = orepo.ref_oid(ledger.LEDGER_REF)
+    root = ledger.root_tree(objs, tip) if tip is not None else None
+    notes = dict(ledger.iter_notes_in(objs, root.values())) if root is not None else {}
     states: dict[str, TaskState] = {}
     bases: list[str] = []
-    for task_id, oid in ledger.task_refs(orepo).items():
+    for task_id, oid in orepo.refs_under(ledger.TASKS_PREFIX).items():
         try:
-            bases.append(read_contract(orepo.pygit, str(oid)).base)
+            bases.append(load_contract(objs, oid).base)
         except OrchError:
             continue  # an unreadable contract: status reports it
-        blob = notes.get(str(oid))
-        data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
+        blob = notes.get(oid)
+        data = objs.read_kind(blob, "blob") if blob is not None else b""
         states[task_id] = fold(task_id, ledger.parse_log(data).events)
     return states, bases
 

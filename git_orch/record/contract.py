@@ -14,6 +14,7 @@ from git_orch.judge import trailers
 from git_orch.objects import Objects, commit_parts
 from git_orch.record import killpoint
 from git_orch.record.ids import check_task_id
+from git_orch.record.ledger import commit_bytes
 
 if TYPE_CHECKING:
     import pygit2
@@ -85,13 +86,18 @@ def check_single_line(what: str, value: str) -> str:
     return value.strip()
 
 
-def write_contract(repo: pygit2.Repository, contract: Contract, sig: pygit2.Signature) -> str:
-    """Create the contract commit (no ref yet) and return its id."""
-    base = repo[contract.base]
+def write_contract(objs: Objects, contract: Contract, ident: tuple[str, str]) -> str:
+    """Create the contract commit (no ref yet), signed as `ident`, and return its id.
+
+    Written as a loose object (git_orch.objects), as the ledger's commits are: no
+    libgit2 import for `start`."""
+    base = objs.read_kind(contract.base, "commit")
+    tree = commit_parts(base)[0].get("tree", [""])[0]
+    data = commit_bytes(tree, [contract.base], ident, contract.message())
     with killpoint.step("contract commit"):
-        oid = repo.create_commit(None, sig, sig, contract.message(), base.tree.id, [base.id])
-    contract.commit = str(oid)
-    return str(oid)
+        oid = objs.write("commit", data)
+    contract.commit = oid
+    return oid
 
 
 def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contract:

@@ -21,7 +21,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from git_orch.errors import OrchError
@@ -243,19 +243,37 @@ def put_note(
 # --- the same through git_orch.objects (no libgit2) ---------------------------
 
 
-def _note_in(objs: Objects, tree: Tree | None, hexid: str) -> bytes:
-    """The note on `hexid` in a notes tree (any fanout, as find_note), b"" when none."""
+def note_blob_in(objs: Objects, tree: Tree | None, hexid: str) -> str | None:
+    """The blob id of the note on `hexid` in a notes tree (any fanout, as find_note)."""
     rest = hexid
     while tree is not None:
         if rest in tree:
             entry = tree[rest]
-            return objs.read_kind(entry.oid, "blob") if entry.kind == "blob" else b""
+            return entry.oid if entry.kind == "blob" else None
         head = rest[:2]
         if len(rest) <= 2 or head not in tree or tree[head].kind != "tree":
-            return b""
+            return None
         tree = objs.tree(tree[head].oid)
         rest = rest[2:]
-    return b""
+    return None
+
+
+def _note_in(objs: Objects, tree: Tree | None, hexid: str) -> bytes:
+    """The note on `hexid` in a notes tree (any fanout, as find_note), b"" when none."""
+    blob = note_blob_in(objs, tree, hexid)
+    return objs.read_kind(blob, "blob") if blob is not None else b""
+
+
+def iter_notes_in(objs: Objects, entries: Iterable[Entry], prefix: str = "") -> Iterator[
+    tuple[str, str]
+]:
+    """iter_notes without libgit2: (annotated object hex, note blob id) under `entries`."""
+    for entry in entries:
+        name = prefix + entry.name
+        if entry.kind == "tree" and HEX2.fullmatch(entry.name) and len(name) < 40:
+            yield from iter_notes_in(objs, objs.tree(entry.oid).values(), name)
+        elif entry.kind == "blob" and HEX40.fullmatch(name):
+            yield name, entry.oid
 
 
 def _put_in(objs: Objects, tree: Tree | None, rest: str, blob: str, depth: int) -> str:
@@ -287,7 +305,7 @@ def notes_only(tree: Tree) -> bool:
                or (e.kind == "blob" and HEX40.fullmatch(e.name)) for e in tree.values())
 
 
-def _root_tree(objs: Objects, commit: str) -> Tree | None:
+def root_tree(objs: Objects, commit: str) -> Tree | None:
     """The tree of a commit; None when `commit` is missing or not a commit."""
     found = objs.read(commit)
     if found is None or found[0] != "commit":
@@ -544,7 +562,7 @@ def _append(
     last_error = ""
     for attempt in range(WRITE_ATTEMPTS):
         tip = orepo.ref_oid(LEDGER_REF)
-        tree = _root_tree(objs, tip) if tip is not None else None
+        tree = root_tree(objs, tip) if tip is not None else None
         if tip is not None and (tree is None or not notes_only(tree)):
             raise OrchError(
                 f"{LEDGER_REF} points at {tip[:12]}, which is not a ledger commit (its "

@@ -54,8 +54,10 @@ def record(
     orepo: OrchRepo,
     task_id: str,
     make: Callable[[TaskState], Sequence[Event]],
+    extra_refs: Callable[[], Sequence[ledger.RefUpdate]] = lambda: (),
 ) -> list[Event]:
-    """Append events to a task's log; `make` sees the fresh state on every attempt."""
+    """Append events to a task's log; `make` sees the fresh state on every attempt.
+    `extra_refs`: refs that move in the same transaction (see ledger.append)."""
     oid = contract_oid(orepo, task_id)
 
     def build(log: EventLog) -> Sequence[Event]:
@@ -64,11 +66,13 @@ def record(
             event.setdefault("task", task_id)
         return events
 
-    return ledger.append(orepo, oid, build, message=f"git-orch: {task_id}")
+    return ledger.append(orepo, oid, build, extra_refs=extra_refs, message=f"git-orch: {task_id}")
 
 
-def transition(orepo: OrchRepo, task_id: str, event: Event) -> Event:
-    """Record one state-changing event, refusing it if the state does not allow it."""
+def transition(orepo: OrchRepo, task_id: str, event: Event,
+               extra_refs: Callable[[], Sequence[ledger.RefUpdate]] = lambda: ()) -> Event:
+    """Record one state-changing event, refusing it if the state does not allow it
+    (`extra_refs`: refs that move with it, all or none)."""
 
     def make(state: TaskState) -> list[Event]:
         if not state.can(event["type"]):
@@ -77,4 +81,4 @@ def transition(orepo: OrchRepo, task_id: str, event: Event) -> Event:
             )
         return [dict(event)]
 
-    return record(orepo, task_id, make)[0]
+    return record(orepo, task_id, make, extra_refs)[0]

@@ -27,14 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pygit2
+from typing import TYPE_CHECKING, Any
 
 from git_orch.config import load_policy
 from git_orch.errors import OrchError
 from git_orch.gitcmd import pinned_options, run_git
-from git_orch.landing.merge import merge_trees
 from git_orch.record import ledger
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import LEDGER_REF, Event, RefUpdate
@@ -45,6 +42,9 @@ from git_orch.repo import OrchRepo, peel
 from git_orch.sanitize import clean
 from git_orch.workspace import workspaces
 from git_orch.workspace.roles import in_worker_context
+
+if TYPE_CHECKING:
+    import pygit2
 
 COLLECT_PREFIX = "refs/orch-collect/"
 WORKER_EVENTS = frozenset({"handoff", "blocked", "note"})
@@ -77,12 +77,12 @@ FETCHED = ("fetched-head", "fetched-ledger")
 
 def collect_refs(orepo: OrchRepo, task_id: str, names: tuple[str, ...]) -> dict[str, str]:
     """Name -> object id of the task's refs/orch-collect/<id>/NAME refs that exist (read
-    by libgit2: every name collect writes is known, so no listing is needed)."""
+    from the ref files: every name collect writes is known, so no listing is needed)."""
     found = {}
     for name in names:
-        oid = orepo.ref_target(collect_ref(task_id, name))
+        oid = orepo.ref_oid(collect_ref(task_id, name))
         if oid is not None:
-            found[name] = str(oid)
+            found[name] = oid
     return found
 
 
@@ -91,6 +91,8 @@ def read_tips(source: str, task_id: str, no_hooks: Path) -> dict[str, str]:
 
     A local workspace is read with libgit2 (no process, nothing of its config run);
     a URL with `git ls-remote`, pinned."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     wanted = {f"refs/heads/{task_branch(task_id)}": "head", LEDGER_REF: "ledger"}
     path = Path(source)
     if path.is_dir():
@@ -165,6 +167,8 @@ def _branch_move(repo: pygit2.Repository, st: TaskState, old: str | None, new: s
 
 def _worker_events(repo: pygit2.Repository, ledger_tip: str, contract: str) -> ledger.EventLog:
     """The task's log in the worker's ledger copy, parsed by the ledger's own reader."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     snap = ledger.Snapshot(repo, pygit2.Oid(hex=ledger_tip))
     return snap.log(contract)
 
@@ -229,6 +233,8 @@ def _take(orepo: OrchRepo, repo: pygit2.Repository, task_id: str, contract: str,
           branch_ref: str, tips: dict[str, str], taken: dict[str, str], result: Collected
           ) -> bool:
     """One compare-and-swap attempt; False when another writer moved a ref meanwhile."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     st = load_task(orepo, task_id).state
     old_head = orepo.ref_target(branch_ref)
     result.head_before = str(old_head) if old_head is not None else None
@@ -307,6 +313,10 @@ def _merged_ledger(orepo: OrchRepo, repo: pygit2.Repository, contract: str, task
                    ledger_tip: pygit2.Oid | None, result: Collected) -> pygit2.Oid:
     """A ledger commit on top of the lead's with the taken events, merged by sync's
     hostile-input path (size caps, line checks, task-name checks)."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
+    from git_orch.landing.merge import merge_trees
+
     clock = lead_log.max_lamport
     lines = b""
     for event in sorted(accepted, key=lambda e: (e["lamport"], e["id"])):
@@ -366,7 +376,7 @@ def collect_quietly(orepo: OrchRepo, task_id: str | None = None) -> list[str]:
     return []
 
 
-def collected_deletes(orepo: OrchRepo, task_id: str) -> list[str]:
-    """`update-ref --stdin` lines deleting refs/orch-collect/<id>/*, for cleanup."""
+def collected_refs(orepo: OrchRepo, task_id: str) -> dict[str, str]:
+    """Ref -> object id of refs/orch-collect/<id>/*, which cleanup deletes."""
     refs = collect_refs(orepo, task_id, TAKEN + FETCHED)
-    return [f"delete {collect_ref(task_id, name)} {oid}\n" for name, oid in refs.items()]
+    return {collect_ref(task_id, name): oid for name, oid in refs.items()}

@@ -18,16 +18,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from git_orch.agent.runlog import open_attempt
 from git_orch.config import Policy
 from git_orch.errors import OrchError
 from git_orch.record import ledger
-from git_orch.record.contract import Contract, check_single_line, read_contract
+from git_orch.record.contract import Contract, check_single_line, load_contract
 from git_orch.record.ledger import Event
 from git_orch.record.state import ENDED, WORKING, TaskState, fold
 from git_orch.record.summary_cache import Summary, SummaryCache
-from git_orch.repo import OrchRepo, blob_bytes
+from git_orch.repo import OrchRepo
 from git_orch.roadmap import literal_prefix, write_sets_overlap
 
 OVERRIDDEN = "limits-overridden"
@@ -49,7 +50,10 @@ class Other:
 
 def _listed(orepo: OrchRepo) -> list[tuple[str, str, str | None]]:
     """(task id, contract commit, note blob or None) for every task ref, sorted."""
-    notes = {name: str(blob) for name, blob in ledger.snapshot(orepo).notes().items()}
+    objs = orepo.objects
+    tip = orepo.ref_oid(ledger.LEDGER_REF)
+    root = ledger.root_tree(objs, tip) if tip is not None else None
+    notes = dict(ledger.iter_notes_in(objs, root.values())) if root is not None else {}
     return [(task_id, oid, notes.get(oid))
             for task_id, oid in sorted(orepo.refs_under(ledger.TASKS_PREFIX).items())]
 
@@ -62,10 +66,10 @@ def _read(orepo: OrchRepo, task_id: str, oid: str, blob: str | None,
     if cached is not None and cached.contract.task_id == task_id:
         return Other(cached.contract, cached.state)
     try:
-        contract = read_contract(orepo.pygit, oid)
+        contract = load_contract(orepo.objects, oid)
     except OrchError:
         return None
-    data = blob_bytes(orepo.pygit, blob) if blob is not None else b""
+    data = orepo.objects.read_kind(blob, "blob") if blob is not None else b""
     log = ledger.parse_log(data, f"{ledger.LEDGER_REF} note for task {task_id}")  # as status
     other = Other(contract, fold(task_id, log.events))
     if cache is not None and contract.task_id == task_id:  # the entry status would write
@@ -88,7 +92,10 @@ def recorded(orepo: OrchRepo) -> dict[str, Other]:
 
 
 SETTLED_FILE = "settled-tasks.marshal"
-SETTLED_FORMAT = "settled-tasks-1"
+SETTLED_FORMAT = "settled-tasks-2"
+# Past this many ledger fanout folders changed since the index was written, it is
+# written again (else only when the settled tasks change).
+RESAVE_AFTER = 8
 
 
 def _settled(other: Other, task_id: str) -> bool:
@@ -97,57 +104,83 @@ def _settled(other: Other, task_id: str) -> bool:
             and open_attempt(other.state) is None)
 
 
+class SettledIndex(NamedTuple):
+    """The settled tasks (task id -> contract commit, note blob) and the ledger's
+    top-level entries (name -> object id) when the index was written."""
+
+    roots: dict[str, str]
+    tasks: dict[str, tuple[str, str | None]]
+
+
 def live_tasks(orepo: OrchRepo) -> dict[str, Other]:
     """Every task a limit may count: all but the settled ones, which are skipped
     unread (start must not fold 10,000 ended tasks to find the 20 live ones).
 
-    The per-machine index of settled tasks holds `task contract-commit note-blob`
-    keys. A task's state is a function of its contract and note, both
-    content-addressed, so a task whose key is in the index is still settled: the
-    index can be missing or old, never wrong. Status's summary cache is read
-    only when there is no index yet."""
+    The per-machine index of settled tasks holds each one's contract commit and
+    note blob. A task's state is a function of the two, both content-addressed, so
+    a task whose pair is in the index is still settled: the index can be missing or
+    old, never wrong. It also keeps the ledger tree's top-level entries (the 2-digit
+    fanout folders): a note under a folder whose tree id is the same as then is the
+    same note, so only the folders that changed since are read, not 10,000 notes.
+    Status's summary cache is read only when there is no index yet."""
     path = orepo.runtime_dir / SETTLED_FILE
-    known = _load_keys(path)
-    cache = SummaryCache(orepo.runtime_dir) if known is None else None
-    settled: set[str] = set()
+    objs = orepo.objects
+    tip = orepo.ref_oid(ledger.LEDGER_REF)
+    root = (ledger.root_tree(objs, tip) if tip is not None else None) or {}
+    index = _load_index(path)
+    roots = {name: entry.oid for name, entry in root.items()}
+    if index is None:
+        changed = {name[:2] for name in roots}
+    else:
+        changed = {name[:2] for name in {*roots, *index.roots}
+                   if roots.get(name) != index.roots.get(name)}
+    # The notes under changed folders, read in tree order as iter_notes does.
+    notes = dict(ledger.iter_notes_in(objs, (e for e in root.values() if e.name[:2] in changed)))
+    known = index.tasks if index is not None else {}
+    cache = SummaryCache(orepo.runtime_dir) if index is None else None
+    settled: dict[str, tuple[str, str | None]] = {}
     found = {}
-    for task_id, oid, blob in _listed(orepo):
-        key = f"{task_id} {oid} {blob}"
-        if known is not None and key in known:
-            settled.add(key)
+    for task_id, oid in sorted(orepo.refs_under(ledger.TASKS_PREFIX).items()):
+        was = known.get(task_id)
+        if was is not None and was[0] == oid and oid[:2] not in changed:
+            settled[task_id] = was  # same contract, same note: still settled
+            continue
+        blob = notes.get(oid) if oid[:2] in changed else ledger.note_blob_in(objs, root, oid)
+        if was == (oid, blob):
+            settled[task_id] = was
             continue
         other = _read(orepo, task_id, oid, blob, cache)
         if other is None:
             continue
         if _settled(other, task_id):
-            settled.add(key)
+            settled[task_id] = (oid, blob)
         else:
             found[task_id] = other
     if cache is not None:
         cache.save()
-    if settled != known:
-        _save_keys(path, settled)
+    if index is None or settled != index.tasks or len(changed) > RESAVE_AFTER:
+        _save_index(path, SettledIndex(roots, settled))
     return found
 
 
-def _load_keys(path: Path) -> set[str] | None:
+def _load_index(path: Path) -> SettledIndex | None:
     try:
         data = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if (isinstance(data, tuple) and len(data) == 2 and data[0] == SETTLED_FORMAT
-            and isinstance(data[1], frozenset)):
-        return set(data[1])
+    if (isinstance(data, tuple) and len(data) == 3 and data[0] == SETTLED_FORMAT
+            and isinstance(data[1], dict) and isinstance(data[2], dict)):
+        return SettledIndex(data[1], data[2])
     return None
 
 
-def _save_keys(path: Path, keys: set[str]) -> None:
+def _save_index(path: Path, index: SettledIndex) -> None:
     """Written whole and renamed into place; a failure only costs the next reader time."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps((SETTLED_FORMAT, frozenset(keys))))
+                handle.write(marshal.dumps((SETTLED_FORMAT, index.roots, index.tasks)))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -16,9 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pygit2
+from typing import TYPE_CHECKING, Any
 
 from git_orch.config import Policy, worktree_root
 from git_orch.record import timefmt
@@ -29,6 +27,9 @@ from git_orch.record.timefmt import parse_iso as parse_iso
 from git_orch.repo import OrchRepo, Worktree, hostname, peel
 from git_orch.workspace import workspaces
 from git_orch.workspace.workspaces import Workspace
+
+if TYPE_CHECKING:
+    import pygit2
 
 STALE = "stale-needs-inspection"
 CLEANUP = "cleanup-needed"
@@ -149,6 +150,8 @@ def derive(
     activity = [recorded if recorded is not None
                 else timefmt.plausible(parse_iso(st.created_at), now)]
     if out.head is not None and st.state not in ENDED:
+        import pygit2  # only this path needs libgit2 (~50 ms to import)
+
         repo = orepo.pygit
         out.commits = count_commits(repo, out.head, contract.base)
         activity.append(float(peel(repo, out.head, pygit2.Commit).commit_time))

@@ -53,10 +53,10 @@ class StartResult:
 
 
 def _refuse_existing(orepo: OrchRepo, task_id: str, path: Path | None) -> None:
-    if orepo.ref_target(task_ref(task_id)) is not None:
+    if orepo.ref_oid(task_ref(task_id)) is not None:
         raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
     branch = task_branch(task_id)
-    if orepo.ref_target(f"refs/heads/{branch}") is not None:
+    if orepo.ref_oid(f"refs/heads/{branch}") is not None:
         raise OrchError(f"branch {branch} already exists; delete it or pick another task id")
     if path is not None and path.exists():
         raise OrchError(f"worktree path {path} already exists; move it or pick another task id")
@@ -64,12 +64,12 @@ def _refuse_existing(orepo: OrchRepo, task_id: str, path: Path | None) -> None:
 
 def build_contract(orepo: OrchRepo, req: StartRequest) -> Contract:
     policy = load_policy(orepo)
-    base = orepo.resolve_commit(req.base or policy.main_branch)
+    base = orepo.commit_id(req.base or policy.main_branch)
     forbid = list(dict.fromkeys([*req.forbid, *policy.forbid]))
     return Contract(
         task_id=req.task_id,
         title=check_single_line("--title", req.title),
-        base=str(base.id),
+        base=base,
         body=req.body,
         package=check_single_line("--package", req.package) if req.package else None,
         allow=[check_pathspec(spec) for spec in req.allow],
@@ -97,7 +97,7 @@ def make_workspace(orepo: OrchRepo, contract: Contract, mode: str, path: Path
 def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     task_id = check_task_id(req.task_id)
     policy = load_policy(orepo)
-    if orepo.ref_target(task_ref(task_id)) is not None:
+    if orepo.ref_oid(task_ref(task_id)) is not None:
         task = load_task(orepo, task_id)
         if task.state.state == PENDING and task.state.host in (None, hostname()):
             return finish_setup(orepo, task)  # a start that was killed: resume it
@@ -111,13 +111,13 @@ def start(orepo: OrchRepo, req: StartRequest) -> StartResult:
     if mode == workspaces.WORKTREE:
         enable_worktree_config(orepo)
     create_empty_ledger(orepo)
-    oid = write_contract(orepo.pygit, contract, orepo.signature)
+    oid = write_contract(orepo.objects, contract, orepo.ident)
 
     def task_ref_update() -> list[ledger.RefUpdate]:
         return [ledger.RefUpdate(task_ref(task_id), oid, None)]
 
     def created(log: ledger.EventLog) -> list[ledger.Event]:
-        if orepo.ref_target(task_ref(task_id)) is not None:
+        if orepo.ref_oid(task_ref(task_id)) is not None:
             raise OrchError(f"task {task_id!r} already exists (git orch show {task_id})")
         created = {"type": "created", "task": task_id, "contract": oid, "host": hostname(),
                    "worktree": path is not None, "isolation": mode}
@@ -154,7 +154,7 @@ def finish_setup(orepo: OrchRepo, task: Task) -> StartResult:
     branch = task_branch(task_id)
     ws = None
     try:
-        if orepo.ref_target(f"refs/heads/{branch}") is None:
+        if orepo.ref_oid(f"refs/heads/{branch}") is None:
             orepo.git_common(["update-ref", "-m", ledger.reflog_message(task_id),
                               f"refs/heads/{branch}", contract.base, ledger.ZERO_OID])
         if path is not None:
@@ -166,7 +166,7 @@ def finish_setup(orepo: OrchRepo, task: Task) -> StartResult:
             f"task {task_id} recorded but setup failed: {exc} "
             f"(state pending-setup; see git orch show {task_id})"
         ) from None
-    head = orepo.ref_target(f"refs/heads/{branch}")
+    head = orepo.ref_oid(f"refs/heads/{branch}")
     transition(
         orepo,
         task_id,

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from git_orch.judge.trailers import commit_message, parse_trailers, values
 from git_orch.repo import OrchRepo
 
@@ -118,6 +116,8 @@ class Known:
 
 def _config_entries(path: Path) -> list[tuple[str, str]]:
     """(lower-cased key, value) of one config file and the files it includes."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     if not path.is_file():
         return []
     try:
@@ -277,6 +277,8 @@ def current(orepo: OrchRepo, previous: Known | None = None, target: str | None =
 def _watched_refs(orepo: OrchRepo) -> dict[str, str]:
     """Ref name -> oid for the ledger, the task contracts and the tags, read in
     process with libgit2 (status runs this on every call: no git process)."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     found: dict[str, str] = {}
     for ref in orepo.pygit.references.iterator():
         name = ref.name
@@ -331,6 +333,8 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def _reaches(orepo: OrchRepo, tip: str | None, oid: str) -> bool:
     """Whether commit (or tag of a commit) `oid` is `tip` or one of its ancestors."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     if tip is None:
         return False
     repo = orepo.pygit
@@ -386,6 +390,8 @@ def _refs(orepo: OrchRepo, known: Known, now: Known, target: str) -> list[Findin
 def _untasked(orepo: OrchRepo, tip: str, seen: str, upstream: str | None) -> list[str]:
     """Commits on `tip` since `seen` (and not from the remote's copy of the target)
     that carry no Orch-Task trailer: "<short oid> <subject>" each."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     repo = orepo.pygit
     try:
         walker = repo.walk(tip, pygit2.enums.SortMode.TOPOLOGICAL)

@@ -21,18 +21,20 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-import pygit2
+from typing import TYPE_CHECKING
 
 from git_orch.config import CONFIG_NAME, Policy, worktree_root
 from git_orch.errors import OrchError
-from git_orch.gitcmd import run_git
+from git_orch.gitcmd import pinned_options, run_git
 from git_orch.record import ledger
 from git_orch.record.contract import Contract
 from git_orch.record.ids import task_branch, task_ref
 from git_orch.record.ledger import LEDGER_REF
 from git_orch.repo import OrchRepo, Worktree
 from git_orch.workspace.roles import ROLE_KEY, TASK_KEY
+
+if TYPE_CHECKING:
+    import pygit2
 
 CLONE = "clone"
 WORKTREE = "worktree"
@@ -73,7 +75,9 @@ def path_for(orepo: OrchRepo, policy: Policy, task_id: str) -> Path:
 def open_clone(path: Path) -> pygit2.Repository | None:
     """The workspace's repository through libgit2, or None when it is not a clone."""
     if not (path / ".git").is_dir():
-        return None
+        return None  # decided before libgit2 is loaded (a start's new workspace path)
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     try:
         return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError:
@@ -85,6 +89,8 @@ def clone_task(path: Path) -> str | None:
     repo = open_clone(path)
     if repo is None:
         return None
+    import pygit2  # open_clone loaded it
+
     try:
         value = repo.config[TASK_KEY]
     except (KeyError, pygit2.GitError, ValueError):
@@ -130,6 +136,8 @@ def locate(orepo: OrchRepo, task_id: str, recorded: str | None,
 def is_dirty(ws: Workspace) -> bool:
     """Uncommitted or untracked changes, read with libgit2 in either mode: git run there
     would obey config the worker can write (core.fsmonitor, filter drivers)."""
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     try:
         repo = pygit2.Repository(str(ws.path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
         flags = repo.status(untracked_files="normal")
@@ -186,7 +194,7 @@ def _fill_clone(orepo: OrchRepo, contract: Contract, tmp: Path) -> None:
 
     ws_git("checkout", "--quiet", task_branch(task_id))
     ws_git("remote", "remove", "origin")
-    contract_oid = orepo.ref_target(task_ref(task_id))
+    contract_oid = orepo.ref_oid(task_ref(task_id))
     # The objects come through the alternates.
     ws_git("update-ref", task_ref(task_id), str(contract_oid), "0" * 40)
 
@@ -195,30 +203,44 @@ def share_ledger(orepo: OrchRepo, ws: Workspace) -> bool:
     """Give a clone the lead's ledger when its own copy is missing, behind, or holds
     nothing of the task's that the lead has not taken in (so the worker sees the
     task's current state: a rejection, an unblock). Called at start and before each
-    agent attempt, when no agent runs there; written with libgit2, so no hook of
-    the workspace runs. Returns whether the copy moved."""
+    agent attempt, when no agent runs there; written with libgit2 (or git with its
+    hooks pinned off), so no hook of the workspace runs. Returns whether the copy moved."""
     if ws.mode != CLONE:
         return False
-    lead_tip = orepo.ref_target(LEDGER_REF)
-    contract = orepo.ref_target(task_ref(ws.task_id))
+    lead_tip = orepo.ref_oid(LEDGER_REF)
+    contract = orepo.ref_oid(task_ref(ws.task_id))
+    if lead_tip is None or contract is None or not (ws.path / ".git").is_dir():
+        return False
+    if _create_ledger_copy(orepo, ws.path, lead_tip):
+        return True  # the clone had none (a new workspace): no libgit2 needed
+    import pygit2  # only this path needs libgit2 (~50 ms to import)
+
     repo = open_clone(ws.path)
-    if lead_tip is None or contract is None or repo is None:
+    if repo is None:
         return False
     try:
         current = repo.references.get(LEDGER_REF)
         if current is None:
-            repo.references.create(LEDGER_REF, lead_tip)
+            repo.references.create(LEDGER_REF, pygit2.Oid(hex=lead_tip))
             return True
-        if current.target == lead_tip:
+        if str(current.target) == lead_tip:
             return False
         mine = pygit2.Oid(hex=str(current.target))
         behind = repo.descendant_of(lead_tip, mine)
-        if not behind and not _all_taken(orepo, repo, mine, str(contract)):
+        if not behind and not _all_taken(orepo, repo, mine, contract):
             return False  # collect has not taken the worker's events yet
         current.set_target(lead_tip)
     except (pygit2.GitError, KeyError, ValueError, OrchError):
         return False  # a workspace that cannot be read is reported by status
     return True
+
+
+def _create_ledger_copy(orepo: OrchRepo, path: Path, tip: str) -> bool:
+    """Create the clone's ledger ref at `tip` if it has none (False: it has one, or git
+    failed). git runs with every program-running key of the clone pinned off."""
+    proc = run_git(["--git-dir", str(path / ".git"), *pinned_options(orepo.no_hooks_dir),
+                    "update-ref", LEDGER_REF, tip, "0" * 40], path, check=False)
+    return proc.returncode == 0
 
 
 def _all_taken(orepo: OrchRepo, repo: pygit2.Repository, tip: pygit2.Oid, contract: str
