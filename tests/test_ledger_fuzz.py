@@ -199,3 +199,47 @@ def test_tree_merge_gives_the_same_notes_in_either_direction(
             assert data == merge_logs(ours[hexid], theirs[hexid])
         else:
             assert data == ours.get(hexid, theirs.get(hexid))
+
+
+# Lines that start with `{` as events do, then what may follow a value: the reader's
+# shortcut for ASCII notes must read each one exactly as json.loads reads it alone.
+_AFTER_VALUE = st.sampled_from([b"", b" ", b"\t", b"\r", b" \r\t", b"x", b" {}", b",{}", b"}",
+                                b"\x0b", b"\x0c", b"]", b"\\", b'"'])
+object_lines = st.one_of(
+    st.tuples(valid_events, _AFTER_VALUE).map(lambda p: encode_event(p[0]).rstrip(b"\n") + p[1]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30).map(
+        lambda t: b"{" + t.encode()),
+    json_values.map(lambda v: json.dumps({"v": 1, "k": v}).encode()),
+    st.just(b"{" * 2000 + b"}" * 2000),  # deeper than the scanner goes
+    st.sampled_from([b"", b" ", b"\x0b", b"\r", b'{"id":"\xc3\xa9"}', b"{\x00}"]),
+)
+
+
+def read_line_by_line(data: bytes) -> tuple[list[tuple[int, Any]], list[int]]:
+    """What json.loads makes of each line that is not blank: (number, value) of those it
+    reads, numbers of those it refuses."""
+    values, refused = [], []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            values.append((number, json.loads(raw)))
+        except (ValueError, RecursionError):
+            refused.append(number)
+    return values, refused
+
+
+@settings(max_examples=300)
+@given(st.lists(object_lines, max_size=12))
+def test_each_line_reads_as_json_loads_reads_it_alone(lines: list[bytes]) -> None:
+    data = b"\n".join(lines)
+    values, refused = read_line_by_line(data)
+    log = parse_log(data)
+    refusals = [p for p in log.problems if "not valid JSON" in p]
+    assert refusals == [f"note line {n}: not valid JSON; skipped" for n in refused]
+    events = [v for _, v in values if isinstance(v, dict) and v.get("v") == 1
+              and type(v.get("v")) is int and isinstance(v.get("id"), str)
+              and isinstance(v.get("type"), str) and type(v.get("lamport")) is int
+              and v["lamport"] >= 0]
+    assert sorted(e["id"] for e in log.events) == sorted({e["id"] for e in events})
+    assert all(e in events for e in log.events)

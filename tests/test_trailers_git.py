@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from git_orch.judge.trailers import parse_trailers
+from git_orch.judge.trailers import _plain_trailers, parse_trailers
+from git_orch.record.contract import Contract
 
 ORACLE_TIMEOUT = 5.0  # git 2.39's interpret-trailers loops forever on some inputs
 
@@ -140,3 +141,27 @@ def test_parse_trailers_matches_git_on_hostile_bytes(parts: list[str]) -> None:
 @given(parts=st.lists(st.one_of(_HOSTILE, _LINE.map(lambda line: line + "\n")), max_size=16))
 def test_parse_trailers_matches_git_from_the_first_byte(parts: list[str]) -> None:
     _check("".join(parts))
+
+
+# A last paragraph of trailer-like lines: what contracts look like, so what the plain
+# path (parse_trailers' shortcut) reads; with the characters it must still read as git.
+_TRAILER_LINE = st.from_regex(r"[A-Za-z0-9-]{1,8}[ \t]{0,2}:[ \t\r#a-z:-]{0,10}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=st.sampled_from(["Title", " Title ", "", "Key: v"]),
+       body=st.lists(_LINE, max_size=4), block=st.lists(_TRAILER_LINE, min_size=1, max_size=6),
+       end=st.sampled_from(["\n", ""]))
+def test_trailer_blocks_read_as_git_reads_them(title: str, body: list[str], block: list[str],
+                                               end: str) -> None:
+    _check(title + "\n\n" + "\n".join(body) + "\n\n" + "\n".join(block) + end)
+
+
+def test_contract_messages_take_the_plain_path_and_read_as_git() -> None:
+    contract = Contract("fix-login", "Fix the login", "0" * 40, body="Why:\n\nsee #12 - ok",
+                        package="auth", allow=["src/**", "docs/a b.md"], gates=["make test"])
+    message = contract.message()
+    assert _plain_trailers(message) is not None
+    assert ours(message) == git_parse(message) == [
+        b"Orch-Task: fix-login", b"Orch-Schema: 1", b"Orch-Package: auth",
+        b"Orch-Allow: src/**", b"Orch-Allow: docs/a b.md", b"Orch-Gate: make test"]

@@ -210,6 +210,9 @@ def parse_trailers(message: str | bytes, *, divider: bool = True,
     would; `git log --format=%(trailers)` reads with divider=False.
     """
     text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else message
+    plain = _plain_trailers(text) if comment == "#" else None
+    if plain is not None:
+        return plain
     text = text.split("\0", 1)[0]
     length = _patch_start(text) if divider else len(text)
     length -= _non_trailer_tail(text, length, comment)
@@ -233,6 +236,30 @@ def parse_trailers(message: str | bytes, *, divider: bool = True,
     return result
 
 
+def _plain_trailers(text: str) -> list[Trailer] | None:
+    """The trailers of a message the port above would read trivially, else None.
+
+    Status reads 10k contracts cold, and the port costs ~20 µs each. When no line
+    starts with `#` or `---` and there is no NUL, nothing is cut (no comment, no
+    scissors, no patch, no `Conflicts:` tail as the last line is a trailer), and
+    when every line after the last empty line is `token: value` starting with a
+    token character, that paragraph is exactly the trailer block the port finds:
+    each line a trailer, no continuation, values stripped of git's whitespace."""
+    if "\0" in text or text.startswith(("#", "---")) or "\n#" in text or "\n---" in text:
+        return None
+    cut = text.rfind("\n\n")
+    block = text[cut + 2:].removesuffix("\n")
+    if cut < 0 or not block:
+        return None
+    found = []
+    for line in block.split("\n"):
+        sep = find_separator(line)
+        if sep < 1:
+            return None
+        found.append(Trailer(line[:sep].strip(GIT_SPACE), line[sep + 1:].strip(GIT_SPACE)))
+    return found
+
+
 def _split(block: str) -> list[str]:
     """Lines ending at `\\n` only, each keeping its newline (strbuf_split_buf)."""
     lines = block.split("\n")
@@ -244,6 +271,15 @@ def _split(block: str) -> list[str]:
 
 def values(trailers: list[Trailer], key: str) -> list[str]:
     return [t.value for t in trailers if t.is_key(key)]
+
+
+def by_key(trailers: list[Trailer]) -> dict[str, list[str]]:
+    """The values of each key, under the key in lower case (keys compare as is_key
+    compares them): one pass for a reader that looks up many keys."""
+    found: dict[str, list[str]] = {}
+    for trailer in trailers:
+        found.setdefault(trailer.key.lower(), []).append(trailer.value)
+    return found
 
 
 def first(trailers: list[Trailer], key: str) -> str | None:

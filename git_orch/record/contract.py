@@ -15,6 +15,7 @@ from git_orch.objects import Objects, commit_parts
 from git_orch.record import killpoint
 from git_orch.record.ids import check_task_id
 from git_orch.record.ledger import commit_bytes
+from git_orch.repo import raw_object
 
 if TYPE_CHECKING:
     import pygit2
@@ -104,13 +105,17 @@ def read_contract(repo: pygit2.Repository, commit_id: str | pygit2.Oid) -> Contr
     """Parse a contract commit; refuse one that is not a well-formed contract."""
     import pygit2
 
+    full_id = str(commit_id)
     try:
-        commit = repo[commit_id]
-    except (KeyError, ValueError):
+        found = raw_object(repo, commit_id)
+        if found is None:  # not a full id: the object it names, if any
+            commit = repo[commit_id]
+            found, full_id = (commit.type, commit.read_raw()), str(commit.id)
+    except (KeyError, ValueError, OrchError):
         raise OrchError(f"contract commit {commit_id} is missing") from None
-    if not isinstance(commit, pygit2.Commit):
+    if found[0] != pygit2.GIT_OBJECT_COMMIT:
         raise OrchError(f"contract {commit_id} is not a commit")
-    return parse_contract(str(commit.id), commit.read_raw())
+    return parse_contract(full_id, found[1])
 
 
 def load_contract(objs: Objects, commit_id: str) -> Contract:
@@ -128,8 +133,8 @@ def parse_contract(commit_id: str, raw: bytes) -> Contract:
     headers, raw_message = commit_parts(raw)
     # Our own bytes are UTF-8; the `encoding` header is never trusted.
     message = raw_message.decode("utf-8", "replace")
-    found = trailers.parse_trailers(message)
-    task_id = trailers.first(found, "Orch-Task")
+    found = trailers.by_key(trailers.parse_trailers(message))
+    task_id = found.get("orch-task", [None])[0]
     if task_id is None:
         raise OrchError(f"contract {str(commit_id)[:12]} has no Orch-Task trailer")
     try:
@@ -147,9 +152,9 @@ def parse_contract(commit_id: str, raw: bytes) -> Contract:
         title=title.strip(),
         base=parents[0],
         body=body,
-        package=trailers.first(found, "Orch-Package"),
-        allow=trailers.values(found, "Orch-Allow"),
-        forbid=trailers.values(found, "Orch-Forbid"),
-        gates=trailers.values(found, "Orch-Gate"),
+        package=found.get("orch-package", [None])[0],
+        allow=found.get("orch-allow", []),
+        forbid=found.get("orch-forbid", []),
+        gates=found.get("orch-gate", []),
         commit=commit_id,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from git_orch.record.ledger import Event
+from git_orch.record.ledger import BY_CLOCK, Event
 from git_orch.sanitize import clean
 
 PENDING = "pending-setup"
@@ -165,12 +165,13 @@ def apply(task: TaskState, event: Event) -> None:
             f"'{clean(named)[:40]}', not this one; ignored"
         )
         return
-    task.updated_at = _str(event, "at") or task.updated_at
+    at = _str(event, "at")  # read once: every event sets updated_at, most activity_at
+    task.updated_at = at or task.updated_at
     if kind == "created":
         if task.created_at is not None:
             task.conflicts.append(f"created twice (event {str(event.get('id'))[:12]})")
             return
-        task.created_at = _str(event, "at")
+        task.created_at = at
         task.host = _str(event, "host")
         return
     if not isinstance(kind, str):
@@ -186,12 +187,12 @@ def apply(task: TaskState, event: Event) -> None:
             return
         if target is not None:
             task.state = target
-    _record(task, kind, event)
+    _record(task, kind, event, at)
 
 
-def _record(task: TaskState, kind: str, event: Event) -> None:
+def _record(task: TaskState, kind: str, event: Event, at: str | None) -> None:
     if kind not in ("flagged", "misalignment"):  # observations about a task are not activity
-        task.activity_at = _str(event, "at") or task.activity_at
+        task.activity_at = at or task.activity_at
     if kind == "activated":
         task.branch = _str(event, "branch")
         task.worktree = _str(event, "worktree")
@@ -241,6 +242,6 @@ def _record(task: TaskState, kind: str, event: Event) -> None:
 
 def fold(task_id: str, events: list[Event]) -> TaskState:
     task = TaskState(task_id)
-    for event in sorted(events, key=lambda e: (e["lamport"], e["id"])):
+    for event in sorted(events, key=BY_CLOCK):
         apply(task, event)
     return task

@@ -343,14 +343,14 @@ def remember_settled(board: Board) -> None:
         return
     with_items = {i.task for i in board.needs}
     keep = set(board.overview.settled)
+    digests = {d.task_id: d for d in board.overview.digests}  # collect's, of the same views
     for view in board.overview.tasks:
         if settled.quiet(view.state, view.flags, view.problems, view.task_id in with_items,
                          runlog.open_attempt(view.state) is not None, board.now):
             card = board.cards[view.task_id]
             index.put(view.task_id, settled.Settled(
                 SummaryCache.key_of(view.contract.commit or "", view.note or None),
-                settled.digest(view.state, view.contract.package, view.contract.base)),
-                board.text_of(card))
+                digests[view.task_id]), board.text_of(card))
             keep.add(view.task_id)
     index.keep_only(keep)
     index.save()

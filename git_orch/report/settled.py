@@ -37,10 +37,14 @@ SPAN = 1 << 20  # bytes of neighbouring texts read at once
 _FORMAT = "status-settled-3"
 
 
+# One encoder for every call: json.dumps builds a new one per call when given options.
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def encode(value: Any) -> bytes:
     """The compact encoding of `status --json` into a pipe (output.emit_json's): ASCII,
     as json.dumps escapes everything else."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode("ascii")
+    return _COMPACT.encode(value).encode("ascii")
 
 
 class TaskDigest(NamedTuple):

@@ -173,8 +173,9 @@ def derive(
     if out.dirty:
         out.flags.append(DIRTY)
     local = st.host is None or st.host == facts.host
-    vanished = path is not None and not out.worktree_present and not Path(path).exists()
-    if st.state not in ENDED and vanished and local:
+    # Checked last: a stat per task, and only a live task can be an orphan.
+    if st.state not in ENDED and local and path is not None and not out.worktree_present \
+            and not Path(path).exists():
         out.flags.append(ORPHAN)  # its worktree vanished (on this machine)
     if st.conflicts:
         out.flags.append(CONFLICT)
