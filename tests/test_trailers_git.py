@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from git_orch.judge.trailers import _plain_trailers, parse_trailers
@@ -126,6 +126,7 @@ def _check(message: str) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=st.sampled_from(["Title", "Key: v", "", "# c"]), body=st.lists(_LINE, max_size=8),
        end=st.sampled_from(["\n", "", "\n\n"]))
+@example(title="Title", body=["Conflicts:"], end="\n")  # a `Conflicts:` tail, not a trailer
 def test_parse_trailers_matches_git_on_generated_messages(title: str, body: list[str],
                                                           end: str) -> None:
     _check(title + "\n\n" + "\n".join(body) + end)

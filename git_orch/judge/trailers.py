@@ -240,12 +240,13 @@ def _plain_trailers(text: str) -> list[Trailer] | None:
     """The trailers of a message the port above would read trivially, else None.
 
     Status reads 10k contracts cold, and the port costs ~20 µs each. When no line
-    starts with `#` or `---` and there is no NUL, nothing is cut (no comment, no
-    scissors, no patch, no `Conflicts:` tail as the last line is a trailer), and
-    when every line after the last empty line is `token: value` starting with a
-    token character, that paragraph is exactly the trailer block the port finds:
+    starts with `#` or `---`, no line is `Conflicts:` and there is no NUL,
+    nothing is cut (no comment, no scissors, no patch, no old `Conflicts:` tail),
+    and when every line after the last empty line is `token: value` starting with
+    a token character, that paragraph is exactly the trailer block the port finds:
     each line a trailer, no continuation, values stripped of git's whitespace."""
-    if "\0" in text or text.startswith(("#", "---")) or "\n#" in text or "\n---" in text:
+    if ("\0" in text or text.startswith(("#", "---", "Conflicts:\n")) or "\n#" in text
+            or "\n---" in text or "\nConflicts:\n" in text):
         return None
     cut = text.rfind("\n\n")
     block = text[cut + 2:].removesuffix("\n")
