@@ -28,18 +28,6 @@ orch_refuse() {
     exit 1
 }
 
-# This worktree's git-orch settings: orch_task (empty outside a worker),
-# orch_allow / orch_forbid (patterns, one a line), orch_allow_specs /
-# orch_forbid_specs ("<rule number> <git pathspec>" lines) and orch_repo_hooks
-# (the repository's own core.hooksPath, empty for <common dir>/hooks); from
-# the cache only, orch_allow_sh / orch_forbid_sh ("KIND<TAB>LITERAL<TAB>PATTERN"
-# lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
-#
-# Fast path: `git orch hooks install` writes them to $GIT_DIR/orch-hooks.sh,
-# used while the worktree's config has not changed since, and no shared config
-# file changed in a way that matters (see orch_shared_same). Otherwise one git
-# call reads them; only per-worktree values count for orch.*, so a value in
-# the shared config never turns the main worktree into a worker.
 # This worktree's git dir, without a process when git left it to be found: git
 # runs a hook from the top of the working tree, where `.git` is the git dir or
 # a `gitdir: PATH` file (relative to that top). Anything else asks git.
@@ -64,85 +52,66 @@ orch_find_gitdir() {
     [ -f "$orch_gitdir/HEAD" ] || orch_gitdir=$(git rev-parse --git-dir)
 }
 
+# This worktree's git-orch settings: orch_task (empty outside a worker),
+# orch_allow / orch_forbid (patterns, one a line), orch_allow_specs /
+# orch_forbid_specs ("<rule number> <git pathspec>" lines) and orch_repo_hooks
+# (the repository's own core.hooksPath, empty for <common dir>/hooks); from
+# the cache only, orch_allow_sh / orch_forbid_sh ("KIND<TAB>LITERAL<TAB>PATTERN"
+# lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
+#
+# Fast path, no process: `git orch hooks install` writes them to
+# $GIT_DIR/orch-hooks.sh, used while every config file git reads is older than
+# it, or older than the last time a hook read the config and found the cache
+# right (orch_confirmed). Otherwise orch-config.sh reads them with one git call.
 orch_load() {
     orch_find_gitdir
     orch_cache=$orch_gitdir/orch-hooks.sh
-    if [ -f "$orch_cache" ] && ! [ "$orch_gitdir/config.worktree" -nt "$orch_cache" ]; then
+    orch_checked=$orch_gitdir/orch-hooks.checked
+    orch_cached=
+    if [ -f "$orch_cache" ]; then
         . "$orch_cache"
-        if orch_shared_same "$orch_common_dir/config" "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" \
-            "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}"
-        then
-            return 0
-        fi
+        orch_configs_older "$orch_cache" && return 0
+        orch_confirmed && return 0
+        orch_cached=1
     fi
-    orch_task=
-    orch_allow_sh=
-    orch_forbid_sh=
-    orch_repo_hooks=
-    orch_allow=
-    orch_forbid=
-    orch_allow_specs=
-    orch_forbid_specs=
-    orch_cfg=$(git config --show-scope --get-regexp \
-        '^(orch\.|core\.hookspath$|extensions\.worktreeconfig$)' 2>/dev/null)
-    # A clone workspace without extensions.worktreeConfig keeps its worker keys
-    # where `git config --worktree` puts them then: its own repository config.
-    orch_own=worktree
-    orch_ext=
-    case $orch_nl$orch_cfg$orch_nl in
-        *"${orch_nl}local${orch_tab}orch.role worker$orch_nl"*) orch_own=local ;;
-    esac
-    while IFS= read -r orch_line; do
-        case $orch_line in
-            "local${orch_tab}extensions.worktreeconfig"*) orch_ext=x${orch_line#*worktreeconfig} ;;
-        esac
-    done <<ORCH_EOF
-$orch_cfg
-ORCH_EOF
-    case $orch_ext in
-        '' | 'x '[Ff][Aa][Ll][Ss][Ee] | 'x '[Nn][Oo] | 'x '[Oo][Ff][Ff] | 'x 0' | 'x ') ;;
-        *) orch_own=worktree ;;
-    esac
-    while IFS= read -r orch_line; do
-        orch_scope=${orch_line%%"$orch_tab"*}
-        orch_rest=${orch_line#*"$orch_tab"}
-        orch_key=${orch_rest%% *}
-        orch_value=${orch_rest#"$orch_key"}
-        orch_value=${orch_value# }
-        if [ "$orch_key" = core.hookspath ]; then
-            [ "$orch_scope" = "$orch_own" ] || orch_repo_hooks=$orch_value
-            continue
-        fi
-        [ "$orch_scope" = "$orch_own" ] || continue
-        case $orch_key in
-            orch.task) orch_task=$orch_value ;;
-            orch.allow) orch_allow=$orch_allow$orch_value$orch_nl ;;
-            orch.forbid) orch_forbid=$orch_forbid$orch_value$orch_nl ;;
-            orch.allowpathspec) orch_allow_specs=$orch_allow_specs$orch_value$orch_nl ;;
-            orch.forbidpathspec) orch_forbid_specs=$orch_forbid_specs$orch_value$orch_nl ;;
-        esac
-    done <<ORCH_EOF
-$orch_cfg
-ORCH_EOF
+    . "$orch_hooks_dir/orch-config.sh"
+    orch_read_config
 }
 
-# True when the shared config files (arguments) still give what the sourced
-# cache holds. From them the hooks read only core.hooksPath (orch.* counts only
-# per worktree), so a file changed since the cache (`git remote add`, a new
-# branch) is fine when the cache says no shared file set core.hooksPath and no
-# line of the changed file names hooksPath or an include: then none sets it
-# now either. Pure sh, no process.
-orch_shared_same() {
-    for orch_file in "$@"; do
-        [ "$orch_file" -nt "$orch_cache" ] || continue
-        [ -z "$orch_repo_hooks" ] || return 1
-        while IFS= read -r orch_line || [ -n "$orch_line" ]; do
-            case $orch_line in
-                *[Hh][Oo][Oo][Kk][Ss][Pp][Aa][Tt][Hh]* | *[Ii][Nn][Cc][Ll][Uu][Dd][Ee]*) return 1 ;;
-            esac
-        done <"$orch_file"
+# Run `$@ FILE` for every config file git would read here; false as soon as one is.
+orch_each_config() {
+    for orch_file in "$orch_gitdir/config.worktree" "$orch_common_dir/config" \
+        "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" \
+        "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}"
+    do
+        "$@" "$orch_file" || return 1
     done
-    return 0
+}
+
+# True when file $1 is strictly newer than file $2, or $2 does not exist.
+# Strictly: a file changed within the same timestamp tick as $1 may have changed
+# after it (git's racy-file rule), so it counts as changed.
+orch_older() {
+    [ "$1" -nt "$2" ] || ! [ -e "$2" ]
+}
+
+# True when every config file git would read here is older than file $1.
+orch_configs_older() {
+    orch_each_config orch_older "$1"
+}
+
+# True when a hook read the config after the last change and found the cache
+# right: orch-config.sh writes a mark (orch-hooks.checked) before it reads, and
+# the same mark to orch-hooks.confirmed once the config gave the cached values.
+orch_confirmed() {
+    [ "$orch_checked" -nt "$orch_cache" ] && orch_configs_older "$orch_checked" || return 1
+    orch_mark=
+    orch_ok=
+    {
+        IFS= read -r orch_mark <"$orch_checked"
+        IFS= read -r orch_ok <"$orch_gitdir/orch-hooks.confirmed"
+    } 2>/dev/null
+    [ -n "$orch_mark" ] && [ "$orch_mark" = "$orch_ok" ]
 }
 
 # orch_sh_match KIND LITERAL PATH: a plain-path rule (see gitglob.to_sh_rule).
