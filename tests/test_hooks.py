@@ -466,8 +466,8 @@ def test_hooks_survive_a_moved_package(repo: Repo, worker: Path) -> None:
     folder = Path(git("config", "--get", "core.hooksPath", cwd=worker))
     assert folder == repo.path / ".git" / "orch" / "hooks"
     assert json.dumps(sorted(p.name for p in folder.iterdir())) == json.dumps(sorted(
-        ["orch-common.sh", "orch-config.sh", "pre-commit", "commit-msg", "reference-transaction",
-         "pre-push", "pre-merge-commit"]))
+        ["orch-common.sh", "orch-match.sh", "orch-slow.sh", "pre-commit", "commit-msg",
+         "reference-transaction", "pre-push", "pre-merge-commit"]))
     for path in folder.iterdir():
         assert "python" not in path.read_text()
 

@@ -32,8 +32,9 @@ from git_orch.record.ids import task_branch
 from git_orch.repo import OrchRepo
 from git_orch.workspace import tamper, workspaces
 
-# Sourced by the hooks: the shared functions, and the slow path of reading the config.
-LIBRARIES = ("orch-common.sh", "orch-config.sh")
+# Sourced by the hooks: what every hook needs on every run, the rarely needed
+# parts (reading the config with git, refusals), and pre-commit's path matching.
+LIBRARIES = ("orch-common.sh", "orch-slow.sh", "orch-match.sh")
 CHECKED = ("pre-commit", "commit-msg", "reference-transaction", "pre-push", "pre-merge-commit")
 PASSTHROUGH = "passthrough"
 # Every other hook git runs from core.hooksPath: installed as pass-throughs, so

@@ -1,12 +1,59 @@
-# git-orch worker hooks: the slow path of orch_load (orch-common.sh), sourced
-# only when a config file changed since the cache was written or last confirmed,
-# or there is no cache. Kept apart so the common path does not parse it.
+# git-orch worker hooks: the rarely needed parts of orch-common.sh, sourced only
+# when needed (a refusal; a config file changed since the cache was written or
+# last confirmed, or no cache; a worktree whose git dir git did not name), so
+# the usual commit never parses them.
+#
+# The fast path (orch-common.sh orch_load): `git orch hooks install` writes the
+# settings to $GIT_DIR/orch-hooks.sh; a hook sources it, without a process,
+# while every config file git reads is strictly older than it (orch_older:
+# strictly, because a file changed within the same timestamp tick may have
+# changed after it, git's racy-file rule). After a config change, the first
+# hook reads the config with git (orch_read_config); when that gives the cached
+# values, it confirms the cache (orch_begin_check), and the next hooks take the
+# fast path again while every config file is older than that read's mark
+# (orch_confirmed). A config change the hooks do not care about (a remote, a
+# user name in a clone's own config) costs one git call, not one per hook.
 
-# Read the settings with one git call; only per-worktree values count for
-# orch.*, so a value in the shared config never turns the main worktree into a
-# worker. When they equal the cached ones ($orch_cached: the cache was sourced),
-# keep the cache's sh rules and confirm it, so the next hooks take the fast path
-# again until a config file changes once more.
+# orch_refuse: in a worker, the first line also goes to orch-refusals in the
+# worker's own git dir, where the lead collects it as a misalignment (never fatal).
+orch_refuse_now() {
+    if [ -n "${orch_task:-}" ] && [ -n "${orch_gitdir:-}" ]; then
+        printf '%s\t%s\n' "$orch_hook" "$1" >>"$orch_gitdir/orch-refusals" 2>/dev/null || :
+    fi
+    for orch_line in "$@"; do
+        printf 'git-orch: %s\n' "$orch_line" >&2
+    done
+    exit 1
+}
+
+# This worktree's git dir when git did not name it (GIT_DIR) and `.git` is not
+# it: git runs a hook from the top of the working tree, where `.git` may be a
+# `gitdir: PATH` file (relative to that top). Anything else asks git.
+orch_find_gitdir() {
+    orch_line=
+    if [ -f .git ]; then
+        IFS= read -r orch_line <.git || :
+    fi
+    case $orch_line in
+        'gitdir: /'*) orch_gitdir=${orch_line#gitdir: } ;;
+        'gitdir: '?*) orch_gitdir=$PWD/${orch_line#gitdir: } ;;
+        *) orch_gitdir=$(git rev-parse --git-dir) ;;
+    esac
+    [ -f "$orch_gitdir/HEAD" ] || orch_gitdir=$(git rev-parse --git-dir)
+}
+
+# This worktree's git-orch settings: orch_task (empty outside a worker),
+# orch_allow / orch_forbid (patterns, one a line), orch_allow_specs /
+# orch_forbid_specs ("<rule number> <git pathspec>" lines) and orch_repo_hooks
+# (the repository's own core.hooksPath, empty for <common dir>/hooks); from
+# the cache only, orch_allow_sh / orch_forbid_sh ("KIND<TAB>LITERAL<TAB>PATTERN"
+# lines, set when every pattern of the list is literal: see gitglob.to_sh_rule).
+#
+# Read with one git call; only per-worktree values count for orch.*, so a value
+# in the shared config never turns the main worktree into a worker. When they
+# equal the cached ones ($orch_cached: the cache was sourced), keep the cache's
+# sh rules and confirm it, so the next hooks take the fast path again until a
+# config file changes once more.
 orch_read_config() {
     orch_begin_check
     orch_c_task=${orch_task:-}
