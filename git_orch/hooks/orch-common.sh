@@ -1,20 +1,19 @@
-# git-orch worker hooks: the part every hook runs, every time. sh parses all of
-# this file on each run, so it is short; orch-slow.sh holds the rest and says why.
+# git-orch worker hooks: what every hook runs, every time. POSIX sh, no Python.
+# sh parses all of this on each run of each hook (about 100 instructions a
+# byte), so it holds nothing else; orch-slow.sh has the rest and the reasons.
 orch_hook=${0##*/}
 orch_hooks_dir=${0%/*}
 orch_common_dir=${orch_hooks_dir%/orch/hooks}
-orch_tab='	'
 orch_nl='
 '
-unset GIT_LITERAL_PATHSPECS GIT_GLOB_PATHSPECS GIT_NOGLOB_PATHSPECS GIT_ICASE_PATHSPECS
 
 orch_refuse() {
     . "$orch_hooks_dir/orch-slow.sh"
     orch_refuse_now "$@"
 }
 
-# The settings, from the cache while every config file is older than it (or
-# than a read that found it right), else from git (orch_read_config).
+# The settings, from the cache `git orch hooks install` writes while every config
+# file is older than it, or than the mark of a read that found it right.
 orch_load() {
     if [ -n "${GIT_DIR:-}" ]; then
         orch_gitdir=$GIT_DIR
@@ -29,52 +28,44 @@ orch_load() {
     orch_cached=
     if [ -f "$orch_cache" ]; then
         . "$orch_cache"
-        orch_each_config orch_older "$orch_cache" && return 0
-        orch_confirmed && return 0
+        orch_older "$orch_cache" && return 0
         orch_cached=1
+        if [ "$orch_checked" -nt "$orch_cache" ] && orch_older "$orch_checked"; then
+            orch_mark=
+            orch_ok=
+            {
+                IFS= read -r orch_mark <"$orch_checked"
+                IFS= read -r orch_ok <"$orch_gitdir/orch-hooks.confirmed"
+            } 2>/dev/null
+            [ -z "$orch_mark" ] || [ "$orch_mark" != "$orch_ok" ] || return 0
+        fi
     fi
     . "$orch_hooks_dir/orch-slow.sh"
     orch_read_config
 }
 
-orch_each_config() {
+# True when file $1 is strictly newer than every config file git reads here
+# (each name + $2), or that file does not exist; with $1 empty: when none exists.
+orch_older() {
     for orch_file in "$orch_gitdir/config.worktree" "$orch_common_dir/config" \
         "${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}" "${XDG_CONFIG_HOME:-$HOME/.config}/git/config" \
         "${GIT_CONFIG_SYSTEM:-/etc/gitconfig}"
     do
-        "$@" "$orch_file" || return 1
+        [ "$1" -nt "$orch_file${2:-}" ] || ! [ -e "$orch_file${2:-}" ] || return 1
     done
 }
 
-orch_older() {
-    [ "$1" -nt "$2" ] || ! [ -e "$2" ]
-}
-
-orch_confirmed() {
-    [ "$orch_checked" -nt "$orch_cache" ] && orch_each_config orch_older "$orch_checked" ||
-        return 1
-    orch_mark=
-    orch_ok=
-    {
-        IFS= read -r orch_mark <"$orch_checked"
-        IFS= read -r orch_ok <"$orch_gitdir/orch-hooks.confirmed"
-    } 2>/dev/null
-    [ -n "$orch_mark" ] && [ "$orch_mark" = "$orch_ok" ]
+# The repository's own hook of this name (core.hooksPath from the shared,
+# global or system config, else <common dir>/hooks), if there is one.
+orch_repo_hook() {
+    orch_target=${orch_repo_hooks:-$orch_common_dir/hooks}
+    case $orch_target in '~/'*) orch_target=$HOME/${orch_target#'~/'} ;; esac
+    orch_target=$orch_target/$orch_hook
+    [ -f "$orch_target" ] && [ -x "$orch_target" ] && ! [ "$orch_target" -ef "$0" ]
 }
 
 # Hand over to the repository's own hook (same arguments, same stdin), or succeed.
 orch_chain() {
     orch_repo_hook || exit 0
     exec "$orch_target" "$@"
-}
-
-orch_repo_hook() {
-    case $orch_repo_hooks in
-        '') orch_target=$orch_common_dir/hooks/$orch_hook ;;
-        '~/'*) orch_target=$HOME/${orch_repo_hooks#'~/'}/$orch_hook ;;
-        *) orch_target=$orch_repo_hooks/$orch_hook ;;
-    esac
-    [ -f "$orch_target" ] && [ -x "$orch_target" ] && ! [ "$orch_target" -ef "$0" ] && return 0
-    orch_target=
-    return 1
 }

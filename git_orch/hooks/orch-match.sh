@@ -1,6 +1,7 @@
 # git-orch worker hooks: pre-commit's matching of staged paths in sh, with no
 # process, when every Orch-Allow / Orch-Forbid pattern is a plain path.
 
+orch_tab='	'
 orch_lines=
 orch_seen=
 orch_count=0

@@ -11,8 +11,11 @@
 # hook reads the config with git (orch_read_config); when that gives the cached
 # values, it confirms the cache (orch_begin_check), and the next hooks take the
 # fast path again while every config file is older than that read's mark
-# (orch_confirmed). A config change the hooks do not care about (a remote, a
-# user name in a clone's own config) costs one git call, not one per hook.
+# (the same mark in orch-hooks.checked and orch-hooks.confirmed). A config
+# change the hooks do not care about (a remote, a user name in a clone's own
+# config) costs one git call, not one per hook.
+
+orch_tab='	'
 
 # orch_refuse: in a worker, the first line also goes to orch-refusals in the
 # worker's own git dir, where the lead collects it as a misalignment (never fatal).
@@ -138,10 +141,6 @@ orch_begin_check() {
     [ -n "$orch_cached" ] || return 0
     { : >"$orch_gitdir/orch-hooks.confirmed" &&
         printf '%s\n' "$$.$PPID" >"$orch_checked"; } 2>/dev/null || return 0
-    orch_each_config orch_unlocked || return 0
+    orch_older '' .lock || return 0
     orch_mark=$$.$PPID
-}
-
-orch_unlocked() {
-    ! [ -e "$1.lock" ]
 }
