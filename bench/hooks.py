@@ -4,8 +4,10 @@ Creates a throw-away repository, `git orch init`, `git orch start` (which
 installs the hooks), then times `git commit -a` in the worker worktree, in
 interleaved rounds (so machine noise hits every side alike) with:
 - git-orch's hooks (`git orch hooks install`);
-- git-orch's hooks after the shared `.git/config` changed (`git remote add`),
-  which once made every hook fall back to reading the config with git;
+- git-orch's hooks after the shared `.git/config` changed (`git remote add`):
+  the first hook reads the config with git and, finding the cache right,
+  confirms it (the cache is keyed by config file times: docs/hooks.md#speed),
+  so the hooks after it take the fast path again;
 - no hooks (`git orch hooks uninstall`);
 - trivial hooks (`exit 0`) under the same names that run on a commit
   (pre-commit, commit-msg, reference-transaction): what git's own hook

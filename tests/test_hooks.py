@@ -299,6 +299,28 @@ def test_a_config_read_that_finds_the_cache_right_restores_the_fast_path(
     assert marks.read_text() == "project\n"
 
 
+def test_no_confirmation_while_a_config_write_is_under_way_or_a_file_is_included(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """git writes a config file as `<file>.lock`, renamed over it later with the lock's
+    older time; and a change in an included file leaves the including file's time
+    alone. In either case the hooks keep reading the config with git."""
+    w = repo.start("t12", "--allow", "src/**")
+    repo.git("config", "user.name", "Worker", cwd=w)
+    lock = repo.path / ".git" / "config.lock"
+    lock.write_text("")
+    assert config_reads(repo, w, "src/a.py") >= 1
+    assert config_reads(repo, w, "src/b.py") >= 1
+    lock.unlink()
+    assert config_reads(repo, w, "src/c.py") >= 1
+    assert config_reads(repo, w, "src/d.py") == 0
+    included = tmp_path / "included.gitconfig"
+    included.write_text("[user]\n\tname = Included\n")
+    repo.git("config", "include.path", str(included), cwd=w)
+    assert config_reads(repo, w, "src/e.py") >= 1
+    assert config_reads(repo, w, "src/f.py") >= 1
+
+
 def test_a_forged_confirmation_without_a_fresh_read_is_not_trusted(repo: Repo) -> None:
     """The confirmation counts only with the mark written before the read it confirms:
     equal contents do not help when a config file is newer than the mark."""
