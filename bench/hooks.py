@@ -15,7 +15,10 @@ interleaved rounds (so machine noise hits every side alike) with:
 worker commit: one changed file inside the task's allowed paths, a message
 without trailers (the commit-msg hook adds Orch-Task). Automatic gc is off in
 the shared config for the whole run (`hooks uninstall` drops the worker's own
-`maintenance.auto=false`), so no side pays for a gc another side triggered.
+`maintenance.auto=false`), so no side pays for a gc another side triggered; a
+clone does not read the shared config, so there the bench sets the clone's own
+`maintenance.auto=false` again after `hooks uninstall` (else every plain and
+trivial commit also starts `git maintenance run --auto`, one more git process).
 
 In clone mode (--isolation clone, git-orch's default) the config change is the
 clone's own (`git config user.name` there): the worker's repository config is
@@ -111,6 +114,10 @@ def main() -> None:
                 run(["git", "remote", "add", f"bench{r}", str(repo)], repo, env)
             changed += commits(worker, per_round, env, f"changed {r}")
             orch(["hooks", "uninstall", "--task", "bench"], repo, env)  # lead-only
+            if clone:
+                # A clone does not read the shared config: without this, every plain and
+                # trivial commit would also start `git maintenance run --auto`.
+                run(["git", "config", "maintenance.auto", "false"], worker, env)
             plain += commits(worker, per_round, env, f"plain {r}")
             scope = [] if clone else ["--worktree"]
             run(["git", "config", *scope, "core.hooksPath", str(trivial_dir)], worker, env)
