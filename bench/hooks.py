@@ -4,8 +4,10 @@ Creates a throw-away repository, `git orch init`, `git orch start` (which
 installs the hooks), then times `git commit -a` in the worker worktree, in
 interleaved rounds (so machine noise hits every side alike) with:
 - git-orch's hooks (`git orch hooks install`);
-- git-orch's hooks after the shared `.git/config` changed (`git remote add`),
-  which once made every hook fall back to reading the config with git;
+- git-orch's hooks after the shared `.git/config` changed (`git remote add`):
+  the first hook reads the config with git and, finding the cache right,
+  confirms it (the cache is keyed by config file times: docs/hooks.md#speed),
+  so the hooks after it take the fast path again;
 - no hooks (`git orch hooks uninstall`);
 - trivial hooks (`exit 0`) under the same names that run on a commit
   (pre-commit, commit-msg, reference-transaction): what git's own hook
@@ -13,7 +15,10 @@ interleaved rounds (so machine noise hits every side alike) with:
 worker commit: one changed file inside the task's allowed paths, a message
 without trailers (the commit-msg hook adds Orch-Task). Automatic gc is off in
 the shared config for the whole run (`hooks uninstall` drops the worker's own
-`maintenance.auto=false`), so no side pays for a gc another side triggered.
+`maintenance.auto=false`), so no side pays for a gc another side triggered; a
+clone does not read the shared config, so there the bench sets the clone's own
+`maintenance.auto=false` again after `hooks uninstall` (else every plain and
+trivial commit also starts `git maintenance run --auto`, one more git process).
 
 In clone mode (--isolation clone, git-orch's default) the config change is the
 clone's own (`git config user.name` there): the worker's repository config is
@@ -109,6 +114,10 @@ def main() -> None:
                 run(["git", "remote", "add", f"bench{r}", str(repo)], repo, env)
             changed += commits(worker, per_round, env, f"changed {r}")
             orch(["hooks", "uninstall", "--task", "bench"], repo, env)  # lead-only
+            if clone:
+                # A clone does not read the shared config: without this, every plain and
+                # trivial commit would also start `git maintenance run --auto`.
+                run(["git", "config", "maintenance.auto", "false"], worker, env)
             plain += commits(worker, per_round, env, f"plain {r}")
             scope = [] if clone else ["--worktree"]
             run(["git", "config", *scope, "core.hooksPath", str(trivial_dir)], worker, env)

@@ -128,7 +128,7 @@ def sh_matches(rule: tuple[str, str], paths: list[str]) -> set[str]:
     import subprocess
     from importlib import resources
 
-    library = resources.files("git_orch.hooks").joinpath("orch-common.sh")
+    library = resources.files("git_orch.hooks").joinpath("orch-match.sh")
     script = f""". '{library}'
 while IFS= read -r p; do orch_sh_match "$1" "$2" "$p" && printf '%s\\n' "$p"; done
 exit 0"""
@@ -144,7 +144,7 @@ def test_plain_path_rules_in_sh_agree() -> None:
 
     from git_orch.judge.gitglob import to_sh_rule
 
-    library = resources.files("git_orch.hooks").joinpath("orch-common.sh")
+    library = resources.files("git_orch.hooks").joinpath("orch-match.sh")
     simple = [(p, to_sh_rule(p)) for p in PATTERNS]
     simple = [(p, r) for p, r in simple if r is not None]
     assert len(simple) >= 12

@@ -260,6 +260,83 @@ def test_a_config_edit_in_the_workspace_keeps_the_rules(any_repo: Repo) -> None:
     refused(any_repo, w, ["commit", "-q", "-m", "Docs"], "docs/x.md: forbidden")
 
 
+def config_reads(repo: Repo, w: Path, path: str) -> int:
+    """Commit one change to `path` in `w`; how many times its hooks asked git for the config."""
+    repo.write(path, f"{path}\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    trace = w.parent / "trace.txt"
+    trace.unlink(missing_ok=True)
+    proc = run("commit", "-q", "-m", f"Edit {path}", cwd=w, env={"GIT_TRACE": str(trace)})
+    assert proc.returncode == 0, proc.stderr
+    return trace.read_text().count("built-in: git config ")
+
+
+def test_a_config_read_that_finds_the_cache_right_restores_the_fast_path(
+    any_repo: Repo, tmp_path: Path
+) -> None:
+    """After a config edit that changes nothing of the worker's (a clone's own config,
+    the shared one of a worktree), one hook reads the config with git, and the next
+    commits need no git call for it; an edit after that is still seen at once."""
+    repo = any_repo
+    w = repo.start("t10", "--allow", "src/**")
+    config_reads(repo, w, "src/a.py")
+    repo.git("config", "user.name", "Worker", cwd=w)
+    assert config_reads(repo, w, "src/b.py") >= 1
+    assert config_reads(repo, w, "src/c.py") == 0
+    repo.git("config", "--worktree", "--add", "orch.forbid", "src/d.py", cwd=w)
+    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", "9 :(top,glob)src/d.py",
+             cwd=w)
+    repo.write("src/d.py", "d\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    refused(repo, w, ["commit", "-q", "-m", "D"], "src/d.py: forbidden")
+    repo.git("reset", "-q", cwd=w)
+    (w / "src" / "d.py").unlink()
+    # A project hook path set in the shared config is read and chained as well.
+    marks = tmp_path / "marks"
+    hook(tmp_path / "project-hooks", "pre-commit", f"echo project >> {marks}")
+    repo.git("config", "core.hooksPath", str(tmp_path / "project-hooks"), cwd=w)
+    config_reads(repo, w, "src/e.py")
+    assert marks.read_text() == "project\n"
+
+
+def test_no_confirmation_while_a_config_write_is_under_way_or_a_file_is_included(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """git writes a config file as `<file>.lock`, renamed over it later with the lock's
+    older time; and a change in an included file leaves the including file's time
+    alone. In either case the hooks keep reading the config with git."""
+    w = repo.start("t12", "--allow", "src/**")
+    repo.git("config", "user.name", "Worker", cwd=w)
+    lock = repo.path / ".git" / "config.lock"
+    lock.write_text("")
+    assert config_reads(repo, w, "src/a.py") >= 1
+    assert config_reads(repo, w, "src/b.py") >= 1
+    lock.unlink()
+    assert config_reads(repo, w, "src/c.py") >= 1
+    assert config_reads(repo, w, "src/d.py") == 0
+    included = tmp_path / "included.gitconfig"
+    included.write_text("[user]\n\tname = Included\n")
+    repo.git("config", "include.path", str(included), cwd=w)
+    assert config_reads(repo, w, "src/e.py") >= 1
+    assert config_reads(repo, w, "src/f.py") >= 1
+
+
+def test_a_forged_confirmation_without_a_fresh_read_is_not_trusted(repo: Repo) -> None:
+    """The confirmation counts only with the mark written before the read it confirms:
+    equal contents do not help when a config file is newer than the mark."""
+    w = repo.start("t11", "--allow", "src/**")
+    gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=w))
+    config_reads(repo, w, "src/a.py")
+    (gitdir / "orch-hooks.checked").write_text("forged\n")
+    (gitdir / "orch-hooks.confirmed").write_text("forged\n")
+    repo.git("config", "--worktree", "--add", "orch.forbid", "src/d.py", cwd=w)
+    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", "9 :(top,glob)src/d.py",
+             cwd=w)
+    repo.write("src/d.py", "d\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    refused(repo, w, ["commit", "-q", "-m", "D"], "src/d.py: forbidden")
+
+
 # --- messages -------------------------------------------------------------
 
 def trailers(path: Path) -> str:
@@ -411,8 +488,8 @@ def test_hooks_survive_a_moved_package(repo: Repo, worker: Path) -> None:
     folder = Path(git("config", "--get", "core.hooksPath", cwd=worker))
     assert folder == repo.path / ".git" / "orch" / "hooks"
     assert json.dumps(sorted(p.name for p in folder.iterdir())) == json.dumps(sorted(
-        ["orch-common.sh", "pre-commit", "commit-msg", "reference-transaction", "pre-push",
-         "pre-merge-commit"]))
+        ["orch-common.sh", "orch-match.sh", "orch-slow.sh", "pre-commit", "commit-msg",
+         "reference-transaction", "pre-push", "pre-merge-commit"]))
     for path in folder.iterdir():
         assert "python" not in path.read_text()
 

@@ -32,7 +32,9 @@ from git_orch.record.ids import task_branch
 from git_orch.repo import OrchRepo
 from git_orch.workspace import tamper, workspaces
 
-LIBRARY = "orch-common.sh"
+# Sourced by the hooks: what every hook needs on every run, the rarely needed
+# parts (reading the config with git, refusals), and pre-commit's path matching.
+LIBRARIES = ("orch-common.sh", "orch-slow.sh", "orch-match.sh")
 CHECKED = ("pre-commit", "commit-msg", "reference-transaction", "pre-push", "pre-merge-commit")
 PASSTHROUGH = "passthrough"
 # Every other hook git runs from core.hooksPath: installed as pass-throughs, so
@@ -57,7 +59,7 @@ def packaged_hooks(passed: Sequence[str] = ()) -> dict[str, bytes]:
     for the hook names in `passed` (those the repository has its own hook for:
     a hook file that is absent costs git nothing, a pass-through costs a shell)."""
     package = resources.files("git_orch.hooks")
-    files = {LIBRARY: package.joinpath(LIBRARY).read_bytes()}
+    files = {name: package.joinpath(name).read_bytes() for name in LIBRARIES}
     for name in CHECKED:
         files[name] = package.joinpath(name).read_bytes()
     passthrough = package.joinpath(PASSTHROUGH).read_bytes()
@@ -282,8 +284,9 @@ def _write_cache(path: Path, task_id: str, values: dict[str, list[str]],
                  raw_hooks_path: str) -> None:
     """$GIT_DIR/orch-hooks.sh: the settings orch_load would read, as sh assignments.
 
-    Written last, so it is newer than the config it mirrors; the hooks fall back
-    to `git config` when a config file changed after it (orch-common.sh orch_load)."""
+    Written last, so it is newer than the config it mirrors; the hooks read the
+    config with git when a config file is not strictly older than it, and note
+    when that read gave these same values (orch-common.sh orch_load)."""
 
     def lines(key: str) -> str:
         return "".join(f"{v}\n" for v in values.get(key, []))
@@ -313,9 +316,9 @@ def _write_cache(path: Path, task_id: str, values: dict[str, list[str]],
     _write_atomic(path, text.encode())
 
 
-def cache_path(worktree: Path) -> Path:
-    gitdir = run_git(["rev-parse", "--path-format=absolute", "--git-dir"], worktree).stdout
-    return Path(gitdir.strip()) / "orch-hooks.sh"
+# The hooks' cache of the config, and the two files with which a hook notes that
+# it read the config after a change and found the cache still right.
+CACHE_FILES = ("orch-hooks.sh", "orch-hooks.checked", "orch-hooks.confirmed")
 
 
 def _is_hook(path: Path) -> bool:
@@ -332,7 +335,9 @@ def uninstall(worktree: Path) -> None:
     _config(worktree, "--unset", "core.hooksPath")
     _config(worktree, "--unset", "maintenance.auto")
     _unset_rules(worktree)
-    cache_path(worktree).unlink(missing_ok=True)
+    git_dir = _git_dir(worktree)
+    for name in CACHE_FILES:
+        (git_dir / name).unlink(missing_ok=True)
 
 
 def repo_hooks(worktree: Path, common_dir: Path) -> tuple[Path, str]:
