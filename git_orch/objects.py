@@ -20,6 +20,7 @@ import re
 import subprocess
 import weakref
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -138,6 +139,24 @@ class Objects:
         if not HEX40.fullmatch(oid):
             return None
         return self._read_loose(oid) or self._read_batch(oid)
+
+    def have(self, oids: Iterable[str]) -> set[str]:
+        """The ids among `oids` whose object this repository has (anything but 40 hex
+        digits is not one): one `cat-file --batch-check` for all of them, as status
+        asks about the landing tip of every ended task."""
+        wanted = sorted({oid for oid in oids if HEX40.fullmatch(oid)})
+        if not wanted:
+            return set()
+        try:
+            proc = subprocess.run(
+                ["git", *ALWAYS_PINNED, "--git-dir", str(self.common_dir), "cat-file",
+                 "--batch-check=%(objectname)"], input="\n".join(wanted).encode() + b"\n",
+                capture_output=True, cwd=self.common_dir, env=clean_env(), check=False)
+        except OSError as exc:
+            raise OrchError(f"cannot run git cat-file: {exc.strerror or exc}") from None
+        if proc.returncode != 0:
+            raise OrchError("git cat-file --batch-check failed")
+        return set(wanted) & set(proc.stdout.decode("ascii", "replace").splitlines())
 
     def _read_loose(self, oid: str) -> tuple[str, bytes] | None:
         """The loose object `oid`, here or in an alternate (a clone workspace borrows

@@ -69,17 +69,10 @@ def watched_refs(orepo: OrchRepo, policy: Policy) -> tuple[str | None, str | Non
 def landed_tips(orepo: OrchRepo, states: Iterable[StateFacts], target: str
                 ) -> dict[str, StateFacts]:
     """Tip each land onto target produced -> its task, for tips this clone has."""
-    tips: dict[str, StateFacts] = {}
-    for st in states:
-        commit = st.merged_commit
-        if commit and st.merged_target in (None, target) and _have(orepo, commit):
-            tips[commit] = st
-    return tips
-
-
-def _have(orepo: OrchRepo, oid: str) -> bool:
-    """A full object id (ledger text is hostile) that this clone has."""
-    return bool(ledger.HEX40.fullmatch(oid)) and orepo.objects.read(oid) is not None
+    landed = [(st.merged_commit, st) for st in states
+              if st.merged_commit and st.merged_target in (None, target)]
+    have = orepo.objects.have(commit for commit, _ in landed)  # ledger text is hostile
+    return {commit: st for commit, st in landed if commit in have}
 
 
 def _is_ancestor(orepo: OrchRepo, older: str, newer: str) -> bool:
@@ -137,7 +130,7 @@ def watch(orepo: OrchRepo, policy: Policy, states: Mapping[str, StateFacts],
           bases: Iterable[str]) -> list[TargetFinding]:
     """Everything wrong with the target branch, for status and heartbeat."""
     tips = landed_tips(orepo, states.values(), policy.main_branch)
-    exclude = [*tips, *(b for b in bases if _have(orepo, b))]
+    exclude = [*tips, *orepo.objects.have(bases)]  # sorted and deduplicated by bypasses
     found: list[TargetFinding] = []
     if not exclude:
         return found  # no task has a base here yet: nothing can have bypassed a landing
