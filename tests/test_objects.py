@@ -178,3 +178,16 @@ def test_objects_borrowed_through_alternates_are_read_without_git(plain_repo: Re
     assert not (clone / ".git" / "objects" / head[:2]).exists()
     assert objs.read_kind(head, "commit").startswith(b"tree ")
     assert objs._proc is None  # no cat-file was needed
+
+
+def test_have_tells_which_ids_git_has_in_one_call(plain_repo: Repo) -> None:
+    """Loose and packed objects count; a missing id, ledger junk and an
+    abbreviation do not (ids read from the ledger are hostile text)."""
+    loose = git("hash-object", "-w", "--stdin", cwd=plain_repo.path, input="loose\n")
+    head = plain_repo.rev("HEAD")
+    git("gc", "-q", cwd=plain_repo.path)  # HEAD's objects are packed now
+    objs = OrchRepo(plain_repo.path).objects
+    missing = "0" * 40
+    asked = [head, head, loose, missing, head[:12], "--batch", f"{head}\nHEAD", ""]
+    assert objs.have(asked) == {head, loose}
+    assert objs.have([]) == set()
