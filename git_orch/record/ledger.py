@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from git_orch.echo import say
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
 from git_orch.objects import BLOB_MODE, TREE_MODE, Entry, Objects, Tree, commit_parts
@@ -428,6 +429,13 @@ def stale_lock(orepo: OrchRepo) -> str | None:
     age = now - made
     return (f"{path} is {int(age)}s old: a killed git left it and every ledger write fails "
             f"while it is there; if no git runs on this repository, rm {path}")
+
+
+def warn_stale_lock(orepo: OrchRepo) -> None:
+    """Every command names a stale lock on stderr: every ledger write fails meanwhile."""
+    lock = stale_lock(orepo)
+    if lock is not None:
+        say(f"warning: {lock}", err=True)
 
 
 # --- writing --------------------------------------------------------------
