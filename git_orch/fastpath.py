@@ -91,11 +91,11 @@ def answer(args: Sequence[str]) -> int | None:
     line = parse(args)
     if line is None:
         return None
-    from git_orch.failure import exit_code  # only a command answered here pays for these
-
     try:
         return _run(line)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - failure.py maps them
+        from git_orch.failure import exit_code  # only a failing command pays for it
+
         return exit_code(exc, line.directory)
 
 
