@@ -20,7 +20,6 @@ import json
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -58,7 +57,13 @@ class LedgerBusy(OrchError):
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID in hex, the form uuid.uuid4().hex has, made without the
+    uuid module: importing it (and platform with it) is ~2.5 ms of every ledger write's
+    process, a worker's handoff among them."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return raw.hex()
 
 
 def encode_event(event: Event) -> bytes:
