@@ -8,7 +8,8 @@ every side alike:
 - `show ID --json` right after a write to the task (a full read) and again
   (answered from its output cache)  vs  `git log -1 --format=%N` (the note);
 - `handoff` and `block` in the worker worktree  vs  the dirty check plus one
-  `git notes append` (what a ledger write is at its core).
+  `git notes append` (what a ledger write is at its core). Run as the console
+  script runs them, their plain forms skip click (git_orch/fastpath.py).
 `unblock` (not timed) returns the task to active between rounds.
 
 Children run with this interpreter and without PYTHONDONTWRITEBYTECODE (compiled

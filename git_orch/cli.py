@@ -1,25 +1,21 @@
 """The `git orch` command line: a thin click group over plain functions.
 
 Every command lives in git_orch/commands/<name>.py as `command` and is loaded
-only when used. Errors are mapped to exit codes here and nowhere else:
-0 ok, 1 refusal or user mistake (one line on stderr), 2 usage, 3 a bug
-(traceback saved to a file whose path is printed).
+only when used. Errors become exit codes in `main`: click's own here, the rest
+in failure.py (0 ok, 1 refusal or user mistake, 2 usage, 3 a bug).
 """
 
 from __future__ import annotations
 
-import errno
 import importlib
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from git_orch import __version__
-from git_orch.errors import OrchError
+from git_orch.failure import exit_code
 
 # Command name -> module under git_orch.commands (kept in help order).
 COMMANDS: dict[str, str] = {
@@ -125,25 +121,6 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
 _start_dir: Path | None = None  # -C DIR, so a crash log lands in that repository
 
 
-def _crash_log(exc: BaseException) -> Path:
-    """Save the traceback where the user can find it; prefer the repo's runtime dir."""
-    import tempfile  # only a crash pays for these imports
-    import traceback
-
-    text = "".join(traceback.format_exception(exc))
-    folder = Path(tempfile.gettempdir())
-    try:
-        from git_orch.repo import OrchRepo
-
-        folder = OrchRepo(_start_dir).runtime_dir / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
-    except Exception:  # noqa: BLE001 - crash logging must never crash
-        pass
-    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def _show_usage_error(exc: click.UsageError) -> None:
     """Usage, then a help command that works (`git orch --help` needs the man pages)."""
     words = exc.ctx.command_path.split()[2:] if exc.ctx is not None else []
@@ -172,37 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except OrchError as exc:
-        click.echo(f"git-orch: {exc}", err=True)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 1
-    except KeyboardInterrupt:
-        click.echo("git-orch: interrupted", err=True)
-        return 130
-    except OSError as exc:
-        if not _not_writable(exc):
-            return _internal_error(exc)
-        click.echo(f"git-orch: cannot write: {exc} (run it where the repository is "
-                   "writable: not inside an agent's sandbox)", err=True)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
-        return _internal_error(exc)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - failure.py maps the rest
+        return exit_code(exc, _start_dir)
     return result if isinstance(result, int) else 0
 
-
-def _not_writable(exc: OSError) -> bool:
-    """A write refused by the filesystem (read-only, as in a sandbox; or no permission);
-    libgit2 reports those without an errno, so its message is read too."""
-    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or any(
-        text in str(exc) for text in ("Read-only file system", "Permission denied"))
-
-
-def _internal_error(exc: BaseException) -> int:
-    """The one place a bug becomes exit 3: the traceback goes to a crash log."""
-    path = _crash_log(exc)
-    click.echo(
-        f"git-orch: internal error: {type(exc).__name__}: {exc} (traceback in {path})",
-        err=True,
-    )
-    return 3

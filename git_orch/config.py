@@ -271,6 +271,12 @@ def auto_sync(orepo: OrchRepo) -> bool:
     return isinstance(section, dict) and section.get("auto") is True
 
 
+def syncs_by_default(orepo: OrchRepo) -> bool:
+    """Whether a command that takes --sync syncs without it: `[sync] auto`, but never in a
+    clone workspace, which has no remote (the lead collects its work)."""
+    return auto_sync(orepo) and not orepo.is_clone_workspace
+
+
 def read_config_file(path: Path) -> str:
     """The text of a regular file of at most MAX_CONFIG_BYTES, or a one-line refusal.
 

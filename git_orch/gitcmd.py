@@ -101,6 +101,10 @@ def run_git(
         input=input,
         capture_output=True,
         text=True,
+        # Git prints file names as they are on disk, and a worker chooses them: bytes
+        # that are not UTF-8 must come through (as surrogates), not crash the reader.
+        encoding="utf-8",
+        errors="surrogateescape",
         env=clean_env(env),
         check=False,
     )

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from git_orch.record.ledger import stale_lock
+from git_orch.echo import emit_json as emit_json  # the commands' JSON printer
+from git_orch.record.ledger import warn_stale_lock
 from git_orch.repo import OrchRepo
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (see refs-schema.md)."
 )
-
-
-def emit_json(data: Any) -> None:
-    """Indented for a terminal; compact (and much faster) for pipes and programs."""
-    if sys.stdout.isatty():
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str))
 
 
 def write_bytes(pieces: Iterable[bytes | memoryview]) -> None:
@@ -48,9 +39,7 @@ def open_repo(ctx: click.Context) -> OrchRepo:
     if isinstance(opened, OrchRepo):
         return opened
     orepo = OrchRepo(directory)
-    lock = stale_lock(orepo)
-    if lock is not None:  # every command names it: every ledger write fails meanwhile
-        click.echo(f"warning: {lock}", err=True)
+    warn_stale_lock(orepo)
     ctx.meta[_OPENED] = orepo
     return orepo
 

@@ -162,3 +162,16 @@ def test_status_cache_is_rebuilt_when_corrupt_and_follows_new_events(repo: Repo)
     assert repo.status()["t1"]["state"] == "active"
     repo.orch_ok("block", "--reason", "stuck", cwd=wt)
     assert repo.status()["t1"]["state"] == "blocked"
+
+
+def test_event_ids_are_random_uuids(repo: Repo) -> None:
+    """Each event's id is a version 4 UUID in hex, as uuid.uuid4().hex wrote them before."""
+    import uuid
+
+    wt = repo.start("t1")
+    repo.orch_ok("block", "--reason", "why", cwd=wt)
+    ids = [json.loads(line)["id"] for line in ledger_note(repo, "refs/orch/tasks/t1").splitlines()]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert parsed.hex == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

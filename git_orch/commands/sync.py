@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from git_orch.config import auto_sync
+from git_orch.config import syncs_by_default
 from git_orch.errors import OrchError
 from git_orch.output import emit_json, json_option, open_repo
 from git_orch.repo import OrchRepo
@@ -104,9 +104,7 @@ def with_sync(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, sync_mode: bool | None, **kwargs: Any) -> Any:
         orepo = open_repo(click.get_current_context())
-        # A clone workspace has no remote: the lead pulls its work (collect).
-        default = auto_sync(orepo) and not orepo.is_clone_workspace
-        enabled = default if sync_mode is None else sync_mode
+        enabled = syncs_by_default(orepo) if sync_mode is None else sync_mode
         if enabled:
             _run_sync(orepo, "before")
         value = command(*args, **kwargs)

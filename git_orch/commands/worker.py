@@ -1,18 +1,16 @@
-"""The worker's exits: handoff and block."""
+"""The worker's exits: handoff and block.
+
+Only their options live here: what they do and print is in workspace/worker.py,
+which the thin entry (fastpath.py) runs without click for the plain forms.
+"""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import click
 
 from git_orch.commands.sync import with_sync
-from git_orch.notify import notify
-from git_orch.output import emit_json, json_option, open_repo
-from git_orch.workspace.worker import block as do_block
-from git_orch.workspace.worker import handoff as do_handoff
-from git_orch.workspace.worker import write_handoff_file
+from git_orch.output import json_option, open_repo
+from git_orch.workspace.worker import block_command, handoff_command
 
 task_option = click.option("--task", "task_id", help="Task id (default: this worker worktree's).")
 
@@ -41,22 +39,7 @@ def handoff(
     Example (inside the worker worktree):
       git orch handoff --summary "Redirect fixed" --risk "no test on Safari"
     """
-    event = do_handoff(open_repo(ctx), task_id, summary, list(risks))
-    # Under `git orch run` the supervisor names this attempt's handoff file.
-    handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
-    if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
-        try:
-            write_handoff_file(Path(handoff_file), summary, list(risks))
-        except OSError as exc:  # e.g. outside the agent's sandbox: the handoff stands
-            click.echo(f"warning: handed off, but could not write the handoff file "
-                       f"{handoff_file}: {exc.strerror or exc}", err=True)
-    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(open_repo(ctx), "handoff", str(event["task"]), head=event.get("head"),
-               summary=event.get("summary"))
-    if as_json:
-        emit_json(event)
-    else:
-        click.echo(f"handed off {event['task']} at {str(event['head'])[:12]}: awaiting review")
+    handoff_command(open_repo(ctx), task_id, summary, list(risks), as_json)
 
 
 @click.command()
@@ -72,10 +55,4 @@ def block(ctx: click.Context, task_id: str | None, reason: str, as_json: bool) -
     Example (inside the worker worktree):
       git orch block --reason "needs the staging database password"
     """
-    event = do_block(open_repo(ctx), task_id, reason)
-    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
-        notify(open_repo(ctx), "blocked", str(event["task"]), reason=event.get("reason"))
-    if as_json:
-        emit_json(event)
-    else:
-        click.echo(f"blocked {event['task']}: {event['reason']}")
+    block_command(open_repo(ctx), task_id, reason, as_json)

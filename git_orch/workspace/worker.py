@@ -3,14 +3,22 @@
 They run inside a worker worktree (or name the task with --task). The write
 goes through loose objects and `git --git-dir=<common dir> update-ref`, where
 the worker's per-worktree hooks are not in force.
+
+`handoff_command` and `block_command` are the whole commands once their options
+are read, without click: the click commands (commands/worker.py) and the thin
+entry (fastpath.py, which agents' calls take) both run them, so both do and
+print the same.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from git_orch.echo import emit_json, say
 from git_orch.errors import OrchError
 from git_orch.gitcmd import run_git
+from git_orch.notify import notify
 from git_orch.record.ids import task_branch
 from git_orch.record.ledger import Event
 from git_orch.record.tasks import load_task, transition
@@ -86,3 +94,35 @@ def block(orepo: OrchRepo, task_id: str | None, reason: str) -> Event:
         raise OrchError("--reason must say why the task is blocked")
     task_id = resolve_task(orepo, task_id)
     return transition(orepo, task_id, {"type": "blocked", "reason": reason.strip()})
+
+
+def handoff_command(orepo: OrchRepo, task_id: str | None, summary: str | None,
+                    risks: list[str], as_json: bool) -> None:
+    """`git orch handoff`: record it, write the run's handoff file, notify, print."""
+    event = handoff(orepo, task_id, summary, risks)
+    # Under `git orch run` the supervisor names this attempt's handoff file.
+    handoff_file = os.environ.get("ORCH_HANDOFF_FILE")
+    if handoff_file and os.environ.get("ORCH_TASK") == event["task"]:
+        try:
+            write_handoff_file(Path(handoff_file), summary, risks)
+        except OSError as exc:  # e.g. outside the agent's sandbox: the handoff stands
+            say(f"warning: handed off, but could not write the handoff file "
+                f"{handoff_file}: {exc.strerror or exc}", err=True)
+    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
+        notify(orepo, "handoff", str(event["task"]), head=event.get("head"),
+               summary=event.get("summary"))
+    if as_json:
+        emit_json(event)
+    else:
+        say(f"handed off {event['task']} at {str(event['head'])[:12]}: awaiting review")
+
+
+def block_command(orepo: OrchRepo, task_id: str | None, reason: str, as_json: bool) -> None:
+    """`git orch block`: record it, notify, print."""
+    event = block(orepo, task_id, reason)
+    if "ORCH_RUN" not in os.environ:  # under `git orch run` the supervisor tells a person
+        notify(orepo, "blocked", str(event["task"]), reason=event.get("reason"))
+    if as_json:
+        emit_json(event)
+    else:
+        say(f"blocked {event['task']}: {event['reason']}")
