@@ -195,15 +195,19 @@ def test_literal_pathspec_env_does_not_switch_matching_off(repo: Repo, worker: P
     assert proc.returncode != 0 and "src/secret/key.txt" in proc.stderr
 
 
+def forbid_now(repo: Repo, w: Path, path: str, rule: int) -> None:
+    """Add a forbid rule to the worker's config by hand, then commit that path: refused."""
+    repo.git("config", "--worktree", "--add", "orch.forbid", path, cwd=w)
+    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", f"{rule} :(top,glob){path}",
+             cwd=w)
+    repo.write(path, "x\n", cwd=w)
+    repo.git("add", "-A", cwd=w)
+    refused(repo, w, ["commit", "-q", "-m", f"Add {path}"], f"{path}: forbidden")
+
+
 def test_config_edits_after_install_are_seen(repo: Repo) -> None:
     """The hooks' cache of the config is dropped as soon as the config changes."""
-    w = repo.start("t3")
-    repo.git("config", "--worktree", "--add", "orch.forbid", "README.md", cwd=w)
-    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", "2 :(top,glob)README.md",
-             cwd=w)
-    repo.write("README.md", "x\n", cwd=w)
-    repo.git("add", "-A", cwd=w)
-    refused(repo, w, ["commit", "-q", "-m", "Readme"], "README.md: forbidden")
+    forbid_now(repo, repo.start("t3"), "README.md", 2)
 
 
 def test_shared_config_changes_keep_the_rules_and_a_new_hookspath_is_seen(
@@ -283,12 +287,7 @@ def test_a_config_read_that_finds_the_cache_right_restores_the_fast_path(
     repo.git("config", "user.name", "Worker", cwd=w)
     assert config_reads(repo, w, "src/b.py") >= 1
     assert config_reads(repo, w, "src/c.py") == 0
-    repo.git("config", "--worktree", "--add", "orch.forbid", "src/d.py", cwd=w)
-    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", "9 :(top,glob)src/d.py",
-             cwd=w)
-    repo.write("src/d.py", "d\n", cwd=w)
-    repo.git("add", "-A", cwd=w)
-    refused(repo, w, ["commit", "-q", "-m", "D"], "src/d.py: forbidden")
+    forbid_now(repo, w, "src/d.py", 9)
     repo.git("reset", "-q", cwd=w)
     (w / "src" / "d.py").unlink()
     # A project hook path set in the shared config is read and chained as well.
@@ -329,12 +328,7 @@ def test_a_forged_confirmation_without_a_fresh_read_is_not_trusted(repo: Repo) -
     config_reads(repo, w, "src/a.py")
     (gitdir / "orch-hooks.checked").write_text("forged\n")
     (gitdir / "orch-hooks.confirmed").write_text("forged\n")
-    repo.git("config", "--worktree", "--add", "orch.forbid", "src/d.py", cwd=w)
-    repo.git("config", "--worktree", "--add", "orch.forbidPathspec", "9 :(top,glob)src/d.py",
-             cwd=w)
-    repo.write("src/d.py", "d\n", cwd=w)
-    repo.git("add", "-A", cwd=w)
-    refused(repo, w, ["commit", "-q", "-m", "D"], "src/d.py: forbidden")
+    forbid_now(repo, w, "src/d.py", 9)
 
 
 # --- messages -------------------------------------------------------------

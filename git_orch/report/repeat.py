@@ -294,7 +294,7 @@ class Probe:
                 handle.write(header + len(header).to_bytes(8, "big"))
             os.replace(tmp, path)
         except OSError:
-            _forget(tmp)
+            pass  # only a cache: the output is printed; the copy goes below
         finally:
             if os.path.exists(tmp):
                 _forget(tmp)
